@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Every target compiles in Swift 6 language mode with warnings as errors.
+let strictness: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
+let package = Package(
+    name: "Pushdoc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pushdoc", targets: ["pushdoc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "JSONRPC",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "Store",
+            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "Engine",
+            dependencies: ["Store", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "PushdocRPC",
+            dependencies: ["JSONRPC", "Engine", .product(name: "Logging", package: "swift-log")],
+            resources: [.embedInCode("openrpc.json")],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "StderrLog",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictness
+        ),
+        .executableTarget(
+            name: "pushdoc",
+            dependencies: [
+                "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictness
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["JSONRPC"],
+            path: "Tests/TestSupport",
+            swiftSettings: strictness
+        ),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"], swiftSettings: strictness),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
+        .testTarget(
+            name: "PushdocTests",
+            dependencies: ["pushdoc", "PushdocRPC", "TestSupport"],
+            swiftSettings: strictness
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Everything the engine is told at start, already validated.
+public struct EngineConfiguration: Sendable {
+    public struct SMTP: Sendable {
+        public var url: URL
+        public var from: String
+        public var user: String?
+        public var password: String?
+
+        public init(url: URL, from: String, user: String?, password: String?) {
+            self.url = url
+            self.from = from
+            self.user = user
+            self.password = password
+        }
+    }
+
+    public var dataDirectory: String
+    public var timeZone: TimeZone
+    public var inqomAuthURL: URL
+    public var inqomAPIURL: URL
+    public var inqomClientID: String
+    public var workers: Int
+    public var maxAttempts: Int
+    /// Entry k is the wait before attempt k+1; past the end the last repeats.
+    public var retryDelays: [Duration]
+    /// 0 means no limit.
+    public var inqomMaxRequestsPerSecond: Double
+    public var circuitProbeInterval: Duration
+    public var maxFileBytes: Int64
+    public var filesRoot: String?
+    public var shutdownGrace: Duration
+    public var smtp: SMTP?
+    /// Minutes after midnight, engine time zone.
+    public var digestAtMinutes: Int
+
+    public init(
+        dataDirectory: String, timeZone: TimeZone, inqomAuthURL: URL, inqomAPIURL: URL, inqomClientID: String,
+        workers: Int, maxAttempts: Int, retryDelays: [Duration], inqomMaxRequestsPerSecond: Double,
+        circuitProbeInterval: Duration, maxFileBytes: Int64, filesRoot: String?, shutdownGrace: Duration,
+        smtp: SMTP?, digestAtMinutes: Int
+    ) {
+        self.dataDirectory = dataDirectory
+        self.timeZone = timeZone
+        self.inqomAuthURL = inqomAuthURL
+        self.inqomAPIURL = inqomAPIURL
+        self.inqomClientID = inqomClientID
+        self.workers = workers
+        self.maxAttempts = maxAttempts
+        self.retryDelays = retryDelays
+        self.inqomMaxRequestsPerSecond = inqomMaxRequestsPerSecond
+        self.circuitProbeInterval = circuitProbeInterval
+        self.maxFileBytes = maxFileBytes
+        self.filesRoot = filesRoot
+        self.shutdownGrace = shutdownGrace
+        self.smtp = smtp
+        self.digestAtMinutes = digestAtMinutes
+    }
+}

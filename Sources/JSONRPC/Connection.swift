@@ -1,0 +1,237 @@
+import Glibc
+import Logging
+import Synchronization
+
+/// One client's session: reads lines on its own thread, answers each
+/// request through the server's method table, and writes replies through
+/// its `OutputChannel`. Requests run concurrently; replies may leave out of
+/// order, each carrying the id it answers.
+public final class Connection: Sendable {
+    private struct Tracked {
+        let id: RequestID
+        let task: Task<Void, Never>
+        let reply: ReplySink
+    }
+
+    public let name: String
+    public let output: OutputChannel
+    let server: RPCServer
+    private let inFlight = Mutex<[UInt64: Tracked]>([:])
+    private let nextToken = Atomic<UInt64>(0)
+
+    init(name: String, output: OutputChannel, server: RPCServer) {
+        self.name = name
+        self.output = output
+        self.server = server
+    }
+
+    /// Sends a notification (no id) to this client.
+    public func notify(method: String, params: RawJSON) {
+        output.write(OutgoingMessage.notification(method: method, params: params))
+    }
+
+    /// Reads `input` until end of file, answering every message. Blocks: run
+    /// it on a thread of its own. Returns once every request read has been
+    /// answered (or the peer stopped reading).
+    func serve(input: Int32, onEndOfInput: @Sendable () -> Void) {
+        var framer = LineFramer(maxBytes: server.maxMessageBytes)
+        let chunkSize = 1 << 16
+        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
+        defer { chunk.deallocate() }
+        let handleFrame: (LineFramer.Frame) -> Void = { frame in
+            switch frame {
+            case .line(let line): self.receive(line)
+            case .oversized:
+                self.server.logger.warning(
+                    "message over the size limit discarded",
+                    metadata: ["connection": "\(self.name)", "limit": "\(self.server.maxMessageBytes)"])
+                self.output.write(
+                    OutgoingMessage.error(
+                        id: .null,
+                        error: .invalidRequest("message longer than \(self.server.maxMessageBytes) bytes")))
+            }
+        }
+        while !output.isBroken {
+            let count = read(input, chunk.baseAddress, chunkSize)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
+            // A client that does not read its replies is not read either.
+            while output.backlog > Self.backlogLimit, !output.isBroken { usleep(1000) }
+        }
+        framer.finish(emit: handleFrame)
+        onEndOfInput()
+        while !inFlight.withLock({ $0.isEmpty }) {
+            if output.isBroken { cancelAll() }
+            usleep(1000)
+        }
+        output.flush()
+    }
+
+    private static let backlogLimit = 8 << 20
+
+    func receive(_ line: UnsafeBufferPointer<UInt8>) {
+        switch JSONValidator.validate(line, maxDepth: RPCServer.maxDepth) {
+        case .invalid(let detail):
+            output.write(OutgoingMessage.error(id: .null, error: .parseError(detail)))
+            return
+        case .tooDeep:
+            output.write(
+                OutgoingMessage.error(id: .null, error: .invalidRequest("nested deeper than \(RPCServer.maxDepth) levels")))
+            return
+        case .valid:
+            break
+        }
+        let message = RawJSON(validated: Array(line))
+        guard message.kind == .array else {
+            dispatch(Incoming(message), reply: .single(output))
+            return
+        }
+        let elements = message.elements()
+        guard !elements.isEmpty else {
+            output.write(OutgoingMessage.error(id: .null, error: .invalidRequest("empty batch")))
+            return
+        }
+        let batch = BatchReply(count: elements.count, output: output)
+        for (index, element) in elements.enumerated() {
+            dispatch(Incoming(element), reply: .batch(batch, index))
+        }
+    }
+
+    private func dispatch(_ incoming: Incoming, reply: ReplySink) {
+        let request: Request
+        switch incoming {
+        case .invalid(let id, let error):
+            reply.deliver(OutgoingMessage.error(id: id, error: error))
+            return
+        case .request(let valid):
+            request = valid
+        }
+        guard let handler = server.table.handler(for: request.method) else {
+            reply.deliver(request.id.map { OutgoingMessage.error(id: $0, error: .methodNotFound(request.method)) })
+            return
+        }
+        guard server.isAcceptingWork || request.method == CancelRequest.name else {
+            reply.deliver(request.id.map { OutgoingMessage.error(id: $0, error: .shuttingDown) })
+            return
+        }
+        let context = RequestContext(id: request.id, connection: self)
+        switch handler {
+        case .immediate(let body):
+            let answer: Result<RawJSON, any Error> = Result { try body(request.params, context) }
+            reply.deliver(request.id.map { self.response(to: $0, with: answer) })
+        case .concurrent(let body):
+            runConcurrently(request, context: context, reply: reply, body: body)
+        }
+    }
+
+    private func runConcurrently(
+        _ request: Request, context: RequestContext, reply: ReplySink,
+        body: @escaping @Sendable (RawJSON?, RequestContext) async throws -> RawJSON
+    ) {
+        server.taskStarted()
+        let work: @Sendable () async -> Result<RawJSON, any Error> = {
+            do { return .success(try await body(request.params, context)) } catch { return .failure(error) }
+        }
+        guard let id = request.id else {
+            reply.deliver(nil)
+            Task {
+                _ = await work()
+                self.server.taskEnded()
+            }
+            return
+        }
+        let token = nextToken.add(1, ordering: .relaxed).newValue
+        let started = ContinuousClock.now
+        inFlight.withLock { tracked in
+            // Created under the lock: the task's own removal waits for this insertion.
+            let task = Task {
+                let answer = await work()
+                if let finished = self.inFlight.withLock({ $0.removeValue(forKey: token) }) {
+                    finished.reply.deliver(self.response(to: id, with: answer))
+                }
+                self.server.logger.trace(
+                    "request done",
+                    metadata: [
+                        "method": "\(request.method)", "id": "\(id)",
+                        "elapsed": "\(ContinuousClock.now - started)",
+                    ])
+                self.server.taskEnded()
+            }
+            tracked[token] = Tracked(id: id, task: task, reply: reply)
+        }
+    }
+
+    private func response(to id: RequestID, with answer: Result<RawJSON, any Error>) -> [UInt8] {
+        switch answer {
+        case .success(let result):
+            return OutgoingMessage.result(id: id, result: result)
+        case .failure(let error):
+            let wireError = server.table.responseError(for: error)
+            if wireError.code == .internalError {
+                server.logger.error("request failed", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+            return OutgoingMessage.error(id: id, error: wireError)
+        }
+    }
+
+    /// Ends the running requests with this id at once with `-32800`.
+    func cancel(_ id: RequestID) {
+        let cancelled = inFlight.withLock { tracked in
+            let matching = tracked.filter { $0.value.id.matches(id) }
+            for token in matching.keys { tracked.removeValue(forKey: token) }
+            return Array(matching.values)
+        }
+        for request in cancelled {
+            request.task.cancel()
+            request.reply.deliver(OutgoingMessage.error(id: request.id, error: .cancelled))
+        }
+    }
+
+    private func cancelAll() {
+        let all = inFlight.withLock { tracked in
+            defer { tracked.removeAll() }
+            return Array(tracked.values)
+        }
+        for request in all { request.task.cancel() }
+    }
+}
+
+/// Where a reply goes: straight out, or into its slot of a batch reply.
+enum ReplySink: Sendable {
+    case single(OutputChannel)
+    case batch(BatchReply, Int)
+
+    /// `nil` records that a notification needs no reply.
+    func deliver(_ bytes: [UInt8]?) {
+        switch self {
+        case .single(let output):
+            if let bytes { output.write(bytes) }
+        case .batch(let batch, let index):
+            batch.fill(index, with: bytes)
+        }
+    }
+}
+
+/// Collects the replies of one batch and sends them as one array once the
+/// last one is in; a batch of notifications only sends nothing.
+final class BatchReply: Sendable {
+    private let slots: Mutex<(replies: [[UInt8]?], remaining: Int)>
+    private let output: OutputChannel
+
+    init(count: Int, output: OutputChannel) {
+        self.slots = Mutex((Array(repeating: nil, count: count), count))
+        self.output = output
+    }
+
+    func fill(_ index: Int, with bytes: [UInt8]?) {
+        let complete = slots.withLock { slots -> [[UInt8]]? in
+            slots.replies[index] = bytes
+            slots.remaining -= 1
+            return slots.remaining == 0 ? slots.replies.compactMap { $0 } : nil
+        }
+        if let complete, !complete.isEmpty {
+            output.write(OutgoingMessage.batch(complete))
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+import Glibc
+
+/// Serves one client on standard input and output.
+public enum StdioTransport {
+    /// Starts reading stdin on a thread of its own. File descriptor 1 is kept
+    /// for protocol lines only: the stdout that the rest of the process sees
+    /// is pointed at stderr, so a stray `print` can never corrupt the stream.
+    /// `onEndOfInput` runs when stdin reaches end of file.
+    public static func start(server: RPCServer, onEndOfInput: @escaping @Sendable () -> Void) {
+        let protocolOutput = dup(STDOUT_FILENO)
+        dup2(STDERR_FILENO, STDOUT_FILENO)
+        let output = OutputChannel(fd: protocolOutput, isSocket: false)
+        let thread = Thread {
+            server.serve(name: "stdio", input: STDIN_FILENO, output: output, onEndOfInput: onEndOfInput)
+        }
+        thread.name = "pushdoc.stdio"
+        thread.start()
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Glibc
+
+/// The engine's data directory: created 0700, held with an exclusive lock
+/// for the life of the process (a second engine refuses to start), holding
+/// `pushdoc.sqlite`, `spool/` and `master.key`.
+public final class DataDirectory: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let path: String
+    /// Held open (and locked) until the process exits.
+    private let lockFD: Int32
+
+    public var databasePath: String { path + "/pushdoc.sqlite" }
+    public var masterKeyPath: String { path + "/master.key" }
+
+    /// Creates the directory if needed and takes its lock.
+    public init(path: String) throws(Failure) {
+        self.path = path
+        try Self.createPrivateDirectory(path)
+        let lockPath = path + "/pushdoc.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(lockPath): \(lastError())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            close(fd)
+            throw Failure(
+                description: "data directory \(path) is in use by another pushdoc engine"
+                    + (holder.map { $0.isEmpty ? "" : " (pid \($0))" } ?? ""))
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        self.lockFD = fd
+    }
+
+    /// The 32-byte key that encrypts secrets at rest: `PUSHDOC_MASTER_KEY`
+    /// (base64) when set, else `master.key`, created 0600 at first start.
+    public func masterKey(environment: [String: String]) throws(Failure) -> [UInt8] {
+        if let encoded = environment["PUSHDOC_MASTER_KEY"] {
+            guard let key = Data(base64Encoded: encoded), key.count == 32 else {
+                throw Failure(description: "PUSHDOC_MASTER_KEY must be 32 bytes in base64")
+            }
+            return Array(key)
+        }
+        if let existing = FileManager.default.contents(atPath: masterKeyPath) {
+            guard existing.count == 32 else {
+                throw Failure(description: "\(masterKeyPath) must hold exactly 32 bytes (it holds \(existing.count))")
+            }
+            return Array(existing)
+        }
+        return try createMasterKey()
+    }
+
+    private func createMasterKey() throws(Failure) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        // O_EXCL: never overwrite a key that appeared meanwhile.
+        let fd = open(masterKeyPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(masterKeyPath): \(lastError())") }
+        defer { close(fd) }
+        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == key.count, fsync(fd) == 0 else {
+            unlink(masterKeyPath)
+            throw Failure(description: "cannot write \(masterKeyPath): \(lastError())")
+        }
+        try syncDirectory()
+        return key
+    }
+
+    /// Makes a rename or creation inside the directory durable.
+    public func syncDirectory() throws(Failure) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(lastError())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure(description: "cannot sync \(path): \(lastError())") }
+    }
+
+    private static func createPrivateDirectory(_ path: String) throws(Failure) {
+        var components: [String] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+            components.append(String(part))
+            let prefix = components.joined(separator: "/")
+            guard !prefix.isEmpty else { continue }
+            if mkdir(prefix, 0o700) != 0, errno != EEXIST {
+                throw Failure(description: "cannot create \(prefix): \(lastError())")
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw Failure(description: "\(path) is not a directory")
+        }
+        // Only the engine's user may look inside, whoever created the directory.
+        if info.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
+            throw Failure(description: "cannot make \(path) private (mode 0700): \(lastError())")
+        }
+    }
+}
+
+func lastError() -> String { String(cString: strerror(errno)) }

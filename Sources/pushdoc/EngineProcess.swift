@@ -1,0 +1,95 @@
+import Dispatch
+import Engine
+import Foundation
+import Glibc
+import JSONRPC
+import Logging
+import PushdocRPC
+import StderrLog
+import Synchronization
+
+/// Runs the engine for `pushdoc serve`: opens it, starts the transports, and
+/// shuts down cleanly on `shutdown`, end of stdin, SIGTERM or SIGINT.
+struct EngineProcess {
+    let settings: ServeSettings
+
+    func run() -> Never {
+        let level = settings.logLevel
+        let format = settings.logFormat
+        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: format) }
+        let logger = Logger(label: "pushdoc")
+        // Whatever the engine creates (database, spool, key) is its user's alone.
+        umask(0o077)
+        let engine: Engine
+        do {
+            engine = try Engine(configuration: settings.engine, environment: settings.environment, logger: logger)
+        } catch {
+            Self.fail("cannot start: \(error)")
+        }
+        let stop = ShutdownTrigger()
+        let table = PushdocMethods.table(engine: engine, maxMessageBytes: settings.maxMessageBytes) {
+            stop.fire("shutdown request")
+        }
+        let server = RPCServer(table: table, maxMessageBytes: settings.maxMessageBytes, logger: logger)
+        var listener: UnixSocketListener?
+        if let path = settings.socketPath {
+            do {
+                listener = try UnixSocketListener(path: path, allowedUIDs: settings.allowedUIDs, server: server)
+            } catch {
+                Self.fail("cannot start: \(error)")
+            }
+            listener?.start()
+            logger.info("listening", metadata: ["socket": "\(path)"])
+        }
+        if settings.stdio {
+            StdioTransport.start(server: server) { stop.fire("end of stdin") }
+        }
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.fire(number == SIGTERM ? "SIGTERM" : "SIGINT") }
+            source.resume()
+            return source
+        }
+        let reason = stop.wait()
+        logger.info("shutting down", metadata: ["reason": "\(reason)"])
+        server.beginShutdown()
+        listener?.stop()
+        let grace = settings.engine.shutdownGrace
+        if !server.waitUntilIdle(deadline: .now + grace) {
+            logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])
+        }
+        server.flushAll()
+        signals.forEach { $0.cancel() }
+        logger.info("stopped")
+        StderrLogHandler.flush()
+        exit(0)
+    }
+
+    static func fail(_ message: String) -> Never {
+        StderrLogHandler.flush()
+        FileHandle.standardError.write(Data("pushdoc: \(message)\n".utf8))
+        exit(1)
+    }
+}
+
+/// Fires once, from whichever of its sources comes first; the main thread
+/// waits on it.
+final class ShutdownTrigger: Sendable {
+    private let reason = Mutex<String?>(nil)
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    func fire(_ why: String) {
+        let first = reason.withLock { reason -> Bool in
+            guard reason == nil else { return false }
+            reason = why
+            return true
+        }
+        if first { semaphore.signal() }
+    }
+
+    func wait() -> String {
+        semaphore.wait()
+        return reason.withLock { $0 ?? "" }
+    }
+}

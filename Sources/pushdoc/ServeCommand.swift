@@ -1,0 +1,89 @@
+import Foundation
+import ArgumentParser
+
+/// `pushdoc serve`: the options of engine.md. Values stay text here;
+/// `ServeSettings` resolves each against its `PUSHDOC_*` variable and
+/// validates it, so that every bad value gets the same one-line error.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the Pushdoc JSON-RPC protocol on stdio and/or a Unix socket.",
+        discussion: """
+            Every option can also be given as an environment variable: PUSHDOC_ and the option
+            in upper snake case (PUSHDOC_DATA_DIR, PUSHDOC_INQOM_API_URL, ...); the option wins.
+            SMTP credentials come from PUSHDOC_SMTP_USER and PUSHDOC_SMTP_PASSWORD only, the
+            master key from PUSHDOC_MASTER_KEY (base64, 32 bytes) when set.
+            """)
+
+    @Flag(help: "Serve one client on stdin/stdout (PUSHDOC_STDIO=1).")
+    var stdio = false
+
+    @Option(help: ArgumentHelp("Serve many clients on this Unix socket (mode 0600).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Where state lives (default $XDG_DATA_HOME/pushdoc).", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(help: ArgumentHelp("Time zone of {millésime}/{mois} and the digest (default Europe/Paris).", valueName: "tz"))
+    var timezone: String?
+
+    @Option(help: ArgumentHelp("Inqom's token server (default https://auth.inqom.com).", valueName: "url"))
+    var inqomAuthUrl: String?
+
+    @Option(help: ArgumentHelp("Inqom's API (default https://api.inqom.com).", valueName: "url"))
+    var inqomApiUrl: String?
+
+    @Option(help: ArgumentHelp("The integration's Inqom client id (default mcf-pushdoc).", valueName: "id"))
+    var inqomClientId: String?
+
+    @Option(help: ArgumentHelp("Uploads at a time (default 4).", valueName: "n"))
+    var workers: String?
+
+    @Option(help: ArgumentHelp("Attempts before a document is failed (default 6).", valueName: "n"))
+    var maxAttempts: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait before each retry (default 60,300,1800,7200,21600).", valueName: "list"))
+    var retryDelays: String?
+
+    @Option(help: ArgumentHelp("Requests per second to Inqom at most, 0 for no limit (default 15).", valueName: "n"))
+    var inqomMaxRps: String?
+
+    @Option(help: ArgumentHelp("Seconds between probes while the circuit is open (default 30).", valueName: "s"))
+    var circuitProbeSeconds: String?
+
+    @Option(help: ArgumentHelp("Largest document accepted, in bytes; K, M, G suffixes (default 100M).", valueName: "n"))
+    var maxFileBytes: String?
+
+    @Option(help: ArgumentHelp("push.submit reads `file` only inside this directory.", valueName: "dir"))
+    var filesRoot: String?
+
+    @Option(help: ArgumentHelp("Seconds in-flight work gets at shutdown (default 10).", valueName: "s"))
+    var shutdownGrace: String?
+
+    @Option(help: ArgumentHelp("Longest protocol line, in bytes; K, M, G suffixes (default 16M).", valueName: "n"))
+    var maxMessageBytes: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Also let this uid use the socket; repeatable (PUSHDOC_ALLOW_UID: comma-separated).", valueName: "uid"))
+    var allowUid: [String] = []
+
+    @Option(help: ArgumentHelp("SMTP server of the digest: smtp://host:port or smtps://host:port.", valueName: "url"))
+    var smtpUrl: String?
+
+    @Option(help: ArgumentHelp("Sender address of the digest (default pushdoc@localhost).", valueName: "addr"))
+    var smtpFrom: String?
+
+    @Option(help: ArgumentHelp("Time of the daily digest, engine time zone (default 07:00).", valueName: "HH:MM"))
+    var digestAt: String?
+
+    @Option(help: ArgumentHelp("trace, debug, info, warning or error (default info).", valueName: "level"))
+    var logLevel: String?
+
+    @Option(help: ArgumentHelp("text (key=value) or json (default text).", valueName: "format"))
+    var logFormat: String?
+
+    func run() throws {
+        let settings = try ServeSettings(self, environment: ProcessInfo.processInfo.environment)
+        EngineProcess(settings: settings).run()
+    }
+}

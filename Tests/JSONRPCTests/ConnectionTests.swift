@@ -1,0 +1,163 @@
+import Foundation
+import Glibc
+import Logging
+import TestSupport
+import Testing
+
+@testable import JSONRPC
+
+/// The dispatcher and a connection, in process, over a real socketpair.
+struct ConnectionTests {
+    enum Slow: RPCMethod {
+        static let name = "test.slow"
+        typealias Params = NoParams
+        typealias Result = String
+    }
+
+    enum Echo: RPCMethod {
+        static let name = "test.echo"
+        struct Params: Decodable, Sendable {
+            struct Nested: Decodable, Sendable { let items: [Int] }
+            let text: String
+            let count: Int?
+            let nested: Nested?
+        }
+        typealias Result = String
+    }
+
+    enum Fail: RPCMethod {
+        static let name = "test.fail"
+        struct Params: Decodable, Sendable { let known: Bool }
+        typealias Result = String
+    }
+
+    struct KnownFailure: Error {}
+    struct UnknownFailure: Error {}
+
+    /// A server with the test methods, serving one end of a socketpair.
+    private func connect(maxMessageBytes: Int = 1 << 20) -> (RPCServer, RPCPeer) {
+        var table = MethodTable { error in
+            error is KnownFailure ? ResponseError(code: ErrorCode(rawValue: 1999), reason: "known", message: "Known") : nil
+        }
+        table.register(Slow.self) { _, _ in
+            try await Task.sleep(for: .seconds(30))
+            return "late"
+        }
+        table.register(Echo.self) { params, _ in String(repeating: params.text, count: params.count ?? 1) }
+        table.registerImmediate(Fail.self) { params, _ in
+            throw params.known ? KnownFailure() as any Error : UnknownFailure()
+        }
+        let server = RPCServer(table: table, maxMessageBytes: maxMessageBytes, logger: Logger(label: "test"))
+        var fds: [Int32] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let serverFD = fds[0]
+        let thread = Thread {
+            server.serve(name: "test", input: serverFD, output: OutputChannel(fd: serverFD, isSocket: true))
+            close(serverFD)
+        }
+        thread.start()
+        return (server, RPCPeer(readFD: fds[1], writeFD: fds[1], isSocket: true))
+    }
+
+    @Test func aSlowRequestDoesNotDelayOthers() async throws {
+        let (_, peer) = connect()
+        peer.send(#"{"jsonrpc":"2.0","id":"slow","method":"test.slow"}"#)
+        peer.send(#"{"jsonrpc":"2.0","id":2,"method":"test.echo","params":{"text":"ab","count":2}}"#)
+        let first = try await peer.next(timeout: .seconds(5))
+        #expect(first.int("id") == 2)
+        #expect(first.string("result") == "abab")
+    }
+
+    @Test func cancellationEndsTheRequestWithMinus32800() async throws {
+        let (_, peer) = connect()
+        peer.send(#"{"jsonrpc":"2.0","id":"slow-1","method":"test.slow"}"#)
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        peer.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"slow-1"}}"#)
+        let answer = try await peer.next(timeout: .seconds(5))
+        #expect(answer.string("id") == "slow-1")
+        #expect(answer.errorCode == -32800)
+        #expect(answer.errorReason == "cancelled")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // Cancelling what is not running does nothing, and the connection still serves.
+        peer.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":12345}}"#)
+        let echo = try await peer.call("test.echo", #"{"text":"x"}"#)
+        #expect(echo.string("result") == "x")
+    }
+
+    @Test func numericIdsAreCancelledByValue() async throws {
+        let (_, peer) = connect()
+        peer.send(#"{"jsonrpc":"2.0","id":7,"method":"test.slow"}"#)
+        try await Task.sleep(for: .milliseconds(50))
+        peer.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":7}}"#)
+        let answer = try await peer.next(timeout: .seconds(5))
+        #expect(answer.text == #"{"jsonrpc":"2.0","id":7,"error":{"code":-32800,"message":"Request cancelled by the client","data":{"reason":"cancelled"}}}"#)
+    }
+
+    @Test(arguments: [
+        (#"{}"#, "text"),
+        (#"{"text":5}"#, "text"),
+        (#"{"text":"a","count":"two"}"#, "count"),
+        (#"{"text":"a","count":null,"nested":{"items":[1,"x"]}}"#, "nested.items.1"),
+        (#"{"text":"a","nested":{}}"#, "nested.items"),
+        (#"["a"]"#, "params"),
+    ])
+    func invalidParamsNameTheField(params: String, field: String) async throws {
+        let (_, peer) = connect()
+        let answer = try await peer.call("test.echo", params)
+        #expect(answer.errorCode == -32602)
+        #expect(answer.string("error", "data", "field") == field)
+        #expect(answer.errorReason == "invalid_params")
+    }
+
+    @Test func notificationsAreNeverAnswered() async throws {
+        let (_, peer) = connect()
+        peer.send(#"{"jsonrpc":"2.0","method":"test.echo","params":{"text":"n"}}"#)
+        peer.send(#"{"jsonrpc":"2.0","method":"no.such.method"}"#)
+        peer.send(#"{"jsonrpc":"2.0","method":"test.echo","params":{}}"#)
+        let answer = try await peer.call("test.echo", #"{"text":"after"}"#)
+        #expect(answer.string("result") == "after")
+        #expect(peer.lines.pending.isEmpty)
+    }
+
+    @Test func applicationErrorsAreMappedAndOthersAreInternal() async throws {
+        let (_, peer) = connect()
+        let known = try await peer.call("test.fail", #"{"known":true}"#)
+        #expect(known.errorCode == 1999)
+        #expect(known.errorReason == "known")
+        let unknown = try await peer.call("test.fail", #"{"known":false}"#)
+        #expect(unknown.errorCode == -32603)
+    }
+
+    @Test func afterShutdownBeginsNewWorkIsRefused() async throws {
+        let (server, peer) = connect()
+        server.beginShutdown()
+        let answer = try await peer.call("test.echo", #"{"text":"x"}"#)
+        #expect(answer.errorCode == -32001)
+        #expect(answer.errorReason == "shutting_down")
+    }
+
+    @Test func manyConcurrentRequestsAllGetTheirOwnAnswer() async throws {
+        let (_, peer) = connect()
+        var batch = ""
+        for index in 0..<500 {
+            batch += #"{"jsonrpc":"2.0","id":\#(index),"method":"test.echo","params":{"text":"r\#(index)"}}"# + "\n"
+        }
+        peer.write(Array(batch.utf8))
+        for _ in 0..<500 {
+            let answer = try await peer.next()
+            let id = try #require(answer.int("id"))
+            #expect(answer.string("result") == "r\(id)")
+        }
+    }
+
+    @Test func oversizedLinesAreAnsweredAndTheConnectionStaysUsable() async throws {
+        let (_, peer) = connect(maxMessageBytes: 4096)
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"test.echo","params":{"text":""# + String(repeating: "a", count: 10_000) + #""}}"#)
+        let refused = try await peer.next()
+        #expect(refused.errorCode == -32600)
+        #expect(refused["id"] is NSNull)
+        let answer = try await peer.call("test.echo", #"{"text":"ok"}"#)
+        #expect(answer.string("result") == "ok")
+    }
+}

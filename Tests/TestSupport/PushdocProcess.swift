@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+
+/// A real `pushdoc` process, started the way MCF's backend starts it, with
+/// its stdin, stdout and stderr on pipes.
+public final class PushdocProcess: @unchecked Sendable {
+    // @unchecked: `process` is only started here and then only queried.
+    public let process: Process
+    public let stdio: RPCPeer
+    public let stderr: LineStream
+    public let dataDir: String
+
+    /// The `pushdoc` binary built beside the test bundle (or `PUSHDOC_BINARY`).
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["PUSHDOC_BINARY"] { return path }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("pushdoc").path
+    }
+
+    /// Starts `pushdoc` with `arguments` (`serve --stdio`, …) on `dataDir`;
+    /// a data directory is created when none is given and `serve` is used.
+    public init(
+        _ arguments: [String], dataDir: String? = nil, environment: [String: String] = [:],
+        addDataDir: Bool = true
+    ) throws {
+        let directory = dataDir ?? TemporaryDirectory.make(prefix: "pushdoc-data")
+        self.dataDir = directory
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        var fullArguments = arguments
+        if addDataDir, arguments.first == "serve", !arguments.contains("--data-dir") {
+            fullArguments += ["--data-dir", directory]
+        }
+        process.arguments = fullArguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHDOC_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        self.process = process
+        self.stdio = RPCPeer(
+            readFD: dup(output.fileHandleForReading.fileDescriptor),
+            writeFD: dup(input.fileHandleForWriting.fileDescriptor), isSocket: false)
+        self.stderr = LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
+        try input.fileHandleForWriting.close()
+        try output.fileHandleForReading.close()
+        try errors.fileHandleForReading.close()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var pid: pid_t { process.processIdentifier }
+
+    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to exit and returns its exit status.
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                throw LineStream.Timeout(description: "pushdoc still running after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return process.terminationStatus
+    }
+
+    /// Waits until stderr has a line containing `text` (e.g. a log record).
+    @discardableResult
+    public func waitForLog(_ text: String, timeout: Duration = .seconds(20)) async throws -> String {
+        try await stderr.take(timeout: timeout) { $0.contains(text) }
+    }
+}
+
+/// A fresh directory under the system's temporary directory.
+public enum TemporaryDirectory {
+    public static func make(prefix: String) -> String {
+        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
+        let path = template.withUnsafeMutableBufferPointer { buffer -> String in
+            guard let result = mkdtemp(buffer.baseAddress!) else { fatalError("mkdtemp failed") }
+            return String(cString: result)
+        }
+        return path
+    }
+}
