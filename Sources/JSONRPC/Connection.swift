@@ -118,8 +118,12 @@ public final class Connection: Sendable {
         let context = RequestContext(id: request.id, connection: self)
         switch handler {
         case .immediate(let body):
+            // Counted until delivered: a `shutdown` answered here must reach
+            // the output before the engine waits for idleness and exits.
+            server.taskStarted()
             let answer: Result<RawJSON, any Error> = Result { try body(request.params, context) }
             reply.deliver(request.id.map { self.response(to: $0, with: answer) })
+            server.taskEnded()
         case .concurrent(let body):
             runConcurrently(request, context: context, reply: reply, body: body)
         }

@@ -45,7 +45,7 @@ public struct LineFramer {
                 pending.removeAll(keepingCapacity: false)
                 emit(.oversized)
             } else {
-                pending.append(contentsOf: piece)
+                append(piece)
                 pending.withUnsafeBufferPointer { deliver($0, emit: emit) }
                 pending.removeAll(keepingCapacity: pending.capacity <= 1 << 16)
             }
@@ -67,8 +67,18 @@ public struct LineFramer {
             discarding = true
             emit(.oversized)
         } else {
-            pending.append(contentsOf: piece)
+            append(piece)
         }
+    }
+
+    /// Grows the buffer by doubling, but never past the limit: a long line
+    /// must not cost twice the limit.
+    private mutating func append(_ piece: UnsafeBufferPointer<UInt8>) {
+        let needed = pending.count + piece.count
+        if needed > pending.capacity {
+            pending.reserveCapacity(min(maxBytes + 1, max(needed, pending.capacity * 2)))
+        }
+        pending.append(contentsOf: piece)
     }
 
     private func deliver(_ line: UnsafeBufferPointer<UInt8>, emit: (Frame) -> Void) {

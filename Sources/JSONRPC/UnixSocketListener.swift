@@ -86,9 +86,23 @@ public final class UnixSocketListener: Sendable {
                 message: "uid \(uid) may not use this engine (see --allow-uid)")
             output.write(OutgoingMessage.error(id: .null, error: error))
             output.flush()
+            Self.lingerUntilPeerCloses(fd)
             return
         }
         server.serve(name: name, input: fd, output: output)
+    }
+
+    /// Closing with unread input sends a reset that can destroy the refusal
+    /// before the peer reads it: half-close, then drain (a second at most).
+    private static func lingerUntilPeerCloses(_ fd: Int32) {
+        Glibc.shutdown(fd, Int32(SHUT_WR))
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<64 {
+            let count = sink.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return }
+        }
     }
 
     /// `struct ucred` is not visible through Glibc; its layout is fixed.

@@ -27,6 +27,7 @@ public final class Database: Sendable {
     }
 
     /// Runs `body` in one write transaction, committed durably before this returns.
+    @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await writer.perform { connection in try connection.transaction { try body(connection) } }
     }

@@ -85,7 +85,7 @@ struct ServeSettings {
             retryDelays: try source.value(command.retryDelays, "retry-delays",
                 default: [60, 300, 1800, 7200, 21600].map { Duration.seconds($0) },
                 expected: "a comma-separated list of positive seconds") { text in
-                    let delays = text.split(separator: ",").map { duration(String($0), allowZero: false) }
+                    let delays = text.split(separator: ",", omittingEmptySubsequences: false).map { duration(String($0), allowZero: false) }
                     return delays.isEmpty || delays.contains(nil) ? nil : delays.compactMap { $0 } },
             inqomMaxRequestsPerSecond: try source.value(command.inqomMaxRps, "inqom-max-rps", default: 15,
                 expected: "a number of requests per second, 0 for no limit") {

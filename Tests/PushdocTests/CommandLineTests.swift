@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The command line of engine.md: options, their PUSHDOC_* variables, and
+/// the one-line refusal of a bad value.
+struct CommandLineTests {
+    @Test(arguments: [
+        (["serve", "--stdio", "--workers", "abc"], [:], "--workers"),
+        (["serve", "--stdio", "--workers", "0"], [:], "--workers"),
+        (["serve", "--stdio"], ["PUSHDOC_WORKERS": "many"], "PUSHDOC_WORKERS"),
+        (["serve", "--stdio", "--timezone", "Mars/Olympus"], [:], "--timezone"),
+        (["serve", "--stdio", "--inqom-api-url", "ftp://x"], [:], "--inqom-api-url"),
+        (["serve", "--stdio", "--retry-delays", "1,,2"], [:], "--retry-delays"),
+        (["serve", "--stdio", "--retry-delays", "0"], [:], "--retry-delays"),
+        (["serve", "--stdio", "--inqom-max-rps", "-1"], [:], "--inqom-max-rps"),
+        (["serve", "--stdio", "--max-file-bytes", "10X"], [:], "--max-file-bytes"),
+        (["serve", "--stdio", "--files-root", "/does/not/exist"], [:], "--files-root"),
+        (["serve", "--stdio", "--shutdown-grace", "soon"], [:], "--shutdown-grace"),
+        (["serve", "--stdio", "--max-message-bytes", "12"], [:], "--max-message-bytes"),
+        (["serve", "--stdio", "--allow-uid", "root"], [:], "--allow-uid"),
+        (["serve", "--stdio", "--smtp-url", "http://mail"], [:], "--smtp-url"),
+        (["serve", "--stdio", "--smtp-from", "not an address"], [:], "--smtp-from"),
+        (["serve", "--stdio", "--digest-at", "7h"], [:], "--digest-at"),
+        (["serve", "--stdio", "--digest-at", "24:00"], [:], "--digest-at"),
+        (["serve", "--stdio", "--log-level", "loud"], [:], "--log-level"),
+        (["serve", "--stdio"], ["PUSHDOC_LOG_FORMAT": "xml"], "PUSHDOC_LOG_FORMAT"),
+        (["serve", "--stdio"], ["PUSHDOC_STDIO": "maybe"], "PUSHDOC_STDIO"),
+        (["serve", "--stdio", "--no-such-option"], [:], "--no-such-option"),
+        (["serve"], [:], "nothing to serve"),
+    ] as [([String], [String: String], String)])
+    func aBadValueStopsTheStartWithOneLineAndExitCode2(
+        arguments: [String], environment: [String: String], mention: String
+    ) async throws {
+        let engine = try PushdocProcess(arguments, environment: environment)
+        #expect(try await engine.waitForExit() == 2)
+        try await engine.stderr.waitForEnd()
+        try await engine.stdio.lines.waitForEnd()
+        #expect(engine.stderr.pending.count == 1)
+        #expect(engine.stderr.pending.first?.hasPrefix("pushdoc: ") == true)
+        #expect(engine.stderr.pending.first?.contains(mention) == true, "\(engine.stderr.pending)")
+        #expect(engine.stdio.lines.totalBytes == 0)
+    }
+
+    @Test func optionsComeFromTheEnvironmentAndTheCommandLineWins() async throws {
+        let dataDir = TemporaryDirectory.make(prefix: "pushdoc-env")
+        let engine = try PushdocProcess(
+            ["serve", "--max-message-bytes", "2K"], environment: ["PUSHDOC_STDIO": "1", "PUSHDOC_DATA_DIR": dataDir, "PUSHDOC_MAX_MESSAGE_BYTES": "1M"],
+            addDataDir: false)
+        let initialize = try await engine.stdio.call("initialize")
+        #expect(initialize.int("result", "capabilities", "maxMessageBytes") == 2048)
+        #expect(FileManager.default.fileExists(atPath: dataDir + "/pushdoc.sqlite"))
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+    }
+
+    @Test func versionAndHelp() async throws {
+        let version = try PushdocProcess(["version"])
+        #expect(try await version.waitForExit() == 0)
+        #expect(try await version.stdio.lines.take().hasPrefix("pushdoc 0."))
+        for arguments in [["--help"], ["serve", "--help"]] {
+            let help = try PushdocProcess(arguments)
+            #expect(try await help.waitForExit() == 0)
+            try await help.stdio.lines.waitForEnd()
+            let text = help.stdio.lines.pending.joined(separator: "\n")
+            #expect(text.contains("USAGE"))
+            #expect(text.contains(arguments.count == 1 ? "serve" : "--retry-delays"))
+        }
+    }
+}

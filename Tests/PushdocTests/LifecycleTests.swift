@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Start, serve, and every way of stopping, with a real engine process.
+struct LifecycleTests {
+    @Test func shutdownAnswersThenExitsZero() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"])
+        let answer = try await engine.stdio.call("shutdown")
+        #expect(answer.text == #"{"jsonrpc":"2.0","id":\#(answer.int("id")!),"result":{}}"#)
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.stdio.lines.waitForEnd()
+    }
+
+    @Test func endOfStdinAnswersWhatWasSentThenExitsZero() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"])
+        var lines = ""
+        for id in 0..<200 { lines += #"{"jsonrpc":"2.0","id":\#(id),"method":"ping"}"# + "\n" }
+        engine.stdio.write(Array(lines.utf8))
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.stdio.lines.waitForEnd()
+        #expect(engine.stdio.lines.pending.count == 200)
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalsShutDownCleanly(_ number: Int32) async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"])
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        engine.signal(number)
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.waitForLog(number == SIGTERM ? "reason=SIGTERM" : "reason=SIGINT")
+    }
+
+    @Test func stdioAndSocketTogether() async throws {
+        let socketPath = TemporaryDirectory.make(prefix: "pushdoc-both") + "/e.sock"
+        let engine = try PushdocProcess(["serve", "--stdio", "--socket", socketPath])
+        try await engine.waitForLog("listening")
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        let client = try RPCPeer(socketPath: socketPath)
+        #expect(try await client.call("ping").string("result") == "pong")
+        // `shutdown` from the socket client stops the whole engine.
+        #expect(try await client.call("shutdown")["result"] != nil)
+        #expect(try await engine.waitForExit() == 0)
+    }
+
+    @Test func aSecondEngineOnTheSameDataDirectoryRefusesToStart() async throws {
+        let first = try PushdocProcess(["serve", "--stdio"])
+        #expect(try await first.stdio.call("ping").string("result") == "pong")
+        let second = try PushdocProcess(["serve", "--stdio"], dataDir: first.dataDir)
+        #expect(try await second.waitForExit() == 1)
+        let message = try await second.stderr.take { $0.hasPrefix("pushdoc:") }
+        #expect(message.contains("is in use by another pushdoc engine (pid \(first.pid))"))
+        #expect(try await first.stdio.call("ping").string("result") == "pong")
+        first.stdio.closeWrite()
+        #expect(try await first.waitForExit() == 0)
+    }
+
+    @Test func theDataDirectoryIsPrivateAndComplete() async throws {
+        let parent = TemporaryDirectory.make(prefix: "pushdoc-dir")
+        let dataDir = parent + "/nested/data"
+        let engine = try PushdocProcess(["serve", "--stdio"], dataDir: dataDir)
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            stat(path, &info)
+            return info.st_mode & 0o777
+        }
+        #expect(mode(dataDir) == 0o700)
+        #expect(mode(dataDir + "/master.key") == 0o600)
+        #expect(mode(dataDir + "/pushdoc.sqlite") == 0o600)
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        // The key is not replaced at the next start.
+        let key = try Data(contentsOf: URL(fileURLWithPath: dataDir + "/master.key"))
+        let again = try PushdocProcess(["serve", "--stdio"], dataDir: dataDir)
+        #expect(try await again.stdio.call("ping").string("result") == "pong")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dataDir + "/master.key")) == key)
+        again.stdio.closeWrite()
+        #expect(try await again.waitForExit() == 0)
+    }
+
+    @Test func aCorruptedDatabaseStopsTheStartWithOneClearLine() async throws {
+        let dataDir = TemporaryDirectory.make(prefix: "pushdoc-corrupt")
+        _ = FileManager.default.createFile(
+            atPath: dataDir + "/pushdoc.sqlite", contents: Data(repeating: 0x42, count: 64 * 1024))
+        let engine = try PushdocProcess(["serve", "--stdio"], dataDir: dataDir)
+        #expect(try await engine.waitForExit() == 1)
+        try await engine.stderr.waitForEnd()
+        let complaint = engine.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
+        #expect(complaint.count == 1)
+        #expect(complaint.first?.contains("pushdoc.sqlite") == true)
+        #expect(engine.stdio.lines.pending.isEmpty)
+    }
+
+    @Test func logsAreJSONOnStderrWhenAsked() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio", "--log-format", "json", "--log-level", "debug"])
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.stderr.waitForEnd()
+        let records = try engine.stderr.pending.map { try JSONLine($0) }
+        #expect(records.contains { $0.string("msg") == "engine started" && $0.string("level") == "info" })
+        #expect(records.contains { $0.string("level") == "debug" })
+        #expect(records.allSatisfy { $0.string("ts") != nil })
+    }
+
+    @Test func theLogLevelFilters() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"], environment: ["PUSHDOC_LOG_LEVEL": "error"])
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.stderr.waitForEnd()
+        #expect(engine.stderr.pending.isEmpty)
+    }
+}
