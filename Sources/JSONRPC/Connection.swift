@@ -1,3 +1,4 @@
+import JSONSafety
 import Glibc
 import Logging
 import Synchronization

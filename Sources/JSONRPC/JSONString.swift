@@ -1,3 +1,4 @@
+import JSONSafety
 /// Reading and writing JSON string literals, for the envelope fields that the
 /// wire layer handles itself (method names, ids, error messages).
 public enum JSONString {

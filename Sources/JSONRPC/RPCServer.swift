@@ -1,3 +1,4 @@
+import JSONSafety
 import Glibc
 import Logging
 import Synchronization
@@ -6,7 +7,7 @@ import Synchronization
 /// shutdown state. Transports create connections through it.
 public final class RPCServer: Sendable {
     /// Deeper JSON is refused before any decoder sees it.
-    public static let maxDepth = 64
+    public static let maxDepth = SafeJSON.maxDepth
 
     private struct State {
         var acceptingWork = true

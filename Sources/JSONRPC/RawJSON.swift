@@ -1,3 +1,4 @@
+import JSONSafety
 import Foundation
 
 /// The exact bytes of one JSON value as received, already accepted by

@@ -1,3 +1,4 @@
+import JSONSafety
 import Testing
 
 @testable import JSONRPC

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Checks that bytes are exactly one well-formed JSON value in valid UTF-8,
 /// and how deeply it nests, without recursion: a line of 100,000 `[` costs a
 /// byte of stack per level on the heap, never a crash. Nothing downstream
@@ -229,11 +231,31 @@ public enum JSONValidator {
     }
 }
 
-func hexValue(_ byte: UInt8) -> UInt32? {
+/// The value of one hexadecimal digit.
+public func hexValue(_ byte: UInt8) -> UInt32? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
     case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
     case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
     default: nil
+    }
+}
+
+/// Decodes JSON that came from outside only once the validator accepted it:
+/// Foundation's decoder here crashes the process on some deep inputs.
+public enum SafeJSON {
+    public struct Refused: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static let maxDepth = 64
+
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        let verdict = bytes.withUnsafeBufferPointer { JSONValidator.validate($0, maxDepth: maxDepth) }
+        switch verdict {
+        case .valid: return try JSONDecoder().decode(type, from: Data(bytes))
+        case .tooDeep: throw Refused(description: "JSON nested deeper than \(maxDepth) levels")
+        case .invalid(let detail): throw Refused(description: "not JSON: \(detail)")
+        }
     }
 }

@@ -1,0 +1,165 @@
+import Foundation
+import JSONSafety
+import Logging
+
+/// Speaks Inqom's API exactly as inqom-api.md says, through libcurl. Knows
+/// nothing of JSON-RPC or MCF. Every failure is a typed `InqomError`.
+public final class InqomClient: Sendable {
+    public struct Configuration: Sendable {
+        public var authURL: URL
+        public var apiURL: URL
+        public var clientID: String
+        /// Transfers at a time (each on its own thread and connection).
+        public var concurrency: Int
+        public var connectTimeout: Duration
+        public var stallTimeout: Duration
+
+        public init(
+            authURL: URL, apiURL: URL, clientID: String, concurrency: Int,
+            connectTimeout: Duration = .seconds(10), stallTimeout: Duration = .seconds(60)
+        ) {
+            self.authURL = authURL
+            self.apiURL = apiURL
+            self.clientID = clientID
+            self.concurrency = concurrency
+            self.connectTimeout = connectTimeout
+            self.stallTimeout = stallTimeout
+        }
+    }
+
+    private let configuration: Configuration
+    private let workers: CurlWorkers
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(configuration: Configuration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.configuration = configuration
+        self.workers = CurlWorkers(
+            threads: configuration.concurrency,
+            timeouts: .init(connect: configuration.connectTimeout, stall: configuration.stallTimeout))
+        self.logger = logger
+        self.now = now
+    }
+
+    /// OAuth2 password grant.
+    public func requestToken(_ credentials: InqomCredentials) async throws(InqomError) -> AccessToken {
+        let request = HTTPRequest(
+            method: "POST", url: configuration.authURL.appending(path: "identity/connect/token"),
+            body: .form([
+                ("grant_type", "password"), ("client_id", configuration.clientID),
+                ("client_secret", credentials.clientSecret), ("username", credentials.login),
+                ("password", credentials.password), ("scope", "openid apidata"),
+            ]),
+            secrets: [credentials.password, credentials.clientSecret])
+        let sentAt = now()
+        let response = try await perform(request, kind: "token", maxBodyBytes: 64 << 10)
+        if let error = InqomAnswer.tokenError(response, now: sentAt) { throw error }
+        struct TokenAnswer: Decodable {
+            let access_token: String
+            let expires_in: Double?
+        }
+        guard let answer = try? SafeJSON.decode(TokenAnswer.self, from: response.body), !answer.access_token.isEmpty
+        else { throw .transient(status: response.status, retryAfter: nil, detail: "unreadable token answer") }
+        return AccessToken(value: answer.access_token, expiresAt: sentAt.addingTimeInterval(answer.expires_in ?? 3600))
+    }
+
+    /// Every accounting folder the account sees.
+    public func accountingFolders(token: AccessToken) async throws(InqomError) -> [AccountingFolder] {
+        let request = HTTPRequest(
+            method: "GET", url: configuration.apiURL.appending(path: "api/app/companies/accounting-folders"),
+            headers: authorization(token), secrets: [token.value])
+        let response = try await perform(request, kind: "folders", maxBodyBytes: 64 << 20)
+        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        guard let folders = try? SafeJSON.decode([AccountingFolder].self, from: response.body) else {
+            throw .transient(status: response.status, retryAfter: nil, detail: "unreadable accounting folder list")
+        }
+        return folders
+    }
+
+    /// A document for the Documents endpoint (purchase and sales invoices,
+    /// administrative and other documents).
+    public func uploadDocument(
+        token: AccessToken, folderID: Int64, file: UploadFile, typeScan: TypeScan, sourceID: String
+    ) async throws(InqomError) -> UploadReceipt {
+        let request = HTTPRequest(
+            method: "POST",
+            url: configuration.apiURL.appending(path: "api/accounting-documents/accounting-folders/\(folderID)/Documents/"),
+            headers: authorization(token),
+            body: .multipart([
+                .file(name: "Document", path: file.path, fileName: file.fileName, contentType: file.contentType),
+                .field(name: "DocumentName", value: file.fileName),
+                .field(name: "TypeScan", value: typeScan.rawValue),
+                .field(name: "FileSource", value: "Api"),
+                .field(name: "SourceId", value: sourceID),
+            ]),
+            secrets: [token.value])
+        let response = try await perform(request, kind: "upload", maxBodyBytes: 64 << 10)
+        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        struct Answer: Decodable {
+            let Id: Int64
+            let Status: String?
+        }
+        guard let answer = try? SafeJSON.decode(Answer.self, from: response.body) else {
+            throw .transient(status: response.status, retryAfter: nil, detail: "unreadable upload answer")
+        }
+        return UploadReceipt(inqomDocumentID: answer.Id, duplicate: answer.Status == "Duplicate")
+    }
+
+    /// An expense report (Note de frais) for the expense-bills endpoint.
+    public func uploadExpenseBill(
+        token: AccessToken, folderID: Int64, file: UploadFile, reference: String
+    ) async throws(InqomError) -> UploadReceipt {
+        let request = HTTPRequest(
+            method: "POST", url: configuration.apiURL.appending(path: "api/v1/accounting-folders/\(folderID)/expense-bills"),
+            headers: authorization(token),
+            body: .multipart([
+                .file(name: "File", path: file.path, fileName: file.fileName, contentType: file.contentType),
+                .field(name: "FileNameWithExtension", value: file.fileName),
+                .field(name: "DocumentReference", value: reference),
+            ]),
+            secrets: [token.value])
+        let response = try await perform(request, kind: "expense", maxBodyBytes: 64 << 10)
+        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        struct Answer: Decodable {
+            let DocumentId: Int64
+        }
+        guard let answer = try? SafeJSON.decode(Answer.self, from: response.body) else {
+            throw .transient(status: response.status, retryAfter: nil, detail: "unreadable expense-bill answer")
+        }
+        return UploadReceipt(inqomDocumentID: answer.DocumentId, duplicate: false)
+    }
+
+    private func authorization(_ token: AccessToken) -> [String] {
+        ["Authorization: Bearer \(token.value)", "Accept: application/json"]
+    }
+
+    private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) async throws(InqomError)
+        -> HTTPResponse
+    {
+        let started = ContinuousClock.now
+        let outcome = await workers.perform(request, maxBodyBytes: maxBodyBytes)
+        let elapsed = ContinuousClock.now - started
+        switch outcome {
+        case .success(let response):
+            logger.debug(
+                "inqom answered",
+                metadata: ["call": "\(kind)", "status": "\(response.status)", "elapsed": "\(elapsed)"])
+            return redacted(response, secrets: request.secrets)
+        case .failure(let failure):
+            if failure.cancelled { throw .cancelled }
+            logger.debug(
+                "inqom unreachable",
+                metadata: ["call": "\(kind)", "curl": "\(failure.code)", "error": "\(failure.message)"])
+            throw .unreachable(detail: failure.message)
+        }
+    }
+
+    /// A body that echoes a secret back must not carry it into messages.
+    private func redacted(_ response: HTTPResponse, secrets: [String]) -> HTTPResponse {
+        let nonEmpty = secrets.filter { !$0.isEmpty }
+        let text = String(decoding: response.body, as: UTF8.self)
+        guard nonEmpty.contains(where: { text.contains($0) }) else { return response }
+        let cleaned = nonEmpty.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
+        return HTTPResponse(status: response.status, headers: response.headers, body: Array(cleaned.utf8))
+    }
+}

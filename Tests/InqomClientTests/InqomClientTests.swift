@@ -1,0 +1,284 @@
+import Foundation
+import Glibc
+import Logging
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import InqomClient
+
+/// The client against the stand-in, over real loopback HTTP.
+struct InqomClientTests {
+    let standIn: InqomStandIn
+    let credentials = InqomCredentials(
+        login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret)
+
+    init() throws {
+        standIn = try InqomStandIn()
+    }
+
+    private func client(concurrency: Int = 2, stall: Duration = .seconds(10), apiURL: URL? = nil) -> InqomClient {
+        InqomClient(
+            configuration: .init(
+                authURL: standIn.url, apiURL: apiURL ?? standIn.url, clientID: InqomStandIn.clientID,
+                concurrency: concurrency, connectTimeout: .seconds(5), stallTimeout: stall),
+            logger: Logger(label: "test"))
+    }
+
+    private func file(_ name: String, _ content: String) throws -> UploadFile {
+        let path = TemporaryDirectory.make(prefix: "inqom-file") + "/" + name
+        try Data(content.utf8).write(to: URL(fileURLWithPath: path))
+        return UploadFile(path: path, fileName: name)
+    }
+
+    private func sha256(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+
+    @Test func tokenThenFoldersThenEachUploadKind() async throws {
+        let client = client()
+        let before = Date()
+        let token = try await client.requestToken(credentials)
+        #expect(token.expiresAt.timeIntervalSince(before) > 3500)
+        let folders = try await client.accountingFolders(token: token)
+        #expect(folders.map(\.id) == [11287, 11288])
+        #expect(folders.first?.siret == "73282932000074")
+
+        let invoice = try file("Facture 2026-11 Café.pdf", "%PDF-1.4 achat")
+        let receipt = try await client.uploadDocument(
+            token: token, folderID: 11287, file: invoice, typeScan: .supplier, sourceID: "doc-1")
+        #expect(!receipt.duplicate)
+        let expense = try file("ticket.jpg", "JPEG bytes")
+        let expenseReceipt = try await client.uploadExpenseBill(
+            token: token, folderID: 11288, file: expense, reference: "doc-2")
+        #expect(expenseReceipt.inqomDocumentID > 0)
+
+        let uploads = try await standIn.uploads()
+        #expect(uploads.count == 2)
+        let document = try #require(uploads.first)
+        #expect(document["kind"] as? String == "upload")
+        #expect(document["folderId"] as? Int == 11287)
+        #expect(document["fileName"] as? String == "Facture 2026-11 Café.pdf")
+        #expect(document["contentType"] as? String == "application/pdf")
+        #expect(document["sha256"] as? String == (try sha256(invoice.path)))
+        #expect(document["id"] as? Int == Int(receipt.inqomDocumentID))
+        let fields = try #require(document["fields"] as? [String: String])
+        #expect(fields == ["DocumentName": "Facture 2026-11 Café.pdf", "TypeScan": "Supplier", "FileSource": "Api", "SourceId": "doc-1"])
+        let bill = try #require(uploads.last)
+        #expect(bill["kind"] as? String == "expense")
+        #expect(bill["fields"] as? [String: String] == ["FileNameWithExtension": "ticket.jpg", "DocumentReference": "doc-2"])
+        #expect(bill["contentType"] as? String == "image/jpeg")
+    }
+
+    @Test func theSameBytesAgainAreADuplicateAndStillASuccess() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        let invoice = try file("a.pdf", "%PDF same bytes")
+        let first = try await client.uploadDocument(token: token, folderID: 11287, file: invoice, typeScan: .client, sourceID: "x")
+        let second = try await client.uploadDocument(token: token, folderID: 11287, file: invoice, typeScan: .client, sourceID: "y")
+        #expect(!first.duplicate)
+        #expect(second.duplicate)
+        #expect(second.inqomDocumentID == first.inqomDocumentID)
+    }
+
+    @Test func wrongPasswordAndWrongSecretAreTold() async throws {
+        let client = client()
+        await #expect(throws: InqomError.invalidGrant) {
+            try await client.requestToken(.init(login: InqomStandIn.login, password: "wrong", clientSecret: InqomStandIn.clientSecret))
+        }
+        await #expect(throws: InqomError.invalidClient) {
+            try await client.requestToken(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: "wrong"))
+        }
+        // A password changed on Inqom's side is refused from then on.
+        try await standIn.control("password", ["username": InqomStandIn.login, "password": "new one"])
+        await #expect(throws: InqomError.invalidGrant) { try await client.requestToken(credentials) }
+    }
+
+    @Test func anExpiredTokenIsTokenExpired() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        try await standIn.control("expire-tokens", [:])
+        await #expect(throws: InqomError.tokenExpired) { try await client.accountingFolders(token: token) }
+        let missing = AccessToken(value: "not-a-token", expiresAt: .distantFuture)
+        await #expect(throws: InqomError.tokenExpired) {
+            try await client.uploadDocument(token: missing, folderID: 11287, file: try file("b.pdf", "%PDF"), typeScan: .others, sourceID: "z")
+        }
+    }
+
+    @Test(arguments: [408, 425, 429, 500, 502, 503, 504])
+    func transientAnswersCarryRetryAfter(status: Int) async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        try await standIn.inject("upload", ["status": status, "retryAfter": 42])
+        await #expect(throws: InqomError.transient(status: status, retryAfter: .seconds(42), detail: #"{"error": "injected"}"#)) {
+            try await client.uploadDocument(token: token, folderID: 11287, file: try file("t.pdf", "%PDF t"), typeScan: .supplier, sourceID: "t")
+        }
+    }
+
+    @Test(arguments: [400, 403, 404, 409, 413, 415, 422])
+    func permanentAnswersCarryStatusAndBody(status: Int) async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        try await standIn.inject("expense", ["status": status, "body": ["error": "refused \(status)"]])
+        await #expect(throws: InqomError.permanent(status: status, bodyStart: #"{"error": "refused \#(status)"}"#)) {
+            try await client.uploadExpenseBill(token: token, folderID: 11287, file: try file("p.pdf", "%PDF p"), reference: "p")
+        }
+    }
+
+    /// The error a call ends with (nil if it succeeded).
+    private func failure<T>(_ call: () async throws -> T) async -> InqomError? {
+        do {
+            _ = try await call()
+            return nil
+        } catch {
+            return error as? InqomError
+        }
+    }
+
+    @Test func realRefusalsOfTheStandIn() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        // An accounting folder Inqom does not know.
+        let unknown = try file("u.pdf", "%PDF u")
+        let unknownFolder = await failure {
+            try await client.uploadDocument(token: token, folderID: 424242, file: unknown, typeScan: .supplier, sourceID: "u")
+        }
+        guard case .permanent(404, _)? = unknownFolder else {
+            Issue.record("unknown folder: \(String(describing: unknownFolder))")
+            return
+        }
+        // A type Inqom does not take.
+        let program = try file("setup.exe", "MZ")
+        let refused = await failure {
+            try await client.uploadDocument(token: token, folderID: 11287, file: program, typeScan: .others, sourceID: "e")
+        }
+        guard case .permanent(415, let body)? = refused else {
+            Issue.record("an .exe: \(String(describing: refused))")
+            return
+        }
+        #expect(body.contains("application/octet-stream"))
+    }
+
+    @Test func noAnswerAtAllIsUnreachable() async throws {
+        // Nobody listens on this port (bound, never listening).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        defer { close(fd) }
+        let port = UInt16(bigEndian: address.sin_port)
+        let client = client(apiURL: URL(string: "http://127.0.0.1:\(port)")!)
+        let token = try await self.client().requestToken(credentials)
+        let error = await failure { try await client.accountingFolders(token: token) }
+        guard case .unreachable? = error else {
+            Issue.record("nobody listening: \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func aResetMidUploadIsUnreachable() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        try await standIn.inject("upload", ["reset": true])
+        let big = try file("big.pdf", String(repeating: "%PDF big ", count: 200_000))
+        let error = await failure {
+            try await client.uploadDocument(token: token, folderID: 11287, file: big, typeScan: .supplier, sourceID: "r")
+        }
+        guard case .unreachable? = error else {
+            Issue.record("a reset upload: \(String(describing: error))")
+            return
+        }
+        // The next one goes through on a fresh connection.
+        _ = try await client.uploadDocument(token: token, folderID: 11287, file: big, typeScan: .supplier, sourceID: "r")
+    }
+
+    @Test func aServerThatNeverAnswersIsGivenUpOnWithinTheBound() async throws {
+        let client = client(stall: .seconds(1))
+        let token = try await client.requestToken(credentials)
+        try await standIn.inject("folders", ["hang": 30])
+        let started = ContinuousClock.now
+        let error = await failure { try await client.accountingFolders(token: token) }
+        guard case .unreachable? = error else {
+            Issue.record("a hanging server: \(String(describing: error))")
+            return
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // A slow answer inside the bound is fine.
+        try await standIn.inject("folders", ["delay": 0.3])
+        #expect(try await client.accountingFolders(token: token).count == 2)
+    }
+
+    @Test func connectionsAreReusedAndTransfersRunSideBySide() async throws {
+        let client = client(concurrency: 1)
+        let token = try await client.requestToken(credentials)
+        for _ in 0..<10 { _ = try await client.accountingFolders(token: token) }
+        #expect(try await standIn.stats()["apiConnections"] == 1)
+
+        let parallel = self.client(concurrency: 4)
+        try await standIn.inject("upload", count: 4, ["delay": 0.5])
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: UploadReceipt.self) { group in
+            for index in 0..<4 {
+                let upload = try file("p\(index).pdf", "%PDF parallel \(index)")
+                group.addTask {
+                    try await parallel.uploadDocument(token: token, folderID: 11287, file: upload, typeScan: .supplier, sourceID: "p\(index)")
+                }
+            }
+            for try await receipt in group { #expect(!receipt.duplicate) }
+        }
+        #expect(ContinuousClock.now - started < .seconds(1.5), "four 0.5 s uploads ran one after another")
+    }
+
+    @Test func cancellingATaskAbortsItsTransfer() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        try await standIn.inject("folders", ["hang": 30])
+        let task = Task { try await client.accountingFolders(token: token) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let result = await task.result
+        #expect(throws: InqomError.cancelled) { try result.get() }
+    }
+
+    @Test func aOneGibibyteFileStreamsWithFlatMemory() async throws {
+        let path = TemporaryDirectory.make(prefix: "inqom-big") + "/archive.pdf"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 1 << 30) == 0)  // sparse: reads as zeros, costs no disk
+        defer { unlink(path) }
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        let before = residentKilobytes()
+        let peak = PeakSampler()
+        let sampler = Task { while !Task.isCancelled { peak.record(residentKilobytes()); try? await Task.sleep(for: .milliseconds(20)) } }
+        _ = try await client.uploadDocument(token: token, folderID: 11287, file: UploadFile(path: path, fileName: "archive.pdf"), typeScan: .others, sourceID: "big")
+        sampler.cancel()
+        let upload = try #require(try await standIn.uploads().last)
+        #expect(upload["size"] as? Int == 1 << 30)
+        #expect(upload["sha256"] as? String == "49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14")
+        // Loading the file would cost 1 GiB; other tests run beside this one, so the bound is loose.
+        #expect(peak.value - before < 200_000, "resident memory grew by \(peak.value - before) kB")
+    }
+
+    private func residentKilobytes() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
+
+/// The largest value recorded, from any task.
+final class PeakSampler: Sendable {
+    private let peak = Mutex(0)
+    func record(_ value: Int) { peak.withLock { $0 = max($0, value) } }
+    var value: Int { peak.withLock { $0 } }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The project's Inqom stand-in (`Tests/InqomStandIn/inqom_standin.py`),
+/// started on a free loopback port with a world of accounts and folders.
+public final class InqomStandIn: @unchecked Sendable {
+    // @unchecked: `process` is started once and then only signalled.
+    public let url: URL
+    /// What the stand-in printed on stderr (Python tracebacks, if any).
+    public let stderr: LineStream
+    private let process: Process
+    /// Held open for the stand-in's life: when it closes, the stand-in exits.
+    private let stdinWriter: FileHandle
+
+    public static let clientID = "mcf-pushdoc"
+    public static let clientSecret = "cs-4f1e-standin"
+    public static let login = "cabinet@example.fr"
+    public static let password = "Mot de passe 1!"
+
+    public struct Folder: Sendable {
+        public let id: Int64
+        public let name: String
+        public let siren: String?
+        public let nic: String?
+
+        public init(id: Int64, name: String, siren: String?, nic: String?) {
+            self.id = id
+            self.name = name
+            self.siren = siren
+            self.nic = nic
+        }
+    }
+
+    public static let defaultFolders = [
+        Folder(id: 11287, name: "BOULANGERIE MARTIN", siren: "732829320", nic: "74"),
+        Folder(id: 11288, name: "HÔTEL DU PORT", siren: "552100554", nic: "00013"),
+    ]
+
+    public static var scriptPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("InqomStandIn/inqom_standin.py").path
+    }
+
+    public init(folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil) throws {
+        let directory = TemporaryDirectory.make(prefix: "inqom-standin")
+        var world: [String: Any] = [
+            "clients": [["id": Self.clientID, "secret": Self.clientSecret]],
+            "accounts": [["username": Self.login, "password": Self.password]],
+            "folders": folders.map { folder -> [String: Any] in
+                ["Id": folder.id, "Name": folder.name, "Siren": folder.siren ?? NSNull(), "Nic": folder.nic ?? NSNull(),
+                 "CompanyId": 28000 + folder.id % 1000, "Status": "Active", "ExternalId": NSNull()]
+            },
+            "tokenLifetime": tokenLifetime,
+        ]
+        if let maxUploadBytes { world["maxUploadBytes"] = maxUploadBytes }
+        let worldPath = directory + "/world.json"
+        try JSONSerialization.data(withJSONObject: world).write(to: URL(fileURLWithPath: worldPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.scriptPath, "--world", worldPath, "--exit-with-stdin"]
+        let output = Pipe()
+        let input = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        // Its own stderr: an inherited one would keep the test runner's pipe open.
+        process.standardError = errors
+        try process.run()
+        self.process = process
+        self.stdinWriter = input.fileHandleForWriting
+        self.stderr = LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
+        try errors.fileHandleForReading.close()
+        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
+        try output.fileHandleForReading.close()
+        let first = try lines.takeBlocking(timeout: .seconds(20))
+        guard let announced = try JSONLine(first).string("url"), let url = URL(string: announced) else {
+            throw PeerError(description: "the stand-in did not announce its URL: \(first)")
+        }
+        self.url = url
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        try? stdinWriter.close()
+    }
+
+    /// Calls the control API and returns its JSON answer.
+    @discardableResult
+    public func control(_ path: String, _ body: [String: Any]? = nil) async throws -> JSONLine {
+        var request = URLRequest(url: url.appending(path: "_standin/" + path))
+        if let body {
+            request.httpMethod = "POST"
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return try JSONLine(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The next `count` requests of `kind` get this fault.
+    public func inject(_ kind: String, count: Int = 1, _ fault: [String: Any]) async throws {
+        try await control("faults", fault.merging(["kind": kind, "count": count]) { $1 })
+    }
+
+    public func uploads() async throws -> [[String: Any]] {
+        try await control("uploads").array as? [[String: Any]] ?? []
+    }
+
+    public func stats() async throws -> [String: Int] {
+        try await control("stats").object as? [String: Int] ?? [:]
+    }
+}
