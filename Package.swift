@@ -66,6 +66,12 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strictness
         ),
+        .executableTarget(
+            name: "pushdoc-bench",
+            dependencies: ["InqomClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/PushdocBench",
+            swiftSettings: strictness
+        ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),

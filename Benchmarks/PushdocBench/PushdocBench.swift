@@ -1,0 +1,45 @@
+import Foundation
+import InqomClient
+import Logging
+import TestSupport
+
+/// `swift run -c release pushdoc-bench [--quick]`: measures, prints a table
+/// of figures beside their baselines. Never a pass/fail test.
+@main
+enum PushdocBench {
+    static func main() async throws {
+        let quick = CommandLine.arguments.contains("--quick")
+        var table = ResultTable()
+        try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table)
+        table.print()
+    }
+}
+
+/// One row: a measure, its figure, the baseline measured in the same run.
+struct ResultTable {
+    struct Row {
+        let measure: String
+        let figure: Double
+        let baselineName: String
+        let baseline: Double
+        let unit: String
+        let target: String
+    }
+
+    var rows: [Row] = []
+
+    func print() {
+        let header = ["measure", "figure", "baseline", "ratio", "target"]
+        let lines = rows.map { row in
+            [
+                row.measure, String(format: "%.1f %@", row.figure, row.unit),
+                String(format: "%.1f %@ (%@)", row.baseline, row.unit, row.baselineName),
+                String(format: "%.2f", row.figure / row.baseline), row.target,
+            ]
+        }
+        let widths = header.indices.map { column in ([header] + lines).map { $0[column].count }.max() ?? 0 }
+        for line in [header] + lines {
+            Swift.print(zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " | "))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import InqomClient
+import Logging
+import TestSupport
+
+/// Uploads of the same files to the same stand-in, with the same
+/// concurrency: the Inqom client against `curl --parallel`.
+struct UploadThroughput {
+    let files: Int
+    let kilobytes: Int
+    let concurrency: Int
+
+    func run(into table: inout ResultTable) async throws {
+        let directory = TemporaryDirectory.make(prefix: "bench-upload")
+        var generator = SplitMix64(seed: 2026)
+        let paths = try (0..<files).map { index -> String in
+            let path = "\(directory)/invoice-\(index).pdf"
+            let words = (0..<kilobytes * 128).map { _ in generator.next() }
+            try words.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+            return path
+        }
+        let curlRate = try await measureCurl(paths)
+        let clientRate = try await measureClient(paths)
+        table.rows.append(
+            .init(
+                measure: "upload \(files) × \(kilobytes) KB, \(concurrency) at a time", figure: clientRate,
+                baselineName: "curl --parallel", baseline: curlRate, unit: "files/s", target: "≥ 0.8 × baseline"))
+    }
+
+    private func token(_ standIn: InqomStandIn, client: InqomClient) async throws -> AccessToken {
+        try await client.requestToken(
+            .init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
+    }
+
+    private func makeClient(_ standIn: InqomStandIn) -> InqomClient {
+        InqomClient(
+            configuration: .init(
+                authURL: standIn.url, apiURL: standIn.url, clientID: InqomStandIn.clientID, concurrency: concurrency),
+            logger: Logger(label: "bench"))
+    }
+
+    private func measureClient(_ paths: [String]) async throws -> Double {
+        let standIn = try InqomStandIn()
+        let client = makeClient(standIn)
+        let token = try await token(standIn, client: client)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func addUpload() {
+                let path = paths[next]
+                let sourceID = "bench-\(next)"
+                next += 1
+                group.addTask {
+                    _ = try await client.uploadDocument(
+                        token: token, folderID: 11287, file: UploadFile(path: path, fileName: "invoice.pdf"),
+                        typeScan: .supplier, sourceID: sourceID)
+                }
+            }
+            while next < min(concurrency, paths.count) { addUpload() }
+            for try await _ in group where next < paths.count { addUpload() }
+        }
+        return Double(paths.count) / (ContinuousClock.now - started).seconds
+    }
+
+    private func measureCurl(_ paths: [String]) async throws -> Double {
+        let standIn = try InqomStandIn()
+        let token = try await token(standIn, client: makeClient(standIn))
+        let url = standIn.url.appending(path: "api/accounting-documents/accounting-folders/11287/Documents/")
+        var config = ""
+        for (index, path) in paths.enumerated() {
+            config += """
+                url = "\(url.absoluteString)"
+                header = "Authorization: Bearer \(token.value)"
+                header = "Expect:"
+                form = "Document=@\(path);type=application/pdf;filename=invoice.pdf"
+                form = "DocumentName=invoice.pdf"
+                form = "TypeScan=Supplier"
+                form = "FileSource=Api"
+                form = "SourceId=curl-\(index)"
+                output = "/dev/null"
+
+                """
+            if index < paths.count - 1 { config += "next\n" }
+        }
+        let configPath = TemporaryDirectory.make(prefix: "bench-curl") + "/uploads.curl"
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["--silent", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "\(concurrency)", "--config", configPath]
+        let started = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = ContinuousClock.now - started
+        guard process.terminationStatus == 0 else { throw BenchError(description: "curl failed") }
+        let received = try await standIn.uploads().count
+        guard received == paths.count else { throw BenchError(description: "curl uploaded \(received) of \(paths.count)") }
+        return Double(paths.count) / elapsed.seconds
+    }
+}
+
+/// Fast, seeded pseudo-random bytes: the files' content only has to be
+/// incompressible and distinct.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
