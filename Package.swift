@@ -18,6 +18,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "JSONSafety", swiftSettings: strictness),
         .target(
@@ -27,7 +28,7 @@ let package = Package(
         ),
         .target(
             name: "Store",
-            dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(
@@ -42,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "PushdocRPC",
-            dependencies: ["JSONRPC", "Engine", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSONRPC", "Engine", "InqomClient", .product(name: "Logging", package: "swift-log")],
             resources: [.embedInCode("openrpc.json")],
             swiftSettings: strictness
         ),
@@ -74,6 +75,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport"], swiftSettings: strictness),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",

@@ -1,4 +1,5 @@
 import Foundation
+import InqomClient
 import Logging
 import Store
 
@@ -12,18 +13,32 @@ public final class Engine: Sendable {
     public let startedAt: ContinuousClock.Instant
     let dataDirectory: DataDirectory
     let database: Database
-    let masterKey: [UInt8]
+    let secretBox: SecretBox
+    let inqom: InqomSession
     let logger: Logger
+    /// The engine's clock: injected so tests move through months and days.
+    let now: @Sendable () -> Date
 
     /// Opens the data directory (lock, master key, database check and
     /// migrations). Blocking: call it once at start.
-    public init(configuration: EngineConfiguration, environment: [String: String], logger: Logger) throws {
+    public init(
+        configuration: EngineConfiguration, environment: [String: String], logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) async throws {
         self.startedAt = .now
         self.configuration = configuration
         self.logger = logger
+        self.now = now
         let directory = try DataDirectory(path: configuration.dataDirectory)
         self.dataDirectory = directory
-        self.masterKey = try directory.masterKey(environment: environment)
+        self.secretBox = SecretBox(key: try directory.masterKey(environment: environment))
+        // Token and folder calls run beside the uploads, never behind them.
+        let client = InqomClient(
+            configuration: .init(
+                authURL: configuration.inqomAuthURL, apiURL: configuration.inqomAPIURL,
+                clientID: configuration.inqomClientID, concurrency: configuration.workers + 1),
+            logger: logger, now: now)
+        self.inqom = InqomSession(client: client, now: now)
         do {
             self.database = try Database(path: directory.databasePath, migrations: Schema.migrations)
         } catch let error as SQLiteError where error.isCorruption {
@@ -31,9 +46,38 @@ public final class Engine: Sendable {
                 description: "database \(directory.databasePath) is corrupted (\(error.message)); "
                     + "the engine will not start on it: restore it from a backup or move it away")
         }
+        try await restoreCredentials()
         logger.info(
             "engine started",
             metadata: ["dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)"])
+    }
+
+    /// Opens the sealed credentials of an earlier `wizard.connect`. A copy
+    /// that cannot be opened (wrong master key, altered data) leaves the
+    /// connector disconnected, said once in the log: `wizard.connect` replaces it.
+    private func restoreCredentials() async throws {
+        guard let encoded = try await database.read({ try $0.setting(.inqomCredentials) }) else { return }
+        do {
+            let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
+            let stored = try JSONDecoder().decode(StoredCredentials.self, from: Data(plain))
+            await inqom.restore(stored.credentials)
+        } catch {
+            logger.error("stored Inqom credentials cannot be used; connect again (wizard.connect)", metadata: ["error": "\(error)"])
+            try await write { connection in
+                for key: SettingKey in [.inqomCredentials, .inqomConnectedAt] { try connection.setSetting(key, nil) }
+            }
+        }
+    }
+
+    /// A write transaction; a data directory that cannot store says so as
+    /// `EngineError.storageUnavailable`.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch let error as SQLiteError where error.isStorageFailure {
+            logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
+            throw EngineError.storageUnavailable(detail: error.message)
+        }
     }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }

@@ -18,7 +18,8 @@ public enum PushdocMethods {
     public static func table(
         engine: Engine, maxMessageBytes: Int, requestShutdown: @escaping @Sendable () -> Void
     ) -> MethodTable {
-        var table = MethodTable()
+        var table = MethodTable(describeError: ApplicationError.describe)
+        registerWizard(&table, engine: engine)
         table.registerImmediate(Ping.self) { _, _ in "pong" }
         table.registerImmediate(Discover.self) { _, _ in openRPCDocument }
         table.registerImmediate(Shutdown.self) { _, _ in

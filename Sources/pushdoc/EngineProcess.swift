@@ -21,10 +21,11 @@ struct EngineProcess {
         // Whatever the engine creates (database, spool, key) is its user's alone.
         umask(0o077)
         let engine: Engine
-        do {
-            engine = try Engine(configuration: settings.engine, environment: settings.environment, logger: logger)
-        } catch {
-            Self.fail("cannot start: \(error)")
+        switch Self.waitFor({ [settings] in
+            try await Engine(configuration: settings.engine, environment: settings.environment, logger: logger)
+        }) {
+        case .success(let opened): engine = opened
+        case .failure(let error): Self.fail("cannot start: \(error)")
         }
         let stop = ShutdownTrigger()
         let table = PushdocMethods.table(engine: engine, maxMessageBytes: settings.maxMessageBytes) {
@@ -64,6 +65,21 @@ struct EngineProcess {
         logger.info("stopped")
         StderrLogHandler.flush()
         exit(0)
+    }
+
+    /// Runs async start-up work from the main thread, which may block: it is
+    /// not one of Swift's cooperative threads.
+    static func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await work()) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0! }
     }
 
     static func fail(_ message: String) -> Never {

@@ -1,0 +1,27 @@
+import InqomClient
+
+/// The Inqom document types of step 4, and where each one goes.
+public enum DocumentType: String, Sendable, CaseIterable, Codable {
+    case administratif, factureVente = "facture_vente", factureAchat = "facture_achat"
+    case noteDeFrais = "note_de_frais", autre
+
+    public var label: String {
+        switch self {
+        case .administratif: "Administratif"
+        case .factureVente: "Facture de vente"
+        case .factureAchat: "Facture d'achat"
+        case .noteDeFrais: "Note de frais"
+        case .autre: "Autre"
+        }
+    }
+
+    /// nil: not the Documents endpoint but the expense-bills one.
+    public var typeScan: TypeScan? {
+        switch self {
+        case .factureAchat: .supplier
+        case .factureVente: .client
+        case .administratif, .autre: .others
+        case .noteDeFrais: nil
+        }
+    }
+}

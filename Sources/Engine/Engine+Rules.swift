@@ -1,0 +1,166 @@
+import Foundation
+import Store
+
+/// A sending rule of step 4.
+public struct Rule: Codable, Sendable, Equatable {
+    public enum Period: String, Codable, Sendable {
+        /// `{millésime}`/`{mois}` are the deposit's year and month.
+        case current
+        /// The deposit path matches any year and month.
+        case any
+    }
+
+    public let id: String
+    public let depositPath: String
+    public let documentType: DocumentType
+    public let archivePath: String?
+    public let period: Period
+    public let createdAt: String
+}
+
+/// What `rules.update` changes; `archivePath: .some(nil)` removes it.
+public struct RuleChanges: Sendable {
+    public var depositPath: String?
+    public var documentType: DocumentType?
+    public var archivePath: String??
+    public var period: Rule.Period?
+
+    public init(depositPath: String?, documentType: DocumentType?, archivePath: String??, period: Rule.Period?) {
+        self.depositPath = depositPath
+        self.documentType = documentType
+        self.archivePath = archivePath
+        self.period = period
+    }
+}
+
+extension Engine {
+    public func addRule(depositPath: String, documentType: DocumentType, archivePath: String?, period: Rule.Period)
+        async throws -> Rule
+    {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max) }
+        let rule = Rule(
+            id: "rule_" + bytes.map { String(format: "%02x", $0) }.joined(), depositPath: depositPath,
+            documentType: documentType, archivePath: archivePath, period: period, createdAt: Self.timestamp(now()))
+        return try await save(rule, replacing: nil)
+    }
+
+    public func updateRule(id: String, _ changes: RuleChanges) async throws -> Rule {
+        guard let current = try await rules().first(where: { $0.id == id }) else { throw EngineError.unknownRule(id: id) }
+        let rule = Rule(
+            id: id, depositPath: changes.depositPath ?? current.depositPath,
+            documentType: changes.documentType ?? current.documentType,
+            archivePath: changes.archivePath ?? current.archivePath, period: changes.period ?? current.period,
+            createdAt: current.createdAt)
+        return try await save(rule, replacing: id)
+    }
+
+    public func deleteRule(id: String) async throws {
+        try await write { connection in
+            guard try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) == 1 else {
+                throw EngineError.unknownRule(id: id)
+            }
+        }
+    }
+
+    public func rules() async throws -> [Rule] {
+        try await database.read { connection in
+            try connection.rows(
+                "SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id"
+            ) { row in
+                Rule(
+                    id: row.text(0), depositPath: row.text(1),
+                    documentType: DocumentType(rawValue: row.text(2)) ?? .autre, archivePath: row.optionalText(3),
+                    period: Rule.Period(rawValue: row.text(4)) ?? .current, createdAt: row.text(5))
+            }
+        }
+    }
+
+    /// Validates a rule as the spec says, then stores it.
+    private func save(_ rule: Rule, replacing id: String?) async throws -> Rule {
+        let deposit = try Self.template(rule.depositPath, field: "depositPath")
+        if let archivePath = rule.archivePath {
+            let archive = try Self.template(archivePath, field: "archivePath")
+            if archive.canonical == deposit.canonical {
+                throw EngineError.invalidRule(
+                    field: "archivePath", problem: "same_as_deposit_path",
+                    message: "the archive path must differ from the deposit path (a subfolder of it is fine)")
+            }
+        }
+        let row: [SQLValue] = [
+            .text(rule.id), .text(deposit.text), .text(deposit.canonical), .text(rule.documentType.rawValue),
+            rule.archivePath.map { .text($0.precomposedStringWithCanonicalMapping) } ?? .null, .text(rule.period.rawValue),
+            .text(rule.createdAt),
+        ]
+        try await write { connection in
+            let clash = try connection.count(
+                "SELECT count(*) FROM rules WHERE deposit_key = ? AND document_type = ? AND id != ?",
+                [.text(deposit.canonical), .text(rule.documentType.rawValue), .text(id ?? "")])
+            guard clash == 0 else {
+                throw EngineError.invalidRule(
+                    field: "depositPath", problem: "duplicate_rule",
+                    message: "a rule already sends \(rule.documentType.label) documents from this deposit path")
+            }
+            if let id { try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) }
+            try connection.run(
+                """
+                INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, row)
+        }
+        return Rule(
+            id: rule.id, depositPath: deposit.text, documentType: rule.documentType,
+            archivePath: rule.archivePath?.precomposedStringWithCanonicalMapping, period: rule.period,
+            createdAt: rule.createdAt)
+    }
+
+    static func template(_ path: String, field: String) throws -> PathTemplate {
+        do {
+            return try PathTemplate(path)
+        } catch {
+            let messages: [PathTemplate.Problem: String] = [
+                .empty: "the path is empty", .absolute: "the path must be relative to the dossier's root",
+                .dotSegment: "'.' and '..' are not allowed in a path",
+                .unknownVariable: "only {millésime} and {mois} may be used",
+            ]
+            throw EngineError.invalidRule(field: field, problem: error.rawValue, message: messages[error] ?? "invalid")
+        }
+    }
+
+    /// Folder paths of the catalog that start with `prefix`, with a current
+    /// year segment also offered as `{millésime}` and the current month as `{mois}`.
+    public func completePath(prefix: String, limit: Int) async throws -> [String] {
+        guard (1...200).contains(limit) else {
+            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 200")
+        }
+        let (year, month) = yearAndMonth(of: now())
+        let yearText = String(format: "%04d", year)
+        let monthText = String(format: "%02d", month)
+        let wanted = TextFolding.fold(
+            Self.cleanPath(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText)))
+        let paths = try await database.read { connection in
+            try connection.rows(
+                "SELECT path FROM catalog_folders WHERE folded >= ?1 AND folded < ?1 || char(1114111) ORDER BY folded LIMIT ?2",
+                [.text(wanted), .integer(Int64(limit))]
+            ) { $0.text(0) }
+        }
+        var suggestions: [String] = []
+        for path in paths {
+            let templated = path.split(separator: "/").map { segment in
+                segment == yearText ? "{millésime}" : segment == monthText ? "{mois}" : String(segment)
+            }.joined(separator: "/")
+            for candidate in [templated, path] where !suggestions.contains(candidate) {
+                suggestions.append(candidate)
+            }
+        }
+        return Array(suggestions.prefix(limit))
+    }
+
+    /// The year and month of an instant in the engine's time zone.
+    func yearAndMonth(of date: Date) -> (Int, Int) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = configuration.timeZone
+        let parts = calendar.dateComponents([.year, .month], from: date)
+        return (parts.year ?? 1970, parts.month ?? 1)
+    }
+}

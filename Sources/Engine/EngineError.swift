@@ -1,0 +1,21 @@
+/// What the engine refuses, in its own words; the protocol layer gives each
+/// its JSON-RPC code.
+public enum EngineError: Error, Sendable, Equatable {
+    public enum AuthFailure: String, Sendable {
+        case invalidCredentials = "invalid_credentials"
+        case invalidClientSecret = "invalid_client_secret"
+    }
+
+    case wizardIncomplete(missing: [String])
+    case notConnected
+    case authFailed(AuthFailure)
+    case inqomUnreachable(detail: String)
+    /// `field` is the offending parameter, `problem` a stable snake_case word.
+    case invalidRule(field: String, problem: String, message: String)
+    case unknownRule(id: String)
+    case unknownDossiers(ids: [String])
+    /// A parameter out of range, caught after decoding.
+    case invalidParameter(field: String, message: String)
+    /// The data directory could not store (disk full, read-only).
+    case storageUnavailable(detail: String)
+}

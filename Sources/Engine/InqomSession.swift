@@ -1,0 +1,63 @@
+import Foundation
+import InqomClient
+
+/// The one Inqom login of the engine: its credentials (in memory, opened
+/// from their sealed copy) and its current token. A single token request
+/// serves every caller waiting for one.
+actor InqomSession {
+    let client: InqomClient
+    private var credentials: InqomCredentials?
+    private var token: AccessToken?
+    private var pendingToken: Task<AccessToken, any Error>?
+    private let now: @Sendable () -> Date
+
+    init(client: InqomClient, now: @escaping @Sendable () -> Date) {
+        self.client = client
+        self.now = now
+    }
+
+    var isConnected: Bool { credentials != nil }
+
+    func connect(_ credentials: InqomCredentials, token: AccessToken) {
+        self.credentials = credentials
+        self.token = token
+        pendingToken = nil
+    }
+
+    /// Credentials known from an earlier start: a token is asked when needed.
+    func restore(_ credentials: InqomCredentials) {
+        self.credentials = credentials
+        token = nil
+    }
+
+    func forget() {
+        credentials = nil
+        token = nil
+        pendingToken?.cancel()
+        pendingToken = nil
+    }
+
+    /// Runs `call` with a valid token; a token refused with 401 is replaced
+    /// once and the call retried at once.
+    func withToken<T: Sendable>(_ call: @Sendable (AccessToken) async throws(InqomError) -> T) async throws -> T {
+        let first = try await currentToken()
+        do {
+            return try await call(first)
+        } catch .tokenExpired {
+            if token?.value == first.value { token = nil }
+            return try await call(try await currentToken())
+        }
+    }
+
+    private func currentToken() async throws -> AccessToken {
+        if let token, token.expiresAt > now().addingTimeInterval(30) { return token }
+        if let pendingToken { return try await pendingToken.value }
+        guard let credentials else { throw EngineError.notConnected }
+        let request = Task { [client] in try await client.requestToken(credentials) }
+        pendingToken = request
+        defer { pendingToken = nil }
+        let fresh = try await request.value
+        token = fresh
+        return fresh
+    }
+}

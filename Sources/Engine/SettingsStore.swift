@@ -1,0 +1,33 @@
+import Store
+
+/// The connector's configuration, kept in the `settings` table (all of it
+/// wiped by `connector.reset`).
+enum SettingKey: String, CaseIterable {
+    case wizardFinished = "wizard.finished"
+    case connectorPaused = "connector.paused"
+    case inqomLogin = "inqom.login"
+    /// The sealed credentials, base64.
+    case inqomCredentials = "inqom.credentials"
+    case inqomConnectedAt = "inqom.connectedAt"
+    case siretAttribute = "mapping.siretAttribute"
+}
+
+extension SQLiteConnection {
+    func setting(_ key: SettingKey) throws -> String? {
+        try rows("SELECT value FROM settings WHERE key = ?", [.text(key.rawValue)]) { $0.text(0) }.first
+    }
+
+    func setSetting(_ key: SettingKey, _ value: String?) throws {
+        if let value {
+            try run(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [.text(key.rawValue), .text(value)])
+        } else {
+            try run("DELETE FROM settings WHERE key = ?", [.text(key.rawValue)])
+        }
+    }
+
+    func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
+        try rows(sql, bindings) { Int($0.int(0)) }.first ?? 0
+    }
+}

@@ -1,0 +1,56 @@
+import Engine
+import JSONRPC
+
+/// protocol.md §9: every application error, defined once with its code and
+/// `data.reason`.
+enum ApplicationError {
+    static func describe(_ error: any Error) -> ResponseError? {
+        guard let error = error as? EngineError else { return nil }
+        switch error {
+        case .wizardIncomplete(let missing):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1001), message: "The wizard is not complete: \(missing.joined(separator: ", "))",
+                data: try? RawJSON(encoding: MissingSteps(reason: "wizard_incomplete", missing: missing)))
+        case .notConnected:
+            return ResponseError(
+                code: ErrorCode(rawValue: 1002), reason: "not_connected",
+                message: "Connect to Inqom first (wizard.connect)")
+        case .authFailed(let failure):
+            let message = failure == .invalidCredentials
+                ? "Inqom refused the login or password" : "Inqom refused the client secret"
+            return ResponseError(code: ErrorCode(rawValue: 1101), reason: failure.rawValue, message: message)
+        case .inqomUnreachable(let detail):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1102), reason: "inqom_unreachable", message: "Inqom did not answer usefully",
+                details: ["detail": detail])
+        case .invalidRule(let field, let problem, let message):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1201), reason: "invalid_rule", message: "Invalid rule: \(message)",
+                details: ["field": field, "detail": problem])
+        case .unknownRule(let id):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1202), reason: "unknown_rule", message: "No rule has the id \(id)",
+                details: ["id": id])
+        case .unknownDossiers(let ids):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1301), message: "Unknown dossier: \(ids.joined(separator: ", "))",
+                data: try? RawJSON(encoding: UnknownIDs(reason: "unknown_dossier", ids: ids)))
+        case .invalidParameter(let field, let message):
+            return .invalidParams(field: field, message)
+        case .storageUnavailable(let detail):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1601), reason: "storage_unavailable",
+                message: "The data directory cannot store right now", details: ["detail": detail])
+        }
+    }
+
+    private struct MissingSteps: Encodable {
+        let reason: String
+        let missing: [String]
+    }
+
+    private struct UnknownIDs: Encodable {
+        let reason: String
+        let ids: [String]
+    }
+}
