@@ -4,12 +4,14 @@ import Logging
 import TestSupport
 
 /// `swift run -c release pushdoc-bench [--quick]`: measures, prints a table
-/// of figures beside their baselines. Never a pass/fail test.
+/// of figures beside their baselines. Never a pass/fail test. The blocking
+/// measures run first, on the main thread, before any task is started.
 @main
 enum PushdocBench {
     static func main() async throws {
         let quick = CommandLine.arguments.contains("--quick")
         var table = ResultTable()
+        try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table)
         try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table)
         table.print()
     }
@@ -28,12 +30,17 @@ struct ResultTable {
 
     var rows: [Row] = []
 
+    /// Three significant decimals for small figures, one for large ones.
+    static func format(_ value: Double, _ unit: String) -> String {
+        String(format: value < 10 ? "%.3f %@" : "%.1f %@", value, unit)
+    }
+
     func print() {
         let header = ["measure", "figure", "baseline", "ratio", "target"]
         let lines = rows.map { row in
             [
-                row.measure, String(format: "%.1f %@", row.figure, row.unit),
-                String(format: "%.1f %@ (%@)", row.baseline, row.unit, row.baselineName),
+                row.measure, Self.format(row.figure, row.unit),
+                Self.format(row.baseline, row.unit) + " (\(row.baselineName))",
                 String(format: "%.2f", row.figure / row.baseline), row.target,
             ]
         }
