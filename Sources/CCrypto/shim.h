@@ -31,5 +31,15 @@ static inline int pushdoc_aes256gcm_open(const unsigned char *key, const unsigne
     return ok;
 }
 
+// Incremental SHA-256.
+static inline EVP_MD_CTX *pushdoc_sha256_new(void) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) { EVP_MD_CTX_free(ctx); return NULL; }
+    return ctx;
+}
+static inline int pushdoc_sha256_update(EVP_MD_CTX *ctx, const void *data, size_t count) { return EVP_DigestUpdate(ctx, data, count); }
+static inline int pushdoc_sha256_final(EVP_MD_CTX *ctx, unsigned char *digest) { unsigned int n = 0; return EVP_DigestFinal_ex(ctx, digest, &n); }
+static inline void pushdoc_sha256_free(EVP_MD_CTX *ctx) { EVP_MD_CTX_free(ctx); }
+
 static inline int pushdoc_random_bytes(unsigned char *buffer, int count) { return RAND_bytes(buffer, count); }
 #endif

@@ -80,12 +80,16 @@ extension Engine {
         }
         let sealed = try secretBox.seal(Array(try JSONEncoder().encode(StoredCredentials(credentials))))
         let connectedAt = Self.timestamp(now())
+        let before = try await wizardState().state
         try await write { connection in
             try connection.setSetting(.inqomCredentials, Data(sealed).base64EncodedString())
             try connection.setSetting(.inqomLogin, credentials.login)
             try connection.setSetting(.inqomConnectedAt, connectedAt)
+            try connection.setSetting(.tokenRefused, nil)
+            try Self.logStateChange(connection, from: before, reason: nil, at: Date())
         }
         await inqom.connect(credentials, token: token)
+        changes.notify()
         logger.info("connected to Inqom", metadata: ["accountingFolders": "\(folders.count)"])
         return folders.count
     }
@@ -198,7 +202,8 @@ extension Engine {
             if try connection.setting(.connectorPaused) != nil {
                 state = .paused
             } else {
-                state = connected ? .active : .disconnected
+                let refused = try connection.setting(.tokenRefused) != nil
+                state = connected && !refused ? .active : .disconnected
             }
         } else {
             let anything = steps.dossiers.done || connected || siretAttribute != nil || steps.rules.done
@@ -209,19 +214,48 @@ extension Engine {
 
     /// The end of the wizard: sending starts, or the missing steps are named.
     public func finishWizard() async throws -> ConnectorState {
-        try await write { connection in
+        let state = try await write { connection in
             let current = try Self.wizardState(connection)
             guard current.missing.isEmpty else { throw EngineError.wizardIncomplete(missing: current.missing) }
             try connection.setSetting(.wizardFinished, Self.timestamp(Date()))
-            return try Self.wizardState(connection).state
+            return try Self.logStateChange(connection, from: current.state, reason: nil, at: Date())
         }
+        changes.notify()
+        return state
     }
 
     public func setPaused(_ paused: Bool) async throws -> ConnectorState {
-        try await write { connection in
+        let state = try await write { connection in
+            let before = try Self.wizardState(connection).state
             try connection.setSetting(.connectorPaused, paused ? "1" : nil)
-            return try Self.wizardState(connection).state
+            return try Self.logStateChange(connection, from: before, reason: nil, at: Date())
         }
+        changes.notify()
+        return state
+    }
+
+    /// Inqom refused the stored credentials (invalid_grant, invalid_client):
+    /// nothing is sent until `wizard.connect` succeeds again.
+    func markTokenRefused(_ why: String) async throws {
+        try await write { connection in
+            let before = try Self.wizardState(connection).state
+            try connection.setSetting(.tokenRefused, "1")
+            try Self.logStateChange(connection, from: before, reason: "inqom_refused_credentials", at: Date())
+        }
+        logger.error("Inqom refused the stored credentials: connector disconnected", metadata: ["error": "\(why)"])
+    }
+
+    /// Writes `connector.state` when the state changed; returns the new state.
+    @discardableResult
+    static func logStateChange(_ connection: SQLiteConnection, from before: ConnectorState, reason: String?, at date: Date)
+        throws -> ConnectorState
+    {
+        let after = try wizardState(connection).state
+        if after != before {
+            try connection.appendEvent(
+                "connector.state", at: date, ["state": .text(after.rawValue), "reason": reason.map { .text($0) } ?? .null])
+        }
+        return after
     }
 
     /// Wipes configuration and credentials; the catalog, documents and events stay.

@@ -2,6 +2,7 @@ import Foundation
 import InqomClient
 import Logging
 import Store
+import Synchronization
 
 /// The Pushdoc engine: the state of one data directory and what can be done
 /// with it. It knows nothing of JSON-RPC; the protocol layer calls it.
@@ -15,6 +16,11 @@ public final class Engine: Sendable {
     let database: Database
     let secretBox: SecretBox
     let inqom: InqomSession
+    let spool: Spool
+    let blocking = BlockingWork()
+    /// Signalled after each commit that queued, settled or logged something.
+    let changes = ChangeSignal()
+    private let senderBox = Mutex<Sender?>(nil)
     let logger: Logger
     /// The engine's clock: injected so tests move through months and days.
     let now: @Sendable () -> Date
@@ -39,6 +45,7 @@ public final class Engine: Sendable {
                 clientID: configuration.inqomClientID, concurrency: configuration.workers + 1),
             logger: logger, now: now)
         self.inqom = InqomSession(client: client, now: now)
+        self.spool = try Spool(directory: configuration.dataDirectory + "/spool")
         do {
             self.database = try Database(path: directory.databasePath, migrations: Schema.migrations)
         } catch let error as SQLiteError where error.isCorruption {
@@ -47,6 +54,7 @@ public final class Engine: Sendable {
                     + "the engine will not start on it: restore it from a backup or move it away")
         }
         try await restoreCredentials()
+        try await recoverInterruptedWork()
         logger.info(
             "engine started",
             metadata: ["dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)"])
@@ -68,6 +76,31 @@ public final class Engine: Sendable {
             }
         }
     }
+
+    /// After a crash: uploads that were under way go again (Inqom flags a
+    /// resend as Duplicate), and half-written spool files are removed.
+    private func recoverInterruptedWork() async throws {
+        let resent = try await write { connection in
+            try connection.run("UPDATE documents SET state = 'queued', next_attempt_at = ? WHERE state = 'sending'",
+                               [.real(Date().timeIntervalSince1970)])
+        }
+        spool.removeTemporaryFiles()
+        if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
+    }
+
+    /// Starts sending documents (once the wizard is finished).
+    public func startSending() {
+        let sender = Sender(engine: self)
+        senderBox.withLock { $0 = sender }
+        sender.start()
+    }
+
+    /// Stops sending: uploads under way get `--shutdown-grace`.
+    public func stopSending() async {
+        await senderBox.withLock { $0 }?.stop(grace: configuration.shutdownGrace)
+    }
+
+    var sender: Sender? { senderBox.withLock { $0 } }
 
     /// A write transaction; a data directory that cannot store says so as
     /// `EngineError.storageUnavailable`.

@@ -16,6 +16,10 @@ public enum EngineError: Error, Sendable, Equatable {
     case unknownDossiers(ids: [String])
     /// A parameter out of range, caught after decoding.
     case invalidParameter(field: String, message: String)
+    case unknownDocument(id: String)
+    case fileUnreadable(detail: String)
+    case fileTooLarge(limit: Int64)
+    case contentMismatch(detail: String)
     /// The data directory could not store (disk full, read-only).
     case storageUnavailable(detail: String)
 }

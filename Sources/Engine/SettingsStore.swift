@@ -10,6 +10,8 @@ enum SettingKey: String, CaseIterable {
     case inqomCredentials = "inqom.credentials"
     case inqomConnectedAt = "inqom.connectedAt"
     case siretAttribute = "mapping.siretAttribute"
+    /// Inqom refused the stored credentials while sending: disconnected.
+    case tokenRefused = "inqom.tokenRefused"
 }
 
 extension SQLiteConnection {

@@ -19,11 +19,18 @@ public final class Connection: Sendable {
     let server: RPCServer
     private let inFlight = Mutex<[UInt64: Tracked]>([:])
     private let nextToken = Atomic<UInt64>(0)
+    private let closeHandlers = Mutex<[@Sendable () -> Void]>([])
 
     init(name: String, output: OutputChannel, server: RPCServer) {
         self.name = name
         self.output = output
         self.server = server
+    }
+
+    /// Runs `handler` when the client has gone (its input ended and its
+    /// requests are answered).
+    public func onClose(_ handler: @escaping @Sendable () -> Void) {
+        closeHandlers.withLock { $0.append(handler) }
     }
 
     /// Sends a notification (no id) to this client.
@@ -66,6 +73,7 @@ public final class Connection: Sendable {
             if output.isBroken { cancelAll() }
             usleep(1000)
         }
+        for handler in closeHandlers.withLock({ $0 }) { handler() }
         output.flush()
     }
 
@@ -124,6 +132,7 @@ public final class Connection: Sendable {
             server.taskStarted()
             let answer: Result<RawJSON, any Error> = Result { try body(request.params, context) }
             reply.deliver(request.id.map { self.response(to: $0, with: answer) })
+            context.followUps.run()
             server.taskEnded()
         case .concurrent(let body):
             runConcurrently(request, context: context, reply: reply, body: body)
@@ -154,6 +163,7 @@ public final class Connection: Sendable {
                 let answer = await work()
                 if let finished = self.inFlight.withLock({ $0.removeValue(forKey: token) }) {
                     finished.reply.deliver(self.response(to: id, with: answer))
+                    context.followUps.run()
                 }
                 self.server.logger.trace(
                     "request done",

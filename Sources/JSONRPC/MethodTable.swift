@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A JSON-RPC method: its wire name and the types of its params and result.
 /// A handler registered for it cannot answer with the wrong shape, and the
@@ -23,6 +24,26 @@ public struct EmptyResult: Codable, Sendable, Equatable {
 public struct RequestContext: Sendable {
     public let id: RequestID?
     public let connection: Connection
+    let followUps = FollowUps()
+
+    /// Runs `action` once the reply to this request has been queued for
+    /// writing: what it sends on the connection comes after the reply.
+    public func afterReply(_ action: @escaping @Sendable () -> Void) {
+        followUps.add(action)
+    }
+}
+
+/// Actions to run after a reply.
+final class FollowUps: Sendable {
+    private let actions = Mutex<[@Sendable () -> Void]>([])
+
+    func add(_ action: @escaping @Sendable () -> Void) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func run() {
+        for action in actions.withLock({ $0 }) { action() }
+    }
 }
 
 /// The methods a server answers. Built once at start, then read-only.

@@ -35,6 +35,22 @@ enum ApplicationError {
             return ResponseError(
                 code: ErrorCode(rawValue: 1301), message: "Unknown dossier: \(ids.joined(separator: ", "))",
                 data: try? RawJSON(encoding: UnknownIDs(reason: "unknown_dossier", ids: ids)))
+        case .unknownDocument(let id):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1302), reason: "unknown_document", message: "No document has the id \(id)",
+                details: ["id": id])
+        case .fileUnreadable(let detail):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1401), reason: "file_unreadable", message: "The file cannot be read",
+                details: ["detail": detail])
+        case .fileTooLarge(let limit):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1402), reason: "file_too_large",
+                message: "The file is larger than the engine accepts (\(limit) bytes)", details: ["limit": "\(limit)"])
+        case .contentMismatch(let detail):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1403), reason: "content_mismatch",
+                message: "The bytes read differ from the size or SHA-256 given", details: ["detail": detail])
         case .invalidParameter(let field, let message):
             return .invalidParams(field: field, message)
         case .storageUnavailable(let detail):

@@ -20,6 +20,7 @@ public enum PushdocMethods {
     ) -> MethodTable {
         var table = MethodTable(describeError: ApplicationError.describe)
         registerWizard(&table, engine: engine)
+        registerPush(&table, engine: engine)
         table.registerImmediate(Ping.self) { _, _ in "pong" }
         table.registerImmediate(Discover.self) { _, _ in openRPCDocument }
         table.registerImmediate(Shutdown.self) { _, _ in

@@ -47,5 +47,52 @@ public enum Schema {
                     UNIQUE (deposit_key, document_type)
                 ) WITHOUT ROWID;
                 """),
+        Migration(
+            3, "documents and the event log",
+            sql: """
+                CREATE TABLE documents (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    dossier_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    file_name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    spool_name TEXT,
+                    rule_id TEXT,
+                    document_type TEXT,
+                    archive_template TEXT,
+                    state TEXT NOT NULL,
+                    reason TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL,
+                    last_error TEXT,
+                    inqom_document_id INTEGER,
+                    archive_path TEXT,
+                    deposited_at REAL NOT NULL,
+                    submitted_at REAL NOT NULL,
+                    transmitted_at REAL,
+                    failed_at REAL
+                );
+                CREATE INDEX documents_pending ON documents (next_attempt_at)
+                    WHERE state IN ('queued', 'retrying', 'sending');
+                CREATE INDEX documents_by_state ON documents (state, seq);
+                CREATE INDEX documents_by_dossier ON documents (dossier_id, seq);
+                CREATE INDEX documents_sent_bytes ON documents (dossier_id, sha256) WHERE state = 'transmitted';
+                CREATE TABLE document_history (
+                    document_seq INTEGER NOT NULL,
+                    at REAL NOT NULL,
+                    event TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX document_history_by_document ON document_history (document_seq, at);
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    type TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    data TEXT NOT NULL
+                );
+                CREATE INDEX events_by_time ON events (at);
+                """),
     ]
 }

@@ -52,10 +52,12 @@ struct EngineProcess {
             source.resume()
             return source
         }
+        engine.startSending()
         let reason = stop.wait()
         logger.info("shutting down", metadata: ["reason": "\(reason)"])
         server.beginShutdown()
         listener?.stop()
+        _ = Self.waitFor { await engine.stopSending() }
         let grace = settings.engine.shutdownGrace
         if !server.waitUntilIdle(deadline: .now + grace) {
             logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])

@@ -133,8 +133,9 @@ struct WizardTests {
         #expect(restored.int("result", "steps", "mapping", "matched") == 3)
         // The stored credentials still work: a fresh mapping needs a token.
         #expect(try await again.stdio.call("wizard.mapDossiers", #"{"siretAttribute":"SIRET","save":false}"#)["result"] != nil)
-        let everything = try FileManager.default.contentsOfDirectory(atPath: engine.dataDir).map { engine.dataDir + "/" + $0 }
-        for path in everything {
+        let everything = (FileManager.default.subpaths(atPath: engine.dataDir) ?? []).map { engine.dataDir + "/" + $0 }
+        var isDirectory: ObjCBool = false
+        for path in everything where FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
             for secret in [InqomStandIn.password, InqomStandIn.clientSecret] {
                 #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(secret) in clear in \(path)")

@@ -1,0 +1,220 @@
+import Foundation
+import Glibc
+import InqomClient
+import Store
+
+/// A document handed over by MCF.
+public struct Submission: Sendable {
+    public enum Content: Sendable {
+        case file(String)
+        case base64(String)
+    }
+
+    public var dossierID: String
+    public var path: String
+    public var content: Content
+    public var documentID: String?
+    public var depositedAt: Date?
+    public var force: Bool
+    public var expectedSize: Int64?
+    public var expectedSHA256: String?
+    public var dryRun: Bool
+
+    public init(
+        dossierID: String, path: String, content: Content, documentID: String?, depositedAt: Date?, force: Bool,
+        expectedSize: Int64?, expectedSHA256: String?, dryRun: Bool
+    ) {
+        self.dossierID = dossierID
+        self.path = path
+        self.content = content
+        self.documentID = documentID
+        self.depositedAt = depositedAt
+        self.force = force
+        self.expectedSize = expectedSize
+        self.expectedSHA256 = expectedSHA256
+        self.dryRun = dryRun
+    }
+}
+
+/// What became of a submission.
+public struct SubmissionResult: Codable, Sendable {
+    public let documentId: String
+    public let state: String
+    public let ruleId: String?
+    public let reason: String?
+    // Dry runs only.
+    public var inqomFolderId: Int64?
+    public var typeScan: String?
+    public var endpoint: String?
+}
+
+extension Engine {
+    public func submit(_ submission: Submission) async throws -> SubmissionResult {
+        let path = Self.cleanPath(submission.path)
+        guard !path.isEmpty, let fileName = path.split(separator: "/").last.map(String.init) else {
+            throw EngineError.invalidParameter(field: "path", message: "must name a file in the dossier tree")
+        }
+        if let sha = submission.expectedSHA256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
+            throw EngineError.invalidParameter(field: "sha256", message: "must be 64 hexadecimal digits")
+        }
+        let entry = try await spoolIn(submission.content)
+        var keepSpool = false
+        defer { if !keepSpool { spool.remove(entry.name) } }
+        if let size = submission.expectedSize, size != entry.size {
+            throw EngineError.contentMismatch(detail: "read \(entry.size) bytes, expected \(size)")
+        }
+        if let sha = submission.expectedSHA256?.lowercased(), sha != entry.sha256 {
+            throw EngineError.contentMismatch(detail: "SHA-256 of the bytes read differs from the one given")
+        }
+        let documentID = submission.documentID
+            ?? "doc_" + SHA256.hex(Array("\(submission.dossierID)\n\(path)\n\(entry.sha256)".utf8)).prefix(32)
+        let depositedAt = submission.depositedAt ?? now()
+        let (year, month) = yearAndMonth(of: depositedAt)
+        let folder = path.split(separator: "/").dropLast().joined(separator: "/")
+        let submittedAt = now()
+        let dryRun = submission.dryRun
+        let force = submission.force
+        let dossierID = submission.dossierID
+        let (stored, spooled) = try await write { connection -> (SubmissionResult, Bool) in
+            if let existing = try Self.existingResult(connection, documentID) { return (existing, false) }
+            let selected = try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(dossierID)]) { $0.int(0) == 1 }
+            guard let isSelected = selected.first else { throw EngineError.unknownDossiers(ids: [dossierID]) }
+            let rule = try Self.matchingRule(connection, folder: folder, year: year, month: month)
+            let state = try Self.wizardState(connection).state
+            var outcome: (state: String, reason: String?)
+            if !isSelected {
+                outcome = ("ignored", "dossier_not_selected")
+            } else if state == .unconfigured || state == .configuring {
+                outcome = ("ignored", "connector_not_active")
+            } else if rule == nil {
+                outcome = ("ignored", "no_matching_rule")
+            } else if !force, try connection.count(
+                "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = 'transmitted'",
+                [.text(dossierID), .text(entry.sha256)]) > 0
+            {
+                outcome = ("duplicate", "already_transmitted")
+            } else {
+                outcome = ("queued", nil)
+            }
+            var result = SubmissionResult(documentId: documentID, state: outcome.state, ruleId: rule?.id, reason: outcome.reason)
+            if dryRun {
+                let mapped = try connection.rows("SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(dossierID)]) { $0.int(0) }.first
+                result.inqomFolderId = mapped
+                if let type = rule?.documentType {
+                    result.typeScan = type.typeScan?.rawValue
+                    result.endpoint = type.typeScan == nil ? "expense-bills" : "Documents"
+                }
+                return (result, false)
+            }
+            let queued = outcome.state == "queued"
+            try connection.run(
+                """
+                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
+                    archive_template, state, reason, next_attempt_at, deposited_at, submitted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(documentID), .text(dossierID), .text(path), .text(fileName), .integer(entry.size), .text(entry.sha256),
+                 queued ? .text(entry.name) : .null, rule.map { .text($0.id) } ?? .null,
+                 rule.map { .text($0.documentType.rawValue) } ?? .null, rule?.archivePath.map { .text($0) } ?? .null,
+                 .text(outcome.state), outcome.reason.map { .text($0) } ?? .null,
+                 queued ? .real(submittedAt.timeIntervalSince1970) : .null,
+                 .real(depositedAt.timeIntervalSince1970), .real(submittedAt.timeIntervalSince1970)])
+            let seq = connection.lastInsertRowID
+            try connection.addHistory(seq, at: submittedAt, event: outcome.state, detail: outcome.reason)
+            if queued {
+                try connection.appendEvent(
+                    "document.queued", at: submittedAt,
+                    ["documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path)])
+            }
+            return (result, queued)
+        }
+        keepSpool = spooled
+        if spooled { changes.notify() }
+        return stored
+    }
+
+    /// The bytes, durably in the spool: copied from `file` (inside
+    /// `--files-root`, links resolved) or decoded from base64.
+    private func spoolIn(_ content: Submission.Content) async throws -> Spool.Entry {
+        let maxBytes = configuration.maxFileBytes
+        let filesRoot = configuration.filesRoot
+        let spool = spool
+        return try await blocking.run {
+            do {
+                switch content {
+                case .base64(let encoded):
+                    guard Int64(encoded.utf8.count) / 4 * 3 <= maxBytes + 3 else { throw EngineError.fileTooLarge(limit: maxBytes) }
+                    guard let bytes = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else {
+                        throw EngineError.fileUnreadable(detail: "contentBase64 is not valid base64")
+                    }
+                    guard Int64(bytes.count) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
+                    return try spool.store(bytes: Array(bytes))
+                case .file(let path):
+                    let fd = try Self.openInsideRoot(path, root: filesRoot)
+                    defer { close(fd) }
+                    var info = stat()
+                    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                        throw EngineError.fileUnreadable(detail: "not a regular file")
+                    }
+                    guard Int64(info.st_size) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
+                    return try spool.store(copying: fd, maxBytes: maxBytes)
+                }
+            } catch let failure as Spool.Failure {
+                if failure.isStorageFailure { throw EngineError.storageUnavailable(detail: failure.description) }
+                if failure.description == "too large" { throw EngineError.fileTooLarge(limit: maxBytes) }
+                throw EngineError.fileUnreadable(detail: failure.description)
+            }
+        }
+    }
+
+    /// Opens a file for reading, refusing what lies outside `root` once
+    /// links are resolved (and NUL bytes, and relative paths).
+    static func openInsideRoot(_ path: String, root: String?) throws -> Int32 {
+        guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+            throw EngineError.fileUnreadable(detail: "file must be an absolute path")
+        }
+        guard let resolved = realpath(path, nil) else {
+            throw EngineError.fileUnreadable(detail: "\(path): \(String(cString: strerror(errno)))")
+        }
+        let real = String(cString: resolved)
+        free(resolved)
+        if let root, real != root, !real.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
+            throw EngineError.fileUnreadable(detail: "\(path) is outside --files-root")
+        }
+        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw EngineError.fileUnreadable(detail: "\(path): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    static func existingResult(_ connection: SQLiteConnection, _ documentID: String) throws -> SubmissionResult? {
+        try connection.rows("SELECT state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]) {
+            SubmissionResult(documentId: documentID, state: $0.text(0), ruleId: $0.optionalText(1), reason: $0.optionalText(2))
+        }.first
+    }
+
+    /// The rule whose deposit folder this is, for the deposit's year and month.
+    static func matchingRule(_ connection: SQLiteConnection, folder: String, year: Int, month: Int) throws -> Rule? {
+        let rules = try connection.rows(
+            "SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id"
+        ) { row in
+            Rule(
+                id: row.text(0), depositPath: row.text(1), documentType: DocumentType(rawValue: row.text(2)) ?? .autre,
+                archivePath: row.optionalText(3), period: Rule.Period(rawValue: row.text(4)) ?? .current,
+                createdAt: row.text(5))
+        }
+        return rules.first { rule in
+            guard let template = try? PathTemplate(rule.depositPath) else { return false }
+            return rule.period == .any
+                ? template.matches(folder: folder, year: nil, month: nil)
+                : template.matches(folder: folder, year: year, month: month)
+        }
+    }
+}
+
+extension SQLiteConnection {
+    func addHistory(_ documentSeq: Int64, at date: Date, event: String, detail: String?) throws {
+        try run(
+            "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",
+            [.integer(documentSeq), .real(date.timeIntervalSince1970), .text(event), detail.map { .text($0) } ?? .null])
+    }
+}

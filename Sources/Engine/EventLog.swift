@@ -1,0 +1,115 @@
+import Foundation
+import Store
+import Synchronization
+
+/// One entry of the durable event log.
+public struct Event: Sendable, Codable {
+    public let seq: Int64
+    public let type: String
+    public let at: String
+    public let data: [String: EventValue]
+}
+
+/// Event data values: text, whole numbers, or null.
+public enum EventValue: Sendable, Codable, Equatable {
+    case text(String)
+    case number(Int64)
+    case null
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let number = try? container.decode(Int64.self) {
+            self = .number(number)
+        } else {
+            self = .text(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let text): try container.encode(text)
+        case .number(let number): try container.encode(number)
+        case .null: try container.encodeNil()
+        }
+    }
+}
+
+extension SQLiteConnection {
+    /// Appends an event inside the caller's transaction: it commits with the
+    /// state change it tells of, or not at all.
+    func appendEvent(_ type: String, at date: Date, _ data: [String: EventValue]) throws {
+        let json = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
+        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.text(type), .real(date.timeIntervalSince1970), .text(json)])
+    }
+
+    func events(after seq: Int64, limit: Int) throws -> [Event] {
+        try rows("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))]) { row in
+            Event(
+                seq: row.int(0), type: row.text(1), at: Engine.timestamp(Date(timeIntervalSince1970: row.double(2))),
+                data: (try? JSONDecoder().decode([String: EventValue].self, from: Data(row.text(3).utf8))) ?? [:])
+        }
+    }
+}
+
+/// Wakes whoever waits for new events or for documents to settle, after
+/// each commit that wrote some. A waiter notes `generation` before it looks
+/// at the state, then waits for a later one: a change between its look and
+/// its wait is never missed.
+final class ChangeSignal: Sendable {
+    private struct State {
+        var generation: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waiters woken (timeout, cancellation) before they registered.
+        var woken: Set<UInt64> = []
+    }
+
+    private let state = Mutex(State())
+    private let nextKey = Atomic<UInt64>(0)
+
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    func notify() {
+        let woken = state.withLock { state in
+            state.generation += 1
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns once the generation has passed `seen`, after `timeout`, or on
+    /// cancellation.
+    func wait(after seen: UInt64, timeout: Duration) async {
+        let key = nextKey.add(1, ordering: .relaxed).newValue
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.wake(key)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let early = state.withLock { state -> Bool in
+                    if state.generation != seen || state.woken.remove(key) != nil { return true }
+                    state.waiters[key] = continuation
+                    return false
+                }
+                if early { continuation.resume() }
+            }
+        } onCancel: {
+            wake(key)
+        }
+        timer.cancel()
+        state.withLock { _ = $0.woken.remove(key) }
+    }
+
+    private func wake(_ key: UInt64) {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let continuation = state.waiters.removeValue(forKey: key) { return continuation }
+            state.woken.insert(key)
+            return nil
+        }
+        continuation?.resume()
+    }
+}

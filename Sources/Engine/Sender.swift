@@ -1,0 +1,298 @@
+import Foundation
+import InqomClient
+import Logging
+import Store
+import Synchronization
+
+/// Sends due documents to Inqom, `--workers` at a time, and records each
+/// outcome with its event in one transaction. After five transient failures
+/// in a row the circuit opens: one probe every `--circuit-probe-seconds`,
+/// and no attempt is spent until Inqom answers again.
+final class Sender: Sendable {
+    private struct State {
+        var inFlight = 0
+        var consecutiveTransientFailures = 0
+        var circuitOpenUntil: Date?
+    }
+
+    struct Outgoing: Sendable {
+        let seq: Int64
+        let id: String
+        let dossierID: String
+        let path: String
+        let fileName: String
+        let spoolName: String?
+        let documentType: DocumentType
+        let archiveTemplate: String?
+        let attempts: Int
+    }
+
+    static let circuitThreshold = 5
+
+    private let state = Mutex(State())
+    private let loop = Mutex<Task<Void, Never>?>(nil)
+    unowned let engine: Engine
+
+    init(engine: Engine) {
+        self.engine = engine
+    }
+
+    var isCircuitOpen: Bool { state.withLock { $0.circuitOpenUntil != nil } }
+
+    func start() {
+        loop.withLock { $0 = Task { await self.run() } }
+    }
+
+    /// Stops claiming work; uploads under way get `grace`, then are cancelled
+    /// (they go back to the queue: nothing is lost).
+    func stop(grace: Duration) async {
+        let task = loop.withLock { $0 }
+        let deadline = ContinuousClock.now + grace
+        task?.cancel()
+        while state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func run() async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let seen = engine.changes.generation
+                let due = (try? await claim()) ?? []
+                for document in due {
+                    group.addTask { await self.send(document) }
+                }
+                if due.isEmpty {
+                    await engine.changes.wait(after: seen, timeout: await napTime())
+                }
+            }
+        }
+    }
+
+    /// How long nothing can be due: until the next retry, a second at most.
+    private func napTime() async -> Duration {
+        let next = try? await engine.database.read { connection in
+            try connection.rows(
+                "SELECT min(next_attempt_at) FROM documents WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL"
+            ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+        }
+        guard let next else { return .seconds(1) }
+        let wait = next - engine.now().timeIntervalSince1970
+        return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
+    }
+
+    /// Marks due documents `sending`, as many as free workers (one probe
+    /// while the circuit is open), when the connector is active.
+    private func claim() async throws -> [Outgoing] {
+        let now = engine.now()
+        let slots = state.withLock { state -> Int in
+            if let reopen = state.circuitOpenUntil {
+                return now >= reopen && state.inFlight == 0 ? 1 : 0
+            }
+            return engine.configuration.workers - state.inFlight
+        }
+        guard slots > 0 else { return [] }
+        let claimed = try await engine.write { connection -> [Outgoing] in
+            guard try Engine.wizardState(connection).state == .active else { return [] }
+            let due = try connection.rows(
+                """
+                SELECT seq, id, dossier_id, path, file_name, spool_name, document_type, archive_template, attempts
+                FROM documents WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
+                ORDER BY next_attempt_at, seq LIMIT ?
+                """, [.real(now.timeIntervalSince1970), .integer(Int64(slots))]
+            ) { row in
+                Outgoing(
+                    seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
+                    spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
+                    archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)))
+            }
+            for document in due {
+                try connection.run("UPDATE documents SET state = 'sending' WHERE seq = ?", [.integer(document.seq)])
+            }
+            return due
+        }
+        state.withLock { $0.inFlight += claimed.count }
+        return claimed
+    }
+
+    private func send(_ document: Outgoing) async {
+        let outcome = await upload(document)
+        do {
+            try await record(outcome, for: document)
+        } catch {
+            engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+        }
+        state.withLock { $0.inFlight -= 1 }
+        engine.changes.notify()
+    }
+
+    enum Outcome {
+        case transmitted(UploadReceipt)
+        case failed(reason: String, message: String, httpStatus: Int?)
+        case transient(message: String, httpStatus: Int?, retryAfter: Duration?)
+        /// Not Inqom's answer about this document: back to the queue, no attempt spent.
+        case requeue(why: String, refusedToken: Bool)
+    }
+
+    private func upload(_ document: Outgoing) async -> Outcome {
+        let folderID = try? await engine.database.read { connection in
+            try connection.rows("SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(document.dossierID)]) {
+                $0.int(0)
+            }.first
+        }
+        guard let folder = folderID ?? nil else {
+            return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
+        }
+        guard let spoolName = document.spoolName, engine.spool.exists(spoolName) else {
+            return .failed(reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
+        }
+        let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
+        let client = engine.inqom.client
+        let started = ContinuousClock.now
+        do {
+            let receipt = try await engine.inqom.withToken { token throws(InqomError) in
+                if let typeScan = document.documentType.typeScan {
+                    return try await client.uploadDocument(
+                        token: token, folderID: folder, file: file, typeScan: typeScan, sourceID: document.id)
+                }
+                return try await client.uploadExpenseBill(token: token, folderID: folder, file: file, reference: document.id)
+            }
+            engine.logger.info(
+                "document transmitted",
+                metadata: ["documentId": "\(document.id)", "dossierId": "\(document.dossierID)",
+                           "elapsed": "\(ContinuousClock.now - started)", "duplicate": "\(receipt.duplicate)"])
+            return .transmitted(receipt)
+        } catch let error as InqomError {
+            engine.logger.warning(
+                "upload failed", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+            switch error {
+            case .permanent(let status, let body):
+                return .failed(
+                    reason: status == 404 ? "inqom_folder_not_found" : "inqom_rejected",
+                    message: "Inqom answered \(status): \(body)", httpStatus: status)
+            case .transient(let status, let retryAfter, _):
+                return .transient(message: error.description, httpStatus: status, retryAfter: retryAfter)
+            case .unreachable, .tokenExpired:
+                return .transient(message: error.description, httpStatus: nil, retryAfter: nil)
+            case .invalidGrant, .invalidClient:
+                return .requeue(why: error.description, refusedToken: true)
+            case .cancelled:
+                return .requeue(why: "shutdown", refusedToken: false)
+            }
+        } catch {
+            return .requeue(why: "\(error)", refusedToken: false)
+        }
+    }
+
+    private func record(_ outcome: Outcome, for document: Outgoing) async throws {
+        let now = engine.now()
+        let at = now.timeIntervalSince1970
+        let base: [String: EventValue] = [
+            "documentId": .text(document.id), "dossierId": .text(document.dossierID), "path": .text(document.path),
+        ]
+        switch outcome {
+        case .transmitted(let receipt):
+            state.withLock { $0.consecutiveTransientFailures = 0; $0.circuitOpenUntil = nil }
+            let (year, month) = engine.yearAndMonth(of: now)
+            let archivePath = document.archiveTemplate.map {
+                (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
+            }.map { $0 + "/" + document.fileName }
+            try await engine.write { connection in
+                try connection.run(
+                    """
+                    UPDATE documents SET state = 'transmitted', attempts = attempts + 1, next_attempt_at = NULL,
+                        inqom_document_id = ?, archive_path = ?, transmitted_at = ?, spool_name = NULL, last_error = NULL
+                    WHERE seq = ?
+                    """, [.integer(receipt.inqomDocumentID), archivePath.map { .text($0) } ?? .null, .real(at), .integer(document.seq)])
+                try connection.addHistory(document.seq, at: now, event: "transmitted", detail: receipt.duplicate ? "Inqom: Duplicate" : nil)
+                var data = base
+                data["inqomDocumentId"] = .number(receipt.inqomDocumentID)
+                data["archivePath"] = archivePath.map { .text($0) } ?? .null
+                try connection.appendEvent("document.transmitted", at: now, data)
+            }
+            if let spoolName = document.spoolName { engine.spool.remove(spoolName) }
+        case .failed(let reason, let message, let status):
+            try await fail(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
+        case .transient(let message, let status, let retryAfter):
+            let spend = state.withLock { state -> Bool in
+                state.consecutiveTransientFailures += 1
+                let wasOpen = state.circuitOpenUntil != nil
+                if state.consecutiveTransientFailures >= Self.circuitThreshold {
+                    state.circuitOpenUntil = now.addingTimeInterval(engine.configuration.circuitProbeInterval.seconds)
+                }
+                return !wasOpen
+            }
+            if !spend {
+                // The circuit was open: this was a probe, Inqom is still down.
+                try await requeue(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)")
+                return
+            }
+            let attempts = document.attempts + 1
+            let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
+            guard let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) else {
+                try await fail(
+                    document, reason: "inqom_unavailable", message: "no attempt succeeded: \(message)", status: status, spent: 1,
+                    now: now, base: base)
+                return
+            }
+            let next = now.addingTimeInterval(delay.seconds)
+            let lastError = Self.lastError(reason: "inqom_unavailable", message: message, status: status)
+            try await engine.write { connection in
+                try connection.run(
+                    "UPDATE documents SET state = 'retrying', attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
+                    [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
+                try connection.addHistory(document.seq, at: now, event: "retry_scheduled", detail: message)
+                var data = base
+                data["attempt"] = .number(Int64(attempts))
+                data["nextAttemptAt"] = .text(Engine.timestamp(next))
+                data["error"] = .text(message)
+                try connection.appendEvent("document.retry_scheduled", at: now, data)
+            }
+        case .requeue(let why, let refusedToken):
+            if refusedToken { try await engine.markTokenRefused(why) }
+            try await requeue(document, at: now, detail: why)
+        }
+    }
+
+    private func fail(
+        _ document: Outgoing, reason: String, message: String, status: Int?, spent: Int, now: Date,
+        base: [String: EventValue]
+    ) async throws {
+        let lastError = Self.lastError(reason: reason, message: message, status: status)
+        try await engine.write { connection in
+            try connection.run(
+                """
+                UPDATE documents SET state = 'failed', reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
+                    last_error = ?, failed_at = ? WHERE seq = ?
+                """, [.text(reason), .integer(Int64(spent)), .text(lastError), .real(now.timeIntervalSince1970), .integer(document.seq)])
+            try connection.addHistory(document.seq, at: now, event: "failed", detail: message)
+            var data = base
+            data["reason"] = .text(reason)
+            data["message"] = .text(message)
+            data["attempts"] = .number(Int64(document.attempts + spent))
+            try connection.appendEvent("document.failed", at: now, data)
+        }
+    }
+
+    private func requeue(_ document: Outgoing, at date: Date, detail: String) async throws {
+        try await engine.write { connection in
+            try connection.run(
+                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, next_attempt_at = ? WHERE seq = ?",
+                [.real(date.timeIntervalSince1970), .integer(document.seq)])
+            try connection.addHistory(document.seq, at: self.engine.now(), event: "requeued", detail: detail)
+        }
+    }
+
+    static func lastError(reason: String, message: String, status: Int?) -> String {
+        struct LastError: Encodable {
+            let reason: String
+            let message: String
+            let httpStatus: Int?
+        }
+        return String(decoding: (try? JSONEncoder().encode(LastError(reason: reason, message: message, httpStatus: status))) ?? Data(), as: UTF8.self)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
