@@ -40,7 +40,7 @@ struct UploadThroughput {
     }
 
     private func measureClient(_ paths: [String]) async throws -> Double {
-        let standIn = try InqomStandIn()
+        let standIn = try await InqomStandIn()
         let client = makeClient(standIn)
         let token = try await token(standIn, client: client)
         let started = ContinuousClock.now
@@ -63,7 +63,7 @@ struct UploadThroughput {
     }
 
     private func measureCurl(_ paths: [String]) async throws -> Double {
-        let standIn = try InqomStandIn()
+        let standIn = try await InqomStandIn()
         let token = try await token(standIn, client: makeClient(standIn))
         let url = standIn.url.appending(path: "api/accounting-documents/accounting-folders/11287/Documents/")
         var config = ""

@@ -50,16 +50,33 @@ public struct SubmissionResult: Codable, Sendable {
 
 extension Engine {
     public func submit(_ submission: Submission) async throws -> SubmissionResult {
-        let path = Self.cleanPath(submission.path)
-        guard !path.isEmpty, let fileName = path.split(separator: "/").last.map(String.init) else {
+        guard !Self.cleanPath(submission.path).isEmpty else {
             throw EngineError.invalidParameter(field: "path", message: "must name a file in the dossier tree")
         }
         if let sha = submission.expectedSHA256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
             throw EngineError.invalidParameter(field: "sha256", message: "must be 64 hexadecimal digits")
         }
         let entry = try await spoolIn(submission.content)
-        var keepSpool = false
-        defer { if !keepSpool { spool.remove(entry.name) } }
+        do {
+            let (result, spooled) = try await record(submission, entry: entry)
+            if !spooled { try await discard(entry) }
+            return result
+        } catch {
+            try? await discard(entry)
+            throw error
+        }
+    }
+
+    private func discard(_ entry: Spool.Entry) async throws {
+        let spool = spool
+        try await blocking.run { spool.remove(entry.name) }
+    }
+
+    /// Checks and commits one spooled submission; says whether the row
+    /// keeps the spool file.
+    private func record(_ submission: Submission, entry: Spool.Entry) async throws -> (SubmissionResult, Bool) {
+        let path = Self.cleanPath(submission.path)
+        let fileName = path.split(separator: "/").last.map(String.init) ?? path
         if let size = submission.expectedSize, size != entry.size {
             throw EngineError.contentMismatch(detail: "read \(entry.size) bytes, expected \(size)")
         }
@@ -128,9 +145,8 @@ extension Engine {
             }
             return (result, queued)
         }
-        keepSpool = spooled
         if spooled { changes.notify() }
-        return stored
+        return (stored, spooled)
     }
 
     /// The bytes, durably in the spool: copied from `file` (inside

@@ -143,7 +143,9 @@ final class Sender: Sendable {
         guard let folder = folderID ?? nil else {
             return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
-        guard let spoolName = document.spoolName, engine.spool.exists(spoolName) else {
+        let spool = engine.spool
+        let present = await (try? engine.blocking.run { document.spoolName.map(spool.exists) ?? false }) ?? false
+        guard let spoolName = document.spoolName, present else {
             return .failed(reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
         }
         let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
@@ -210,7 +212,10 @@ final class Sender: Sendable {
                 data["archivePath"] = archivePath.map { .text($0) } ?? .null
                 try connection.appendEvent("document.transmitted", at: now, data)
             }
-            if let spoolName = document.spoolName { engine.spool.remove(spoolName) }
+            if let spoolName = document.spoolName {
+                let spool = engine.spool
+                _ = try? await engine.blocking.run { spool.remove(spoolName) }
+            }
         case .failed(let reason, let message, let status):
             try await fail(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
         case .transient(let message, let status, let retryAfter):

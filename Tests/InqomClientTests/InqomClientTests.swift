@@ -13,8 +13,8 @@ struct InqomClientTests {
     let credentials = InqomCredentials(
         login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret)
 
-    init() throws {
-        standIn = try InqomStandIn()
+    init() async throws {
+        standIn = try await InqomStandIn()
     }
 
     private func client(concurrency: Int = 2, stall: Duration = .seconds(10), apiURL: URL? = nil) -> InqomClient {

@@ -29,8 +29,8 @@ struct WizardTests {
         ("d-missing", "Zénith Conseil", nil),
     ]
 
-    init() throws {
-        standIn = try InqomStandIn(folders: Self.inqomFolders)
+    init() async throws {
+        standIn = try await InqomStandIn(folders: Self.inqomFolders)
         engine = try PushdocProcess([
             "serve", "--stdio", "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url",
             standIn.url.absoluteString, "--inqom-client-id", InqomStandIn.clientID,

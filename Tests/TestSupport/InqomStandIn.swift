@@ -45,7 +45,7 @@ public final class InqomStandIn: @unchecked Sendable {
             .appendingPathComponent("InqomStandIn/inqom_standin.py").path
     }
 
-    public init(folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil) throws {
+    public init(folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil) async throws {
         let directory = TemporaryDirectory.make(prefix: "inqom-standin")
         var world: [String: Any] = [
             "clients": [["id": Self.clientID, "secret": Self.clientSecret]],
@@ -76,7 +76,7 @@ public final class InqomStandIn: @unchecked Sendable {
         try errors.fileHandleForReading.close()
         let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
         try output.fileHandleForReading.close()
-        let first = try lines.takeBlocking(timeout: .seconds(20))
+        let first = try await lines.take(timeout: .seconds(20))
         guard let announced = try JSONLine(first).string("url"), let url = URL(string: announced) else {
             throw PeerError(description: "the stand-in did not announce its URL: \(first)")
         }

@@ -80,22 +80,6 @@ public final class LineStream: Sendable {
         }
     }
 
-    /// Takes the next line, blocking the calling thread: for set-up code
-    /// that is not async.
-    public func takeBlocking(timeout: Duration) throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let found = state.withLock { state -> (String?, Bool) in
-                (state.lines.isEmpty ? nil : state.lines.removeFirst(), state.ended)
-            }
-            if let line = found.0 { return line }
-            if found.1 || ContinuousClock.now > deadline {
-                throw Timeout(description: "no line within \(timeout)")
-            }
-            usleep(2000)
-        }
-    }
-
     /// Waits for end of file.
     public func waitForEnd(timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout

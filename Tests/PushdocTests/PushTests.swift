@@ -1,0 +1,323 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// The push pipeline through a real engine process and the Inqom stand-in.
+struct PushTests {
+    @Test func everyDocumentTypeReachesItsEndpoint() async throws {
+        let harness = try await PushHarness()
+        let (year, month) = Self.parisYearAndMonth(Date())
+        let submissions = [
+            ("Achats/f1.pdf", "facture_achat"), ("Ventes/f2.pdf", "facture_vente"), ("Notes/ticket.jpg", "note_de_frais"),
+            ("Admin/\(year)/\(month)/kbis.pdf", "administratif"), ("Divers/autre.png", "autre"),
+        ]
+        var ids: [String] = []
+        for (path, _) in submissions {
+            let answer = try await harness.submit("d1", path, content: "%PDF \(path)")
+            #expect(answer.string("result", "state") == "queued", "\(path): \(answer)")
+            ids.append(try #require(answer.string("result", "documentId")))
+        }
+        let drained = try await harness.drain()
+        #expect(drained.int("result", "documents", "transmitted") == 5)
+        let uploads = try await harness.standIn.uploads()
+        let byName = Dictionary(uniqueKeysWithValues: uploads.map { ($0["fileName"] as! String, $0) })
+        #expect((byName["f1.pdf"]?["fields"] as? [String: String])?["TypeScan"] == "Supplier")
+        #expect((byName["f2.pdf"]?["fields"] as? [String: String])?["TypeScan"] == "Client")
+        #expect((byName["kbis.pdf"]?["fields"] as? [String: String])?["TypeScan"] == "Others")
+        #expect((byName["autre.png"]?["fields"] as? [String: String])?["TypeScan"] == "Others")
+        #expect(byName["ticket.jpg"]?["kind"] as? String == "expense")
+        #expect((byName["ticket.jpg"]?["fields"] as? [String: String])?["DocumentReference"] == ids[2])
+        #expect((byName["f1.pdf"]?["fields"] as? [String: String])?["SourceId"] == ids[0])
+        // Transmitted: Inqom's id kept, archive path expanded, history told, spool emptied.
+        let first = try await harness.document(ids[0])
+        #expect(first.string("result", "state") == "transmitted")
+        #expect(first.int("result", "inqomDocumentId") == byName["f1.pdf"]?["id"] as? Int)
+        #expect(first.string("result", "archivePath") == "Achats/Envoyés/\(year)/f1.pdf")
+        let history = (first.at("result", "history") as? [[String: Any]] ?? []).compactMap { $0["event"] as? String }
+        #expect(history == ["queued", "transmitted"])
+        let transmitted = try await harness.events().filter { $0["type"] as? String == "document.transmitted" }
+        #expect(transmitted.count == 5)
+        let f1 = transmitted.compactMap { $0["data"] as? [String: Any] }.first { $0["documentId"] as? String == ids[0] }
+        #expect(f1?["archivePath"] as? String == "Achats/Envoyés/\(year)/f1.pdf")
+        #expect((FileManager.default.subpaths(atPath: harness.engine.dataDir + "/spool") ?? []).isEmpty)
+    }
+
+    @Test func intakeSaysWhyItIgnoresAndIsIdempotent() async throws {
+        let harness = try await PushHarness()
+        #expect(try await harness.submit("d3", "Achats/a.pdf", content: "A").string("result", "reason") == "dossier_not_selected")
+        #expect(try await harness.submit("d1", "Ailleurs/a.pdf", content: "A").string("result", "reason") == "no_matching_rule")
+        #expect(try await harness.submit("d1", "Achats/Sous-dossier/a.pdf", content: "A").string("result", "reason") == "no_matching_rule")
+        let first = try await harness.submit("d1", "Achats/a.pdf", content: "same bytes", extra: #","documentId":"mcf-42""#)
+        #expect(first.string("result", "documentId") == "mcf-42")
+        let again = try await harness.submit("d1", "Achats/a.pdf", content: "same bytes", extra: #","documentId":"mcf-42""#)
+        #expect(again.string("result", "documentId") == "mcf-42")
+        #expect(["queued", "sending", "transmitted"].contains(again.string("result", "state") ?? ""))
+        _ = try await harness.drain()
+        // The same bytes under another id: a duplicate, unless forced.
+        let duplicate = try await harness.submit("d1", "Achats/copie.pdf", content: "same bytes")
+        #expect(duplicate.string("result", "state") == "duplicate")
+        let forced = try await harness.submit("d1", "Achats/copie2.pdf", content: "same bytes", extra: #","force":true"#)
+        #expect(forced.string("result", "state") == "queued")
+        _ = try await harness.drain()
+        #expect(try await harness.standIn.uploads().count == 2)
+        let summary = try await harness.call("status.summary")
+        #expect(summary.int("result", "documents", "ignored") == 3)
+        #expect(summary.int("result", "documents", "duplicate") == 1)
+        #expect(summary.int("result", "documents", "transmitted") == 2)
+    }
+
+    @Test func beforeFinishingNothingIsQueued() async throws {
+        let harness = try await PushHarness(finish: false)
+        #expect(try await harness.submit("d1", "Achats/a.pdf", content: "A").string("result", "reason") == "connector_not_active")
+    }
+
+    @Test func badSubmissionsAreRefusedAndNothingIsQueued() async throws {
+        let harness = try await PushHarness(extra: ["--max-file-bytes", "1K"])
+        let content = "exact content"
+        let wrongSize = try await harness.submit("d1", "Achats/s.pdf", content: content, extra: #","size":3"#)
+        #expect(wrongSize.errorCode == 1403)
+        let wrongHash = try await harness.submit("d1", "Achats/s.pdf", content: content, extra: #","sha256":"\#(String(repeating: "0", count: 64))""#)
+        #expect(wrongHash.errorCode == 1403)
+        #expect(try await harness.submit("d1", "Achats/big.pdf", content: String(repeating: "x", count: 2000)).errorCode == 1402)
+        #expect(try await harness.submit("nope", "Achats/x.pdf", content: "x").errorCode == 1301)
+        #expect(try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf","contentBase64":"@@@"}"#).errorCode == 1401)
+        #expect(try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf","file":"/no/such/file"}"#).errorCode == 1401)
+        let neither = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf"}"#)
+        #expect(neither.errorCode == -32602)
+        #expect(neither.string("error", "data", "field") == "file")
+        let base64 = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/b.pdf","contentBase64":"\#(Data("base64 bytes".utf8).base64EncodedString())","sha256":"\#(try Self.sha256("base64 bytes"))"}"#)
+        #expect(base64.string("result", "state") == "queued")
+        _ = try await harness.drain()
+        #expect(try await harness.call("status.summary").int("result", "documents", "transmitted") == 1)
+        #expect(try await harness.standIn.uploads().count == 1)
+    }
+
+    @Test func filesRootIsEnforcedThroughLinks() async throws {
+        let root = TemporaryDirectory.make(prefix: "pushdoc-root")
+        let harness = try await PushHarness(extra: ["--files-root", root])
+        let outside = harness.files + "/secret.pdf"
+        try Data("outside".utf8).write(to: URL(fileURLWithPath: outside))
+        symlink(outside, root + "/link.pdf")
+        for file in [outside, root + "/link.pdf", root + "/../" + URL(fileURLWithPath: harness.files).lastPathComponent + "/secret.pdf"] {
+            let answer = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf","file":"\#(file)"}"#)
+            #expect(answer.errorCode == 1401, "\(file)")
+        }
+        try Data("inside".utf8).write(to: URL(fileURLWithPath: root + "/ok.pdf"))
+        #expect(try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/ok.pdf","file":"\#(root)/ok.pdf"}"#).string("result", "state") == "queued")
+    }
+
+    @Test func transientFaultsAreRetriedThenSucceed() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", count: 2, ["status": 503])
+        let id = try #require(try await harness.submit("d1", "Achats/t.pdf", content: "transient").string("result", "documentId"))
+        _ = try await harness.drain()
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "transmitted")
+        #expect(document.int("result", "attempts") == 3)
+        let retries = try await harness.events().filter { $0["type"] as? String == "document.retry_scheduled" }
+        #expect(retries.count == 2)
+        #expect((retries.last?["data"] as? [String: Any])?["attempt"] as? Int == 2)
+    }
+
+    @Test func permanentRefusalsFailAtOnceWithTheirReason() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", ["status": 422, "body": ["error": "unreadable pdf"]])
+        let rejected = try #require(try await harness.submit("d1", "Achats/r.pdf", content: "rejected").string("result", "documentId"))
+        _ = try await harness.drain()
+        let document = try await harness.document(rejected)
+        #expect(document.string("result", "state") == "failed")
+        #expect(document.int("result", "attempts") == 1)
+        #expect(document.string("result", "lastError", "reason") == "inqom_rejected")
+        #expect(document.int("result", "lastError", "httpStatus") == 422)
+        #expect(document.string("result", "lastError", "message")?.contains("unreadable pdf") == true)
+        let failed = try await harness.events().first { $0["type"] as? String == "document.failed" }
+        #expect((failed?["data"] as? [String: Any])?["reason"] as? String == "inqom_rejected")
+        // A dossier without an Inqom folder.
+        let unmapped = try #require(try await harness.submit("d2", "Achats/u.pdf", content: "unmapped").string("result", "documentId"))
+        _ = try await harness.drain()
+        #expect(try await harness.document(unmapped).string("result", "lastError", "reason") == "dossier_not_mapped")
+        // Inqom's 404 on the folder.
+        try await harness.standIn.inject("upload", ["status": 404])
+        let gone = try #require(try await harness.submit("d1", "Achats/g.pdf", content: "gone").string("result", "documentId"))
+        _ = try await harness.drain()
+        #expect(try await harness.document(gone).string("result", "lastError", "reason") == "inqom_folder_not_found")
+    }
+
+    @Test func exhaustedAttemptsFailThenRetryGivesAFreshBudget() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", count: 3, ["status": 502])
+        let id = try #require(try await harness.submit("d1", "Achats/x.pdf", content: "exhausted").string("result", "documentId"))
+        _ = try await harness.drain()
+        let failed = try await harness.document(id)
+        #expect(failed.string("result", "state") == "failed")
+        #expect(failed.string("result", "lastError", "reason") == "inqom_unavailable")
+        #expect(failed.int("result", "attempts") == 3)
+        #expect(try await harness.call("push.retry", #"{"all":true}"#).int("result", "requeued") == 1)
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+    }
+
+    @Test func anExpiredTokenDuringABurstIsRenewedOnce() async throws {
+        let harness = try await PushHarness()
+        let before = try await harness.standIn.stats()["token"] ?? 0
+        try await harness.standIn.control("expire-tokens", [:])
+        for index in 0..<12 { _ = try await harness.submit("d1", "Achats/burst-\(index).pdf", content: "burst \(index)") }
+        let drained = try await harness.drain()
+        #expect(drained.int("result", "documents", "transmitted") == 12)
+        #expect((try await harness.standIn.stats()["token"] ?? 0) - before == 1)
+    }
+
+    @Test func aRevokedPasswordDisconnectsWithoutSpendingAttemptsUntilReconnected() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.control("password", ["username": InqomStandIn.login, "password": "changed"])
+        try await harness.standIn.control("expire-tokens", [:])
+        let id = try #require(try await harness.submit("d1", "Achats/wait.pdf", content: "waits").string("result", "documentId"))
+        let stateEvent = try await harness.engine.stdio.call("events.subscribe", #"{"after":0}"#)
+        #expect(stateEvent["result"] != nil)
+        _ = try await harness.engine.stdio.take { line in
+            line.string("method") == "event" && line.string("params", "data", "state") == "disconnected"
+        }
+        #expect(try await harness.call("wizard.state").string("result", "state") == "disconnected")
+        let waiting = try await harness.document(id)
+        #expect(waiting.int("result", "attempts") == 0)
+        #expect(waiting.string("result", "state") == "queued")
+        _ = try await harness.expectResult("wizard.connect", #"{"login":"\#(InqomStandIn.login)","password":"changed","clientSecret":"\#(InqomStandIn.clientSecret)"}"#)
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+    }
+
+    @Test func whilePausedDocumentsWait() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult("connector.pause")
+        let id = try #require(try await harness.submit("d1", "Achats/p.pdf", content: "paused").string("result", "documentId"))
+        let waited = try await harness.drain(timeoutMs: 500)
+        #expect(waited.bool("result", "timedOut") == true)
+        #expect(try await harness.standIn.uploads().isEmpty)
+        _ = try await harness.expectResult("connector.resume")
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+    }
+
+    @Test func killedWhileSendingNothingIsLostAndDuplicatesStayBounded() async throws {
+        var harness = try await PushHarness(extra: ["--workers", "4"])
+        try await harness.standIn.inject("upload", count: 1000, ["delay": 0.15])
+        var ids: [String] = []
+        for index in 0..<40 {
+            ids.append(try #require(try await harness.submit("d1", "Achats/k-\(index).pdf", content: "kill \(index)").string("result", "documentId")))
+        }
+        var kills = 0
+        while kills < 3 {
+            try await Task.sleep(for: .milliseconds(400))
+            harness.engine.signal(SIGKILL)
+            _ = try await harness.engine.waitForExit()
+            kills += 1
+            harness.engine = try PushdocProcess(
+                PushHarness.serveArguments(harness.standIn) + PushHarness.engineOptions + ["--workers", "4"],
+                dataDir: harness.engine.dataDir)
+        }
+        let drained = try await harness.drain(timeoutMs: 30_000)
+        #expect(drained.int("result", "documents", "transmitted") == 40)
+        let uploads = try await harness.standIn.uploads()
+        let received = Set(uploads.compactMap { ($0["fields"] as? [String: String])?["SourceId"] })
+        #expect(received == Set(ids))
+        // At most the uploads in flight at each kill are sent twice.
+        #expect(uploads.count <= 40 + kills * 4, "\(uploads.count) uploads for 40 documents and \(kills) kills")
+    }
+
+    @Test func eventsReplayFromAnySeqInOrderWithoutGaps() async throws {
+        let harness = try await PushHarness()
+        for index in 0..<5 { _ = try await harness.submit("d1", "Achats/e-\(index).pdf", content: "event \(index)") }
+        _ = try await harness.drain()
+        let all = try await harness.events()
+        let seqs = all.compactMap { $0["seq"] as? Int }
+        #expect(seqs == Array(1...seqs.count))
+        let middle = seqs[seqs.count / 2]
+        let subscribed = try await harness.call("events.subscribe", #"{"after":\#(middle)}"#)
+        #expect(subscribed.int("result", "lastSeq") == seqs.last)
+        var replayed: [Int] = []
+        while replayed.last != seqs.last {
+            replayed.append(try #require(try await harness.engine.stdio.take { $0.string("method") == "event" }.int("params", "seq")))
+        }
+        #expect(replayed == Array((middle + 1)...seqs.last!))
+        // Live events follow, in order.
+        _ = try await harness.submit("d1", "Achats/live.pdf", content: "live")
+        let live = try await harness.engine.stdio.take { $0.string("method") == "event" }
+        #expect(live.int("params", "seq") == seqs.last! + 1)
+        #expect(live.string("params", "type") == "document.queued")
+        _ = try await harness.expectResult("events.unsubscribe")
+    }
+
+    @Test func documentsArePagedWithACursorAndFiltered() async throws {
+        let harness = try await PushHarness()
+        for index in 0..<7 { _ = try await harness.submit("d1", "Achats/p-\(index).pdf", content: "page \(index)") }
+        _ = try await harness.submit("d3", "Achats/ignored.pdf", content: "ignored")
+        _ = try await harness.drain()
+        var cursor: String?
+        var seen: [String] = []
+        repeat {
+            let page = try await harness.call("status.documents", #"{"dossierId":"d1","limit":3\#(cursor.map { #","cursor":"\#($0)""# } ?? "")}"#)
+            seen += (page.at("result", "items") as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            cursor = page.string("result", "nextCursor")
+        } while cursor != nil
+        #expect(seen == (0..<7).map { "Achats/p-\($0).pdf" })
+        let ignored = try await harness.call("status.documents", #"{"state":"ignored"}"#)
+        #expect((ignored.at("result", "items") as? [Any])?.count == 1)
+        #expect(try await harness.call("status.document", #"{"documentId":"nope"}"#).errorCode == 1302)
+    }
+
+    @Test func drainReportsProgress() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", count: 6, ["delay": 0.1])
+        for index in 0..<6 { _ = try await harness.submit("d1", "Achats/d-\(index).pdf", content: "drain \(index)") }
+        harness.engine.stdio.send(#"{"jsonrpc":"2.0","id":"drain","method":"push.drain","params":{"progressToken":"tok"}}"#)
+        let progress = try await harness.engine.stdio.take { $0.string("method") == "$/progress" }
+        #expect(progress.string("params", "token") == "tok")
+        #expect(progress.int("params", "value", "total") == 6)
+        let done = try await harness.engine.stdio.take { $0.string("id") == "drain" }
+        #expect(done.int("result", "documents", "transmitted") == 6)
+    }
+
+    @Test(arguments: [
+        // New Year's Eve 23:30 UTC is already January in Paris.
+        ("2026-12-31T23:30:00Z", "Admin/2027/01/x.pdf", "queued"),
+        ("2026-12-31T23:30:00Z", "Admin/2026/12/x.pdf", "ignored"),
+        // 31 March 22:30 UTC, after the change to summer time, is 1 April 00:30 in Paris.
+        ("2026-03-31T22:30:00Z", "Admin/2026/04/x.pdf", "queued"),
+        // 31 October 22:30 UTC, after the change back, is 31 October 23:30 in Paris.
+        ("2026-10-31T22:30:00Z", "Admin/2026/10/x.pdf", "queued"),
+        ("2026-10-31T23:30:00Z", "Admin/2026/11/x.pdf", "queued"),
+    ])
+    func depositTimeIsReadInTheEngineTimeZone(depositedAt: String, path: String, state: String) async throws {
+        let harness = try await PushHarness()
+        let answer = try await harness.submit("d1", path, content: "tz", extra: #","depositedAt":"\#(depositedAt)","dryRun":true"#)
+        #expect(answer.string("result", "state") == state)
+        if state == "queued" {
+            #expect(answer.int("result", "inqomFolderId") == 11287)
+            #expect(answer.string("result", "typeScan") == "Others")
+            #expect(answer.string("result", "endpoint") == "Documents")
+        }
+        // A dry run stores nothing.
+        #expect(try await harness.call("status.summary").int("result", "documents", "queued") == 0)
+    }
+
+    static func parisYearAndMonth(_ date: Date) -> (String, String) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Europe/Paris")!
+        let parts = calendar.dateComponents([.year, .month], from: date)
+        return (String(format: "%04d", parts.year!), String(format: "%02d", parts.month!))
+    }
+
+    static func sha256(_ text: String) throws -> String {
+        let path = TemporaryDirectory.make(prefix: "sha") + "/f"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+}
