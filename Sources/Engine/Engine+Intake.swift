@@ -228,6 +228,14 @@ extension Engine {
 }
 
 extension SQLiteConnection {
+    /// A failed document back to the queue with a fresh attempt budget.
+    func requeue(_ seq: Int64, at date: Date, detail: String) throws {
+        try run(
+            "UPDATE documents SET state = 'queued', reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
+            [.real(date.timeIntervalSince1970), .integer(seq)])
+        try addHistory(seq, at: date, event: "queued", detail: detail)
+    }
+
     func addHistory(_ documentSeq: Int64, at date: Date, event: String, detail: String?) throws {
         try run(
             "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",

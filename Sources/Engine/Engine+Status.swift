@@ -174,12 +174,7 @@ extension Engine {
             }
             if let dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossierID)) }
             let selected = try connection.rows("SELECT seq FROM documents WHERE " + conditions.joined(separator: " AND "), bindings) { $0.int(0) }
-            for seq in selected {
-                try connection.run(
-                    "UPDATE documents SET state = 'queued', reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
-                    [.real(now.timeIntervalSince1970), .integer(seq)])
-                try connection.addHistory(seq, at: now, event: "queued", detail: "push.retry")
-            }
+            for seq in selected { try connection.requeue(seq, at: now, detail: "push.retry") }
             return selected.count
         }
         changes.notify()

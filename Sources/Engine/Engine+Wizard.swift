@@ -152,9 +152,23 @@ extension Engine {
                         [.text(row.dossierId), .text(row.siret), .integer(row.inqomFolderId), .text(row.inqomFolderName)])
                 }
                 try connection.setSetting(.siretAttribute, siretAttribute)
+                try Self.requeueNowMapped(connection, at: Date())
             }
+            changes.notify()
         }
         return MappingResult(matched: matched, unmatched: unmatched)
+    }
+
+    /// Documents that failed for want of a mapping go again, with a fresh
+    /// attempt budget, once their dossier is mapped.
+    static func requeueNowMapped(_ connection: SQLiteConnection, at date: Date) throws {
+        let waiting = try connection.rows(
+            """
+            SELECT seq FROM documents WHERE state = 'failed' AND reason = 'dossier_not_mapped'
+                AND dossier_id IN (SELECT dossier_id FROM mapping)
+            """
+        ) { $0.int(0) }
+        for seq in waiting { try connection.requeue(seq, at: date, detail: "dossier now mapped") }
     }
 
     /// The saved mapping, page by page.

@@ -144,6 +144,24 @@ struct PushTests {
         #expect(try await harness.document(gone).string("result", "lastError", "reason") == "inqom_folder_not_found")
     }
 
+    @Test func savingAMappingRequeuesWhatFailedForWantOfIt() async throws {
+        let harness = try await PushHarness()
+        let id = try #require(try await harness.submit("d2", "Achats/wait.pdf", content: "unmapped first").string("result", "documentId"))
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "lastError", "reason") == "dossier_not_mapped")
+        // Inqom learns the dossier's SIRET, MCF gives it the attribute, the mapping is saved again.
+        try await harness.standIn.control("folders", ["folders": [
+            ["Id": 11287, "Name": "BOULANGERIE MARTIN", "Siren": "732829320", "Nic": "00074"],
+            ["Id": 11300, "Name": "CAFE", "Siren": "552100554", "Nic": "00013"],
+        ]])
+        _ = try await harness.expectResult("catalog.upsertDossiers", #"{"dossiers":[{"id":"d2","name":"Café Sans Siret","attributes":{"SIRET":"55210055400013"}}]}"#)
+        _ = try await harness.expectResult("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
+        _ = try await harness.drain()
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "transmitted")
+        #expect(try await harness.standIn.uploads().first?["folderId"] as? Int == 11300)
+    }
+
     @Test func exhaustedAttemptsFailThenRetryGivesAFreshBudget() async throws {
         let harness = try await PushHarness()
         try await harness.standIn.inject("upload", count: 3, ["status": 502])
