@@ -75,7 +75,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport"], swiftSettings: strictness),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: strictness),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",

@@ -42,7 +42,8 @@ public final class Engine: Sendable {
         let client = InqomClient(
             configuration: .init(
                 authURL: configuration.inqomAuthURL, apiURL: configuration.inqomAPIURL,
-                clientID: configuration.inqomClientID, concurrency: configuration.workers + 1),
+                clientID: configuration.inqomClientID, concurrency: configuration.workers + 1,
+                maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: now)
         self.inqom = InqomSession(client: client, now: now)
         self.spool = try Spool(directory: configuration.dataDirectory + "/spool")
@@ -85,7 +86,14 @@ public final class Engine: Sendable {
                                [.real(Date().timeIntervalSince1970)])
         }
         spool.removeTemporaryFiles()
+        try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
+    }
+
+    /// Drops events past their 30 days.
+    func pruneEvents() async throws {
+        let now = now()
+        try await write { try $0.pruneEvents(now: now) }
     }
 
     /// Starts sending documents (once the wizard is finished).
@@ -104,6 +112,7 @@ public final class Engine: Sendable {
 
     /// A write transaction; a data directory that cannot store says so as
     /// `EngineError.storageUnavailable`.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         do {
             return try await database.write(body)

@@ -45,6 +45,14 @@ extension SQLiteConnection {
         try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.text(type), .real(date.timeIntervalSince1970), .text(json)])
     }
 
+    /// Events are kept 30 days at least; older ones go.
+    static let eventRetention: TimeInterval = 30 * 86_400
+
+    @discardableResult
+    func pruneEvents(now: Date) throws -> Int {
+        try run("DELETE FROM events WHERE at < ?", [.real(now.timeIntervalSince1970 - Self.eventRetention)])
+    }
+
     func events(after seq: Int64, limit: Int) throws -> [Event] {
         try rows("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))]) { row in
             Event(

@@ -13,6 +13,7 @@ final class Sender: Sendable {
         var inFlight = 0
         var consecutiveTransientFailures = 0
         var circuitOpenUntil: Date?
+        var stopping = false
     }
 
     struct Outgoing: Sendable {
@@ -46,17 +47,25 @@ final class Sender: Sendable {
     /// Stops claiming work; uploads under way get `grace`, then are cancelled
     /// (they go back to the queue: nothing is lost).
     func stop(grace: Duration) async {
-        let task = loop.withLock { $0 }
+        state.withLock { $0.stopping = true }
+        engine.changes.notify()
         let deadline = ContinuousClock.now + grace
-        task?.cancel()
         while state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        let task = loop.withLock { $0 }
+        task?.cancel()
+        await task?.value
     }
 
     private func run() async {
+        var lastPrune = ContinuousClock.now
         await withDiscardingTaskGroup { group in
-            while !Task.isCancelled {
+            while !Task.isCancelled, !state.withLock({ $0.stopping }) {
+                if ContinuousClock.now - lastPrune > .seconds(3600) {
+                    try? await engine.pruneEvents()
+                    lastPrune = .now
+                }
                 let seen = engine.changes.generation
                 let due = (try? await claim()) ?? []
                 for document in due {

@@ -13,11 +13,14 @@ public final class InqomClient: Sendable {
         public var concurrency: Int
         public var connectTimeout: Duration
         public var stallTimeout: Duration
+        /// Requests per second at most; 0 for no limit.
+        public var maxRequestsPerSecond: Double
 
         public init(
             authURL: URL, apiURL: URL, clientID: String, concurrency: Int,
-            connectTimeout: Duration = .seconds(10), stallTimeout: Duration = .seconds(60)
+            connectTimeout: Duration = .seconds(10), stallTimeout: Duration = .seconds(60), maxRequestsPerSecond: Double = 0
         ) {
+            self.maxRequestsPerSecond = maxRequestsPerSecond
             self.authURL = authURL
             self.apiURL = apiURL
             self.clientID = clientID
@@ -29,6 +32,7 @@ public final class InqomClient: Sendable {
 
     private let configuration: Configuration
     private let workers: CurlWorkers
+    private let pacer: RequestPacer
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -37,6 +41,7 @@ public final class InqomClient: Sendable {
         self.workers = CurlWorkers(
             threads: configuration.concurrency,
             timeouts: .init(connect: configuration.connectTimeout, stall: configuration.stallTimeout))
+        self.pacer = RequestPacer(requestsPerSecond: configuration.maxRequestsPerSecond)
         self.logger = logger
         self.now = now
     }
@@ -136,6 +141,7 @@ public final class InqomClient: Sendable {
     private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) async throws(InqomError)
         -> HTTPResponse
     {
+        do { try await pacer.acquire() } catch { throw .cancelled }
         let started = ContinuousClock.now
         let outcome = await workers.perform(request, maxBodyBytes: maxBodyBytes)
         let elapsed = ContinuousClock.now - started
@@ -144,6 +150,7 @@ public final class InqomClient: Sendable {
             logger.debug(
                 "inqom answered",
                 metadata: ["call": "\(kind)", "status": "\(response.status)", "elapsed": "\(elapsed)"])
+            if response.status == 429 { pacer.throttled() }
             return redacted(response, secrets: request.secrets)
         case .failure(let failure):
             if failure.cancelled { throw .cancelled }

@@ -17,11 +17,14 @@ struct InqomClientTests {
         standIn = try await InqomStandIn()
     }
 
-    private func client(concurrency: Int = 2, stall: Duration = .seconds(10), apiURL: URL? = nil) -> InqomClient {
+    private func client(
+        concurrency: Int = 2, stall: Duration = .seconds(10), apiURL: URL? = nil, maxRequestsPerSecond: Double = 0
+    ) -> InqomClient {
         InqomClient(
             configuration: .init(
                 authURL: standIn.url, apiURL: apiURL ?? standIn.url, clientID: InqomStandIn.clientID,
-                concurrency: concurrency, connectTimeout: .seconds(5), stallTimeout: stall),
+                concurrency: concurrency, connectTimeout: .seconds(5), stallTimeout: stall,
+                maxRequestsPerSecond: maxRequestsPerSecond),
             logger: Logger(label: "test"))
     }
 
@@ -29,17 +32,6 @@ struct InqomClientTests {
         let path = TemporaryDirectory.make(prefix: "inqom-file") + "/" + name
         try Data(content.utf8).write(to: URL(fileURLWithPath: path))
         return UploadFile(path: path, fileName: name)
-    }
-
-    private func sha256(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
     }
 
     @Test func tokenThenFoldersThenEachUploadKind() async throws {
@@ -67,7 +59,7 @@ struct InqomClientTests {
         #expect(document["folderId"] as? Int == 11287)
         #expect(document["fileName"] as? String == "Facture 2026-11 Café.pdf")
         #expect(document["contentType"] as? String == "application/pdf")
-        #expect(document["sha256"] as? String == (try sha256(invoice.path)))
+        #expect(document["sha256"] as? String == (try sha256sum(invoice.path)))
         #expect(document["id"] as? Int == Int(receipt.inqomDocumentID))
         let fields = try #require(document["fields"] as? [String: String])
         #expect(fields == ["DocumentName": "Facture 2026-11 Café.pdf", "TypeScan": "Supplier", "FileSource": "Api", "SourceId": "doc-1"])
@@ -237,6 +229,24 @@ struct InqomClientTests {
             for try await receipt in group { #expect(!receipt.duplicate) }
         }
         #expect(ContinuousClock.now - started < .seconds(1.5), "four 0.5 s uploads ran one after another")
+    }
+
+    @Test func requestsStayUnderTheRateAndA429SlowsFurther() async throws {
+        let client = client(concurrency: 4, maxRequestsPerSecond: 20)
+        let token = try await client.requestToken(credentials)
+        // 21 requests at 20 a second: at least a second, however many run at once.
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 { group.addTask { _ = try await client.accountingFolders(token: token) } }
+            try await group.waitForAll()
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(950))
+        // After a 429 the same 10 requests take twice as long.
+        try await standIn.inject("folders", ["status": 429])
+        _ = try? await client.accountingFolders(token: token)
+        let slowed = ContinuousClock.now
+        for _ in 0..<10 { _ = try await client.accountingFolders(token: token) }
+        #expect(ContinuousClock.now - slowed >= .milliseconds(900))
     }
 
     @Test func cancellingATaskAbortsItsTransfer() async throws {

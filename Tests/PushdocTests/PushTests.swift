@@ -243,6 +243,89 @@ struct PushTests {
         #expect(uploads.count <= 40 + kills * 4, "\(uploads.count) uploads for 40 documents and \(kills) kills")
     }
 
+    @Test func anOpenCircuitSpendsNoAttempts() async throws {
+        // Three attempts each, but eight failures in a row: without the
+        // circuit some document would fail; with it, probes spend nothing.
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", count: 8, ["status": 503])
+        for index in 0..<4 { _ = try await harness.submit("d1", "Achats/c-\(index).pdf", content: "circuit \(index)") }
+        var sawOpen = false
+        for _ in 0..<100 where !sawOpen {
+            sawOpen = try await harness.call("status.summary").string("result", "inqom", "circuit") == "open"
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(sawOpen)
+        let drained = try await harness.drain()
+        #expect(drained.int("result", "documents", "transmitted") == 4)
+        #expect(drained.int("result", "documents", "failed") == 0)
+        #expect(drained.string("result", "inqom", "circuit") == "closed")
+    }
+
+    @Test func shutdownLetsUploadsUnderWayFinishWithinTheGrace() async throws {
+        var harness = try await PushHarness()
+        try await harness.standIn.inject("upload", ["delay": 1.0])
+        let id = try #require(try await harness.submit("d1", "Achats/slow.pdf", content: "slow").string("result", "documentId"))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await harness.call("shutdown")["result"] != nil)
+        #expect(try await harness.engine.waitForExit() == 0)
+        harness.engine = try PushdocProcess(PushHarness.serveArguments(harness.standIn), dataDir: harness.engine.dataDir)
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+        #expect(try await harness.standIn.uploads().count == 1)
+    }
+
+    @Test func aShortGraceLeavesTheUploadForTheNextStart() async throws {
+        var harness = try await PushHarness(extra: ["--shutdown-grace", "0.2"])
+        try await harness.standIn.inject("upload", ["delay": 3.0])
+        let id = try #require(try await harness.submit("d1", "Achats/later.pdf", content: "later").string("result", "documentId"))
+        try await Task.sleep(for: .milliseconds(300))
+        let asked = ContinuousClock.now
+        harness.engine.signal(SIGTERM)
+        #expect(try await harness.engine.waitForExit() == 0)
+        #expect(ContinuousClock.now - asked < .seconds(2.5))
+        harness.engine = try PushdocProcess(PushHarness.serveArguments(harness.standIn), dataDir: harness.engine.dataDir)
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+    }
+
+    @Test func aFullDiskRefusesToAcknowledgeAndRecoversByItself() async throws {
+        let mountPoint = TemporaryDirectory.make(prefix: "pushdoc-tmpfs")
+        try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint])
+        defer { try? Self.run("/bin/umount", ["-l", mountPoint]) }
+        let engine = try PushdocProcess(["serve", "--stdio"], dataDir: mountPoint + "/data")
+        _ = try await engine.stdio.call("catalog.upsertDossiers", #"{"dossiers":[{"id":"d1","name":"Plein","attributes":{}}]}"#)
+        let document = TemporaryDirectory.make(prefix: "pushdoc-big") + "/big.pdf"
+        try Data(repeating: 0x41, count: 512 * 1024).write(to: URL(fileURLWithPath: document))
+        let submit = #"{"dossierId":"d1","path":"Achats/big.pdf","file":"\#(document)"}"#
+        // Fill the disk, leaving less than the document needs.
+        let filler = mountPoint + "/filler"
+        try? Self.run("/bin/dd", ["if=/dev/zero", "of=" + filler, "bs=64k", "count=100"])
+        let refused = try await engine.stdio.call("push.submit", submit)
+        #expect(refused.errorCode == 1601, "\(refused)")
+        #expect(refused.errorReason == "storage_unavailable")
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        #expect(try await engine.stdio.call("status.summary").int("result", "documents", "ignored") == 0)
+        // Space is back: the engine stores again, with no restart.
+        unlink(filler)
+        let accepted = try await engine.stdio.call("push.submit", submit)
+        #expect(accepted.string("result", "state") == "ignored", "\(accepted)")
+        #expect(try await engine.stdio.call("status.summary").int("result", "documents", "ignored") == 1)
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PeerError(description: "\(executable) \(arguments) exited \(process.terminationStatus)")
+        }
+    }
+
     @Test func eventsReplayFromAnySeqInOrderWithoutGaps() async throws {
         let harness = try await PushHarness()
         for index in 0..<5 { _ = try await harness.submit("d1", "Achats/e-\(index).pdf", content: "event \(index)") }
@@ -329,13 +412,6 @@ struct PushTests {
     static func sha256(_ text: String) throws -> String {
         let path = TemporaryDirectory.make(prefix: "sha") + "/f"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+        return try sha256sum(path)
     }
 }

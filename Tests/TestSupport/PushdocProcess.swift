@@ -90,3 +90,16 @@ public enum TemporaryDirectory {
         return path
     }
 }
+
+/// The SHA-256 of a file as `sha256sum` computes it: an implementation
+/// independent of the engine's.
+public func sha256sum(_ path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    process.arguments = [path]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    process.waitUntilExit()
+    return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+}

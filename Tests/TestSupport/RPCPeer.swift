@@ -97,4 +97,8 @@ public final class RPCPeer: Sendable {
 
 public struct PeerError: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }

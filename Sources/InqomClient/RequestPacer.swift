@@ -1,0 +1,43 @@
+import Synchronization
+
+/// Keeps requests to Inqom under a rate: each request takes the next free
+/// slot, `1 / rate` apart. A 429 halves the rate for a minute (twice: a
+/// quarter), so a throttled engine backs off further than its setting.
+final class RequestPacer: Sendable {
+    private struct State {
+        var nextSlot: ContinuousClock.Instant
+        var slowdown: Double = 1
+        var slowUntil: ContinuousClock.Instant
+    }
+
+    private let interval: Duration?
+    private let state: Mutex<State>
+
+    /// `requestsPerSecond` 0 means no limit.
+    init(requestsPerSecond: Double) {
+        interval = requestsPerSecond > 0 ? .nanoseconds(Int64(1e9 / requestsPerSecond)) : nil
+        state = Mutex(State(nextSlot: .now, slowUntil: .now))
+    }
+
+    /// Waits (without blocking a thread) for this request's slot.
+    func acquire() async throws {
+        guard let interval else { return }
+        let slot = state.withLock { state -> ContinuousClock.Instant in
+            let now = ContinuousClock.now
+            if now >= state.slowUntil { state.slowdown = 1 }
+            let slot = max(now, state.nextSlot)
+            state.nextSlot = slot + interval * state.slowdown
+            return slot
+        }
+        if slot > .now { try await Task.sleep(until: slot, clock: .continuous) }
+    }
+
+    /// Inqom said 429: slower for the next minute.
+    func throttled() {
+        guard interval != nil else { return }
+        state.withLock { state in
+            state.slowdown = min(state.slowdown * 2, 16)
+            state.slowUntil = .now + .seconds(60)
+        }
+    }
+}
