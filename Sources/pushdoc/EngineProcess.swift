@@ -66,7 +66,9 @@ struct EngineProcess {
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         StderrLogHandler.flush()
-        exit(0)
+        // Replies and logs are flushed, commits durable: leave without running
+        // process-wide destructors under threads that are still alive.
+        _exit(0)
     }
 
     /// Runs async start-up work from the main thread, which may block: it is
@@ -87,7 +89,7 @@ struct EngineProcess {
     static func fail(_ message: String) -> Never {
         StderrLogHandler.flush()
         FileHandle.standardError.write(Data("pushdoc: \(message)\n".utf8))
-        exit(1)
+        _exit(1)
     }
 }
 

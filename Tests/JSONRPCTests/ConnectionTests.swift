@@ -63,7 +63,7 @@ struct ConnectionTests {
         let (_, peer) = connect()
         peer.send(#"{"jsonrpc":"2.0","id":"slow","method":"test.slow"}"#)
         peer.send(#"{"jsonrpc":"2.0","id":2,"method":"test.echo","params":{"text":"ab","count":2}}"#)
-        let first = try await peer.next(timeout: .seconds(5))
+        let first = try await peer.next(timeout: .seconds(20))
         #expect(first.int("id") == 2)
         #expect(first.string("result") == "abab")
     }

@@ -86,8 +86,9 @@ struct LifecycleTests {
         _ = FileManager.default.createFile(
             atPath: dataDir + "/pushdoc.sqlite", contents: Data(repeating: 0x42, count: 64 * 1024))
         let engine = try PushdocProcess(["serve", "--stdio"], dataDir: dataDir)
-        #expect(try await engine.waitForExit() == 1)
+        let status = try await engine.waitForExit()
         try await engine.stderr.waitForEnd()
+        #expect(status == 1, "exit \(status), reason \(engine.process.terminationReason.rawValue): \(engine.stderr.pending)")
         let complaint = engine.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
         #expect(complaint.count == 1)
         #expect(complaint.first?.contains("pushdoc.sqlite") == true)
