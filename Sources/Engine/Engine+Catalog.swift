@@ -103,14 +103,10 @@ extension Engine {
     /// accents ignored), by name; `selectedOnly` for step 1's selection list.
     public func searchDossiers(query: String?, page: Int, pageSize: Int, selectedOnly: Bool) async throws -> Page<Dossier> {
         try Self.checkPaging(page: page, pageSize: pageSize)
-        let needle = TextFolding.fold(query ?? "")
-        let filter = "instr(search_text, ?) > 0" + (selectedOnly ? " AND selected = 1" : "")
+        let search = DossierSearch(needle: TextFolding.fold(query ?? ""), selectedOnly: selectedOnly)
         return try await database.read { connection in
-            let total = try connection.count("SELECT count(*) FROM dossiers WHERE \(filter)", [.text(needle)])
-            let items = try connection.rows(
-                "SELECT id, name, attributes, selected FROM dossiers WHERE \(filter) ORDER BY sort_key, id LIMIT ? OFFSET ?",
-                [.text(needle), .integer(Int64(pageSize)), .integer(Int64((page - 1) * pageSize))]
-            ) { row in
+            let total = try search.count(connection)
+            let items = try search.page(connection, total: total, limit: pageSize, offset: (page - 1) * pageSize) { row in
                 Dossier(id: row.text(0), name: row.text(1), attributes: Self.attributes(row.text(2)), selected: row.int(3) == 1)
             }
             return Page(total: total, page: page, pageSize: pageSize, items: items)

@@ -21,7 +21,8 @@ public final class Database: Sendable {
         try writing.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
         try Migrator(migrations: migrations).migrate(writing)
         let reading = try SQLiteConnection(path: path, readOnly: true)
-        try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")
+        // Reads scan the catalog: map the file rather than copy pages through a small cache.
+        try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456")
         self.writer = QueueOwnedConnection(writing, label: "pushdoc.store.writer")
         self.reader = QueueOwnedConnection(reading, label: "pushdoc.store.reader")
     }

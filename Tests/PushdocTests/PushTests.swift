@@ -205,6 +205,20 @@ struct PushTests {
         #expect(try await harness.document(id).string("result", "state") == "transmitted")
     }
 
+    @Test func aLongDrainNeverDelaysPingAndCanBeCancelled() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult("connector.pause")
+        _ = try await harness.submit("d1", "Achats/held.pdf", content: "held")
+        harness.engine.stdio.send(#"{"jsonrpc":"2.0","id":"long","method":"push.drain","params":{"timeoutMs":600000}}"#)
+        let pinged = ContinuousClock.now
+        #expect(try await harness.call("ping").string("result") == "pong")
+        #expect(ContinuousClock.now - pinged < .seconds(2))
+        harness.engine.stdio.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"long"}}"#)
+        let cancelled = try await harness.engine.stdio.take { $0.string("id") == "long" }
+        #expect(cancelled.errorCode == -32800)
+        #expect(cancelled.errorReason == "cancelled")
+    }
+
     @Test func whilePausedDocumentsWait() async throws {
         let harness = try await PushHarness()
         _ = try await harness.expectResult("connector.pause")
