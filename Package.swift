@@ -69,7 +69,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pushdoc-bench",
-            dependencies: ["InqomClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["InqomClient", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/PushdocBench",
             swiftSettings: strictness
         ),

@@ -13,6 +13,7 @@ enum PushdocBench {
         var table = ResultTable()
         try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table)
         try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table)
+        try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table)
         table.print()
     }
 }

@@ -62,7 +62,7 @@ struct UploadThroughput {
         return Double(paths.count) / (ContinuousClock.now - started).seconds
     }
 
-    private func measureCurl(_ paths: [String]) async throws -> Double {
+    func measureCurl(_ paths: [String]) async throws -> Double {
         let standIn = try await InqomStandIn()
         let token = try await token(standIn, client: makeClient(standIn))
         let url = standIn.url.appending(path: "api/accounting-documents/accounting-folders/11287/Documents/")

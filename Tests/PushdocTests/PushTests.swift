@@ -233,14 +233,16 @@ struct PushTests {
 
     @Test func killedWhileSendingNothingIsLostAndDuplicatesStayBounded() async throws {
         var harness = try await PushHarness(extra: ["--workers", "4"])
-        try await harness.standIn.inject("upload", count: 1000, ["delay": 0.15])
+        try await harness.standIn.inject("upload", count: 10_000, ["delay": 0.02])
+        _ = try await harness.expectResult("connector.pause")
         var ids: [String] = []
-        for index in 0..<40 {
+        for index in 0..<300 {
             ids.append(try #require(try await harness.submit("d1", "Achats/k-\(index).pdf", content: "kill \(index)").string("result", "documentId")))
         }
+        _ = try await harness.expectResult("connector.resume")
         var kills = 0
-        while kills < 3 {
-            try await Task.sleep(for: .milliseconds(400))
+        while kills < 5 {
+            try await Task.sleep(for: .milliseconds(250))
             harness.engine.signal(SIGKILL)
             _ = try await harness.engine.waitForExit()
             kills += 1
@@ -248,13 +250,15 @@ struct PushTests {
                 PushHarness.serveArguments(harness.standIn) + PushHarness.engineOptions + ["--workers", "4"],
                 dataDir: harness.engine.dataDir)
         }
-        let drained = try await harness.drain(timeoutMs: 30_000)
-        #expect(drained.int("result", "documents", "transmitted") == 40)
+        let drained = try await harness.drain(timeoutMs: 60_000)
+        #expect(drained.int("result", "documents", "transmitted") == 300)
         let uploads = try await harness.standIn.uploads()
         let received = Set(uploads.compactMap { ($0["fields"] as? [String: String])?["SourceId"] })
         #expect(received == Set(ids))
         // At most the uploads in flight at each kill are sent twice.
-        #expect(uploads.count <= 40 + kills * 4, "\(uploads.count) uploads for 40 documents and \(kills) kills")
+        #expect(uploads.count <= 300 + kills * 4, "\(uploads.count) uploads for 300 documents and \(kills) kills")
+        let events = try await harness.events().compactMap { $0["seq"] as? Int }
+        #expect(events == Array(1...events.count), "the event log has a gap")
     }
 
     @Test func anOpenCircuitSpendsNoAttempts() async throws {
