@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import Synchronization
 
 /// A client dossier as MCF describes it.
 public struct Dossier: Codable, Sendable, Equatable {
@@ -35,14 +36,20 @@ extension Engine {
         for (index, dossier) in dossiers.enumerated() where dossier.id.isEmpty {
             throw EngineError.invalidParameter(field: "dossiers.\(index).id", message: "must not be empty")
         }
-        let rows = try dossiers.map { dossier -> [SQLValue] in
+        var rows: [[SQLValue]] = []
+        var entries: [CatalogIndex.Entry] = []
+        for dossier in dossiers {
             let attributes = String(decoding: try JSONEncoder().encode(dossier.attributes), as: UTF8.self)
             let searchable = ([dossier.name] + dossier.attributes.keys.sorted().compactMap { dossier.attributes[$0] })
                 .map(TextFolding.fold).joined(separator: "\n")
-            return [.text(dossier.id), .text(dossier.name), .text(TextFolding.fold(dossier.name)), .text(searchable), .text(attributes)]
+            let sortKey = TextFolding.fold(dossier.name)
+            rows.append([.text(dossier.id), .text(dossier.name), .text(sortKey), .text(searchable), .text(attributes)])
+            entries.append(.init(id: dossier.id, sortKey: Array(sortKey.utf8), text: Array(searchable.utf8), selected: false))
         }
-        return try await write { connection in
-            for row in rows {
+        let finalRows = rows
+        let finalEntries = entries
+        return try await writeCatalog { connection, index in
+            for row in finalRows {
                 try connection.run(
                     """
                     INSERT INTO dossiers (id, name, sort_key, search_text, attributes) VALUES (?, ?, ?, ?, ?)
@@ -50,20 +57,52 @@ extension Engine {
                         search_text = excluded.search_text, attributes = excluded.attributes
                     """, row)
             }
-            return rows.count
+            index?.upsert(finalEntries)
+            return finalRows.count
         }
     }
 
     /// Removes dossiers and their mapping.
     public func removeDossiers(_ ids: [String]) async throws -> Int {
-        try await write { connection in
+        try await writeCatalog { connection, index in
             var removed = 0
             for id in ids {
                 try connection.run("DELETE FROM mapping WHERE dossier_id = ?", [.text(id)])
                 removed += try connection.run("DELETE FROM dossiers WHERE id = ?", [.text(id)])
             }
+            index?.remove(ids)
             return removed
         }
+    }
+
+    /// A write that changes the catalog: `body` gets the in-memory index when
+    /// it is loaded, to change it alike. If the transaction fails, the index
+    /// is dropped and reloaded from the table at the next search.
+    func writeCatalog<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection, CatalogIndex?) throws -> T) async throws -> T {
+        do {
+            return try await write { connection in
+                try body(connection, self.catalogIndexLoaded.load(ordering: .acquiring) ? self.catalogIndex : nil)
+            }
+        } catch {
+            catalogIndexLoaded.store(false, ordering: .releasing)
+            throw error
+        }
+    }
+
+    /// The in-memory index, loaded from the table on first use (on the
+    /// writer queue, so no catalog change slips between load and use).
+    private func loadedCatalogIndex() async throws -> CatalogIndex {
+        if catalogIndexLoaded.load(ordering: .acquiring) { return catalogIndex }
+        try await write { connection in
+            guard !self.catalogIndexLoaded.load(ordering: .acquiring) else { return }
+            let entries = try connection.rows("SELECT id, sort_key, search_text, selected FROM dossiers") { row in
+                CatalogIndex.Entry(
+                    id: row.text(0), sortKey: Array(row.text(1).utf8), text: Array(row.text(2).utf8), selected: row.int(3) == 1)
+            }
+            self.catalogIndex.replaceAll(entries)
+            self.catalogIndexLoaded.store(true, ordering: .releasing)
+        }
+        return catalogIndex
     }
 
     /// The attributes the dossiers carry, with how many dossiers carry each.
@@ -103,21 +142,28 @@ extension Engine {
     /// accents ignored), by name; `selectedOnly` for step 1's selection list.
     public func searchDossiers(query: String?, page: Int, pageSize: Int, selectedOnly: Bool) async throws -> Page<Dossier> {
         try Self.checkPaging(page: page, pageSize: pageSize)
-        let search = DossierSearch(needle: TextFolding.fold(query ?? ""), selectedOnly: selectedOnly)
-        return try await database.read { connection in
-            let total = try search.count(connection)
-            let items = try search.page(connection, total: total, limit: pageSize, offset: (page - 1) * pageSize) { row in
+        let index = try await loadedCatalogIndex()
+        let (total, ids) = index.search(
+            needle: Array(TextFolding.fold(query ?? "").utf8), selectedOnly: selectedOnly,
+            offset: (page - 1) * pageSize, limit: pageSize)
+        let idList = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
+        let found = try await database.read { connection in
+            try connection.rows(
+                "SELECT id, name, attributes, selected FROM dossiers WHERE id IN (SELECT value FROM json_each(?))",
+                [.text(idList)]
+            ) { row in
                 Dossier(id: row.text(0), name: row.text(1), attributes: Self.attributes(row.text(2)), selected: row.int(3) == 1)
             }
-            return Page(total: total, page: page, pageSize: pageSize, items: items)
         }
+        let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
+        return Page(total: total, page: page, pageSize: pageSize, items: ids.compactMap { byID[$0] })
     }
 
     /// Selects (or unselects) dossiers by id, or every dossier a query
     /// matches; returns how many are selected now.
     public func selectDossiers(ids: [String]?, query: String?, selected: Bool) async throws -> Int {
         let flag: SQLValue = .integer(selected ? 1 : 0)
-        return try await write { connection in
+        return try await writeCatalog { connection, index in
             if let ids {
                 var unknown: [String] = []
                 for id in ids where try connection.run("UPDATE dossiers SET selected = ? WHERE id = ?", [flag, .text(id)]) == 0 {
@@ -125,9 +171,11 @@ extension Engine {
                 }
                 // Nothing changes when an id is unknown: the transaction rolls back.
                 if !unknown.isEmpty { throw EngineError.unknownDossiers(ids: Array(unknown.prefix(20))) }
+                index?.select(ids: ids, selected)
             } else if let query {
-                try connection.run(
-                    "UPDATE dossiers SET selected = ? WHERE instr(search_text, ?) > 0", [flag, .text(TextFolding.fold(query))])
+                let needle = TextFolding.fold(query)
+                try connection.run("UPDATE dossiers SET selected = ? WHERE instr(search_text, ?) > 0", [flag, .text(needle)])
+                index?.select(matching: Array(needle.utf8), selected)
             }
             return try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
         }

@@ -274,9 +274,10 @@ extension Engine {
 
     /// Wipes configuration and credentials; the catalog, documents and events stay.
     public func resetConnector() async throws {
-        try await write { connection in
+        try await writeCatalog { connection, index in
             for key in SettingKey.allCases { try connection.setSetting(key, nil) }
             try connection.execute("DELETE FROM mapping; DELETE FROM rules; UPDATE dossiers SET selected = 0 WHERE selected = 1")
+            index?.clearSelection()
         }
         await inqom.forget()
     }

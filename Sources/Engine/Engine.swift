@@ -21,6 +21,9 @@ public final class Engine: Sendable {
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
+    let catalogIndex = CatalogIndex()
+    /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
+    let catalogIndexLoaded = Atomic<Bool>(false)
     let logger: Logger
     /// The engine's clock: injected so tests move through months and days.
     let now: @Sendable () -> Date
@@ -96,8 +99,10 @@ public final class Engine: Sendable {
         try await write { try $0.pruneEvents(now: now) }
     }
 
-    /// Starts sending documents (once the wizard is finished).
+    /// Starts sending documents (once the wizard is finished), and loads the
+    /// search index meanwhile so that the first search does not wait for it.
     public func startSending() {
+        Task { _ = try? await self.searchDossiers(query: nil, page: 1, pageSize: 1, selectedOnly: false) }
         let sender = Sender(engine: self)
         senderBox.withLock { $0 = sender }
         sender.start()

@@ -94,22 +94,5 @@ public enum Schema {
                 );
                 CREATE INDEX events_by_time ON events (at);
                 """),
-        Migration(
-            4, "dossier search index",
-            sql: """
-                CREATE VIRTUAL TABLE dossier_search USING fts5(
-                    search_text, content = 'dossiers', content_rowid = 'rowid', tokenize = 'trigram');
-                INSERT INTO dossier_search (dossier_search) VALUES ('rebuild');
-                CREATE TRIGGER dossiers_search_insert AFTER INSERT ON dossiers BEGIN
-                    INSERT INTO dossier_search (rowid, search_text) VALUES (new.rowid, new.search_text);
-                END;
-                CREATE TRIGGER dossiers_search_delete AFTER DELETE ON dossiers BEGIN
-                    INSERT INTO dossier_search (dossier_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
-                END;
-                CREATE TRIGGER dossiers_search_update AFTER UPDATE OF search_text ON dossiers BEGIN
-                    INSERT INTO dossier_search (dossier_search, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
-                    INSERT INTO dossier_search (rowid, search_text) VALUES (new.rowid, new.search_text);
-                END;
-                """),
     ]
 }
