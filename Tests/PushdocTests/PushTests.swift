@@ -120,6 +120,38 @@ struct PushTests {
         #expect((retries.last?["data"] as? [String: Any])?["attempt"] as? Int == 2)
     }
 
+    @Test func retryAfterIsHonouredWhenLongerThanTheSchedule() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", ["status": 429, "retryAfter": 2])
+        let id = try #require(try await harness.submit("d1", "Achats/later.pdf", content: "retry after").string("result", "documentId"))
+        let scheduled = try await harness.engine.stdio.call("events.subscribe", #"{"after":0}"#)
+        #expect(scheduled["result"] != nil)
+        let retry = try await harness.engine.stdio.take { $0.string("params", "type") == "document.retry_scheduled" }
+        let submittedAt = try #require(try await harness.document(id).string("result", "submittedAt"))
+        let next = try #require(retry.string("params", "data", "nextAttemptAt"))
+        let gap = try Date(next, strategy: .iso8601).timeIntervalSince(try Date(submittedAt, strategy: .iso8601))
+        #expect(gap >= 1.9, "next attempt \(gap) s after submission, Retry-After said 2 s")
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+    }
+
+    @Test func aSubscriptionMissesNothingWhileEventsAreWritten() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult("connector.pause")
+        for index in 0..<30 { _ = try await harness.submit("d1", "Achats/w-\(index).pdf", content: "written \(index)") }
+        _ = try await harness.expectResult("connector.resume")
+        // Subscribed from the start while the 30 documents are being sent.
+        _ = try await harness.call("events.subscribe", #"{"after":0}"#)
+        var seqs: [Int] = []
+        var transmitted = 0
+        while transmitted < 30 {
+            let event = try await harness.engine.stdio.take { $0.string("method") == "event" }
+            seqs.append(try #require(event.int("params", "seq")))
+            if event.string("params", "type") == "document.transmitted" { transmitted += 1 }
+        }
+        #expect(seqs == Array(1...seqs.count))
+    }
+
     @Test func permanentRefusalsFailAtOnceWithTheirReason() async throws {
         let harness = try await PushHarness()
         try await harness.standIn.inject("upload", ["status": 422, "body": ["error": "unreadable pdf"]])
