@@ -36,9 +36,10 @@ let package = Package(
             dependencies: ["CCurl", "JSONSafety", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
+        .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "InqomClient", "Mail", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(
@@ -75,7 +76,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport"], swiftSettings: strictness),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store"], swiftSettings: strictness),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",

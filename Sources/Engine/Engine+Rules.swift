@@ -158,8 +158,6 @@ extension Engine {
 
     /// The year and month of an instant in the engine's time zone.
     func yearAndMonth(of date: Date) -> (Int, Int) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = configuration.timeZone
         let parts = calendar.dateComponents([.year, .month], from: date)
         return (parts.year ?? 1970, parts.month ?? 1)
     }

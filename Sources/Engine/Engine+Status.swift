@@ -16,9 +16,14 @@ public struct StatusSummary: Codable, Sendable {
         public let lastError: String?
         public let circuit: String
     }
+    public struct Digest: Codable, Sendable {
+        public let lastRunAt: String?
+        public let nextRunAt: String
+    }
     public let connector: Connector
     public let documents: DocumentCounts
     public let inqom: Inqom
+    public let digest: Digest
     public let uptimeSeconds: Int
     public let version: String
     public var timedOut: Bool?
@@ -101,6 +106,7 @@ extension Engine {
                     lastSuccessAt: lastSuccess.map { Self.timestamp(Date(timeIntervalSince1970: $0)) },
                     lastErrorAt: lastError.map { Self.timestamp(Date(timeIntervalSince1970: $0.0)) },
                     lastError: lastError?.1, circuit: circuit),
+                digest: try self.digestStatus(connection),
                 uptimeSeconds: Int(self.uptime.seconds), version: Self.version)
         }
     }

@@ -21,6 +21,7 @@ public final class Engine: Sendable {
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
+    private let digestTask = Mutex<Task<Void, Never>?>(nil)
     let catalogIndex = CatalogIndex()
     /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
     let catalogIndexLoaded = Atomic<Bool>(false)
@@ -106,10 +107,12 @@ public final class Engine: Sendable {
         let sender = Sender(engine: self)
         senderBox.withLock { $0 = sender }
         sender.start()
+        digestTask.withLock { $0 = Task { await self.runDigestSchedule() } }
     }
 
     /// Stops sending: uploads under way get `--shutdown-grace`.
     public func stopSending() async {
+        digestTask.withLock { $0 }?.cancel()
         await senderBox.withLock { $0 }?.stop(grace: configuration.shutdownGrace)
     }
 

@@ -17,6 +17,9 @@ public enum EngineError: Error, Sendable, Equatable {
     /// A parameter out of range, caught after decoding.
     case invalidParameter(field: String, message: String)
     case unknownDocument(id: String)
+    case unknownCollaborator(id: String)
+    case smtpNotConfigured
+    case smtpFailed(detail: String)
     case fileUnreadable(detail: String)
     case fileTooLarge(limit: Int64)
     case contentMismatch(detail: String)

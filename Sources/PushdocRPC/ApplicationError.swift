@@ -39,6 +39,18 @@ enum ApplicationError {
             return ResponseError(
                 code: ErrorCode(rawValue: 1302), reason: "unknown_document", message: "No document has the id \(id)",
                 details: ["id": id])
+        case .unknownCollaborator(let id):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1303), reason: "unknown_collaborator", message: "No collaborator has the id \(id)",
+                details: ["id": id])
+        case .smtpNotConfigured:
+            return ResponseError(
+                code: ErrorCode(rawValue: 1501), reason: "smtp_not_configured",
+                message: "No SMTP server is configured (--smtp-url): digests can be previewed, not mailed")
+        case .smtpFailed(let detail):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1502), reason: "smtp_failed", message: "The SMTP server refused or did not answer",
+                details: ["detail": detail])
         case .fileUnreadable(let detail):
             return ResponseError(
                 code: ErrorCode(rawValue: 1401), reason: "file_unreadable", message: "The file cannot be read",

@@ -21,6 +21,7 @@ public enum PushdocMethods {
         var table = MethodTable(describeError: ApplicationError.describe)
         registerWizard(&table, engine: engine)
         registerPush(&table, engine: engine)
+        registerDigest(&table, engine: engine)
         table.registerImmediate(Ping.self) { _, _ in "pong" }
         table.registerImmediate(Discover.self) { _, _ in openRPCDocument }
         table.registerImmediate(Shutdown.self) { _, _ in

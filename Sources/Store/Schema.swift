@@ -94,5 +94,24 @@ public enum Schema {
                 );
                 CREATE INDEX events_by_time ON events (at);
                 """),
+        Migration(
+            4, "collaborators and digests",
+            sql: """
+                CREATE TABLE collaborators (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    daily_digest INTEGER NOT NULL,
+                    dossier_ids TEXT
+                ) WITHOUT ROWID;
+                CREATE TABLE digests_sent (
+                    collaborator_id TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    sent_at REAL NOT NULL,
+                    failures INTEGER NOT NULL,
+                    PRIMARY KEY (collaborator_id, day)
+                ) WITHOUT ROWID;
+                CREATE INDEX documents_failed ON documents (failed_at) WHERE state = 'failed';
+                """),
     ]
 }

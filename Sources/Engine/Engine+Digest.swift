@@ -1,0 +1,215 @@
+import Foundation
+import Mail
+import Store
+
+public struct DigestPreview: Codable, Sendable {
+    public let to: String
+    public let subject: String
+    public let text: String
+    public let html: String
+    public let failures: [DigestFailure]
+}
+
+public struct DigestOutcome: Codable, Sendable {
+    public let sent: Int
+    public let skipped: Int
+}
+
+/// Not configuration: kept across `connector.reset`.
+private enum DigestKey {
+    static let lastRunAt = "digest.lastRunAt"
+    static let lastScheduledDay = "digest.lastScheduledDay"
+}
+
+extension Engine {
+    /// The digest a collaborator would receive for `day` (default: today).
+    public func previewDigest(collaboratorID: String, day: String?) async throws -> DigestPreview {
+        let day = try digestDay(day)
+        let window = digestWindow(day)
+        return try await database.read { connection in
+            guard let collaborator = try Self.collaborators(connection, id: collaboratorID).first else {
+                throw EngineError.unknownCollaborator(id: collaboratorID)
+            }
+            return try self.preview(connection, collaborator, day: day, window: window)
+        }
+    }
+
+    /// Mails the digests of `day`: to one collaborator or every one who opted
+    /// in; at most one per collaborator and day unless `force`; none without
+    /// failures.
+    public func sendDigests(day: String?, collaboratorID: String?, force: Bool) async throws -> DigestOutcome {
+        guard let smtp = configuration.smtp else { throw EngineError.smtpNotConfigured }
+        let day = try digestDay(day)
+        let window = digestWindow(day)
+        let (previews, skipped) = try await database.read { connection -> ([(Collaborator, DigestPreview)], Int) in
+            let everyone = try Self.collaborators(connection, id: collaboratorID)
+            if let collaboratorID, everyone.isEmpty { throw EngineError.unknownCollaborator(id: collaboratorID) }
+            var previews: [(Collaborator, DigestPreview)] = []
+            var skipped = 0
+            for collaborator in everyone {
+                let already = try connection.count(
+                    "SELECT count(*) FROM digests_sent WHERE collaborator_id = ? AND day = ?", [.text(collaborator.id), .text(day)])
+                let preview = try self.preview(connection, collaborator, day: day, window: window)
+                if !collaborator.dailyDigest || (already > 0 && !force) || preview.failures.isEmpty {
+                    skipped += 1
+                } else {
+                    previews.append((collaborator, preview))
+                }
+            }
+            return (previews, skipped)
+        }
+        let sender = SMTPSender(url: smtp.url, user: smtp.user, password: smtp.password)
+        var sent = 0
+        for (collaborator, preview) in previews {
+            let message = MailMessage(
+                fromAddress: smtp.from, toName: collaborator.name, toAddress: collaborator.email, subject: preview.subject,
+                text: preview.text, html: preview.html, date: now())
+            do {
+                try await blocking.run { try sender.send(message) }
+            } catch {
+                logger.error("digest not sent", metadata: ["collaboratorId": "\(collaborator.id)", "error": "\(error)"])
+                throw EngineError.smtpFailed(detail: "\(error)")
+            }
+            let at = now()
+            try await write { connection in
+                try connection.run(
+                    """
+                    INSERT INTO digests_sent (collaborator_id, day, sent_at, failures) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
+                    """, [.text(collaborator.id), .text(day), .real(at.timeIntervalSince1970), .integer(Int64(preview.failures.count))])
+                try connection.appendEvent(
+                    "digest.sent", at: at,
+                    ["collaboratorId": .text(collaborator.id), "date": .text(day), "failures": .number(Int64(preview.failures.count))])
+            }
+            changes.notify()
+            sent += 1
+            logger.info("digest sent", metadata: ["collaboratorId": "\(collaborator.id)", "failures": "\(preview.failures.count)"])
+        }
+        return DigestOutcome(sent: sent, skipped: skipped)
+    }
+
+    private func preview(_ connection: SQLiteConnection, _ collaborator: Collaborator, day: String, window: DateInterval)
+        throws -> DigestPreview
+    {
+        let dossierFilter = collaborator.dossierIds == nil
+            ? "d.selected = 1" : "d.id IN (SELECT value FROM json_each(?))"
+        var bindings: [SQLValue] = [.real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
+        if let ids = collaborator.dossierIds {
+            bindings.append(.text(String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)))
+        }
+        let failures = try connection.rows(
+            """
+            SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
+            FROM documents doc JOIN dossiers d ON d.id = doc.dossier_id
+            WHERE doc.state = 'failed' AND doc.failed_at >= ? AND doc.failed_at < ? AND \(dossierFilter)
+            ORDER BY d.sort_key, doc.path
+            """, bindings
+        ) { row -> DigestFailure in
+            let lastError = row.optionalText(7).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
+            let attempts = Int(row.int(5))
+            let reason = row.optionalText(4) ?? "inqom_unavailable"
+            return DigestFailure(
+                documentId: row.text(0), dossierId: row.text(1), dossierName: row.text(2), path: row.text(3), reason: reason,
+                explanation: DigestContent.explanation(reason: reason, httpStatus: lastError?.httpStatus, attempts: attempts),
+                attempts: attempts, lastAttemptAt: localTime(Date(timeIntervalSince1970: row.double(6))))
+        }
+        let span = (from: DigestContent.frenchDateTime(localTime(window.start)), to: DigestContent.frenchDateTime(localTime(window.end)))
+        return DigestPreview(
+            to: collaborator.email, subject: DigestContent.subject(count: failures.count, day: day),
+            text: DigestContent.text(name: collaborator.name, failures: failures, window: span),
+            html: DigestContent.html(name: collaborator.name, failures: failures, window: span), failures: failures)
+    }
+
+    /// `YYYY-MM-DD`, checked; today in the engine's time zone by default.
+    func digestDay(_ day: String?) throws -> String {
+        guard let day else { return localDay(now()) }
+        guard day.count == 10, digestInstant(day) != nil else {
+            throw EngineError.invalidParameter(field: "date", message: "must be a day as YYYY-MM-DD")
+        }
+        return day
+    }
+
+    /// The 24 hours ending at `day`'s digest time.
+    func digestWindow(_ day: String) -> DateInterval {
+        let end = digestInstant(day) ?? now()
+        return DateInterval(start: end.addingTimeInterval(-86_400), end: end)
+    }
+
+    /// `day` at `--digest-at`, in the engine's time zone (through a change of
+    /// hour, the calendar's nearest valid time).
+    func digestInstant(_ day: String) -> Date? {
+        let parts = day.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3 else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (parts[0], parts[1], parts[2])
+        (components.hour, components.minute) = (configuration.digestAtMinutes / 60, configuration.digestAtMinutes % 60)
+        guard let date = calendar.date(from: components),
+            calendar.dateComponents([.year, .month, .day], from: date) == DateComponents(year: parts[0], month: parts[1], day: parts[2])
+        else { return nil }
+        return date
+    }
+
+    /// The next digest time after `date`.
+    func nextDigestInstant(after date: Date) -> Date {
+        let today = localDay(date)
+        if let instant = digestInstant(today), instant > date { return instant }
+        let tomorrow = calendar.date(byAdding: .day, value: 1, to: date) ?? date.addingTimeInterval(86_400)
+        return digestInstant(localDay(tomorrow)) ?? tomorrow
+    }
+
+    var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = configuration.timeZone
+        return calendar
+    }
+
+    func localDay(_ date: Date) -> String {
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+
+    func localTime(_ date: Date) -> String {
+        let parts = calendar.dateComponents([.hour, .minute], from: date)
+        return localDay(date) + String(format: " %02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+    }
+
+    /// The daily run: every day at `--digest-at`, and once at start if the
+    /// engine was down at that time. The day of the last run is stored, so a
+    /// restart never sends the same day twice.
+    func runDigestSchedule() async {
+        while !Task.isCancelled {
+            let now = now()
+            let today = localDay(now)
+            let due = (digestInstant(today) ?? now) <= now
+            let lastDay = try? await database.read { try $0.rows("SELECT value FROM settings WHERE key = ?", [.text(DigestKey.lastScheduledDay)]) { $0.text(0) }.first }
+            if due, (lastDay ?? nil) != today {
+                if configuration.smtp != nil {
+                    do {
+                        _ = try await sendDigests(day: today, collaboratorID: nil, force: false)
+                    } catch {
+                        logger.error("daily digest failed; tried again in a minute", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(60))
+                        continue
+                    }
+                }
+                let at = Self.timestamp(now)
+                try? await write { connection in
+                    for (key, value) in [(DigestKey.lastScheduledDay, today), (DigestKey.lastRunAt, at)] {
+                        try connection.run(
+                            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            [.text(key), .text(value)])
+                    }
+                }
+            }
+            // Wake at the next digest time, or within the hour (clock changes).
+            let wait = min(nextDigestInstant(after: self.now()).timeIntervalSince(self.now()), 3600)
+            try? await Task.sleep(for: .milliseconds(Int64(max(0.05, wait) * 1000)))
+        }
+    }
+
+    /// `status.summary`'s digest part.
+    func digestStatus(_ connection: SQLiteConnection) throws -> StatusSummary.Digest {
+        let last = try connection.rows("SELECT value FROM settings WHERE key = ?", [.text(DigestKey.lastRunAt)]) { $0.text(0) }.first
+        return StatusSummary.Digest(lastRunAt: last, nextRunAt: Self.timestamp(nextDigestInstant(after: now())))
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""A real SMTP server (aiosmtpd) for the digest tests.
+
+    python3 smtp_sink.py --dir DIR [--exit-with-stdin]
+
+prints {"port": N} once it listens. Every message received is parsed with
+Python's email package and written to DIR/NNNN.json: envelope, decoded
+headers, and each MIME part (content type and decoded text).
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        parts = [{"type": part.get_content_type(), "content": part.get_content()}
+                 for part in message.walk() if not part.is_multipart()]
+        record = {
+            "mailFrom": envelope.mail_from, "rcptTos": envelope.rcpt_tos,
+            "from": str(message["From"]), "to": str(message["To"]), "subject": str(message["Subject"]),
+            "date": str(message["Date"]), "messageId": str(message["Message-ID"]),
+            "contentType": message.get_content_type(), "parts": parts,
+        }
+        with self.lock:
+            self.count += 1
+            path = os.path.join(self.directory, "%04d.json" % self.count)
+        with open(path + ".tmp", "w", encoding="utf-8") as out:
+            json.dump(record, out, ensure_ascii=False)
+        os.rename(path + ".tmp", path)
+        return "250 Message accepted"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--exit-with-stdin", action="store_true")
+    arguments = parser.parse_args()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    port = free_port()
+    controller = Controller(Sink(arguments.dir), hostname="127.0.0.1", port=port)
+    controller.start()
+    print(json.dumps({"port": port}), flush=True)
+    if arguments.exit_with_stdin:
+        sys.stdin.buffer.read()
+        os._exit(0)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

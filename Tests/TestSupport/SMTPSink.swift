@@ -1,0 +1,62 @@
+import Foundation
+import Glibc
+
+/// A real SMTP server on loopback (`Tests/SMTPSink/smtp_sink.py`, aiosmtpd)
+/// that keeps every message it receives, parsed by Python's email package.
+public final class SMTPSink: @unchecked Sendable {
+    // @unchecked: `process` is started once and then only signalled.
+    public let port: Int
+    public let directory: String
+    private let process: Process
+    private let stdinWriter: FileHandle
+
+    public init() async throws {
+        directory = TemporaryDirectory.make(prefix: "smtp-sink")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SMTPSink/smtp_sink.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--dir", directory, "--exit-with-stdin"]
+        let output = Pipe()
+        let input = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        self.stdinWriter = input.fileHandleForWriting
+        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
+        try output.fileHandleForReading.close()
+        guard let port = try JSONLine(try await lines.take(timeout: .seconds(20))).int("port") else {
+            throw PeerError(description: "the SMTP sink did not announce its port")
+        }
+        self.port = port
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        try? stdinWriter.close()
+    }
+
+    public var url: String { "smtp://127.0.0.1:\(port)" }
+
+    /// The messages received so far, oldest first.
+    public func messages() throws -> [JSONLine] {
+        try (FileManager.default.contentsOfDirectory(atPath: directory)).filter { $0.hasSuffix(".json") }.sorted().map {
+            try JSONLine(String(contentsOfFile: directory + "/" + $0, encoding: .utf8))
+        }
+    }
+
+    /// Waits until `count` messages have arrived.
+    public func waitForMessages(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [JSONLine] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let received = try messages()
+            if received.count >= count { return received }
+            if ContinuousClock.now > deadline {
+                throw PeerError(description: "\(received.count) messages of \(count) after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
