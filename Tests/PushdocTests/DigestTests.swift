@@ -90,6 +90,47 @@ struct DigestTests {
         #expect((sentEvents.first?["data"] as? [String: Any])?["date"] as? String == Self.today)
     }
 
+    @Test func smtpAuthUsesTheEnvironmentsCredentialsAndNeverLogsThem() async throws {
+        let password = "Sm7p-canary-Pa55"
+        let sink = try await SMTPSink(auth: "digest@cabinet.fr:" + password)
+        var harness = try await PushHarness(extra: ["--digest-at", "23:59"])
+        try await prepare(harness)
+        // The same data directory, restarted with an SMTP server that wants AUTH.
+        harness.engine.stdio.closeWrite()
+        _ = try await harness.engine.waitForExit()
+        let arguments = PushHarness.serveArguments(harness.standIn) + ["--digest-at", "23:59", "--smtp-url", sink.url, "--log-level", "trace"]
+        harness.engine = try PushdocProcess(
+            arguments, dataDir: harness.engine.dataDir,
+            environment: ["PUSHDOC_SMTP_USER": "digest@cabinet.fr", "PUSHDOC_SMTP_PASSWORD": "wrong"])
+        #expect(try await harness.call("digest.send", #"{"date":"\#(Self.today)","collaboratorId":"alice"}"#).errorCode == 1502)
+        harness.engine.stdio.closeWrite()
+        _ = try await harness.engine.waitForExit()
+        harness.engine = try PushdocProcess(
+            arguments, dataDir: harness.engine.dataDir,
+            environment: ["PUSHDOC_SMTP_USER": "digest@cabinet.fr", "PUSHDOC_SMTP_PASSWORD": password])
+        #expect(try await harness.call("digest.send", #"{"date":"\#(Self.today)","collaboratorId":"alice"}"#).int("result", "sent") == 1)
+        _ = try await sink.waitForMessages(1)
+        harness.engine.stdio.closeWrite()
+        _ = try await harness.engine.waitForExit()
+        try await harness.engine.stderr.waitForEnd()
+        #expect(!harness.engine.stderr.pending.isEmpty)
+        #expect(!harness.engine.stderr.pending.joined().contains(password))
+    }
+
+    @Test func collaboratorsAreListedAndRemoved() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult("collaborators.upsert", #"{"collaborators":[{"id":"b","name":"Bé","email":"b@x.fr","dailyDigest":false,"dossierIds":["d1"]},{"id":"a","name":"A","email":"a@x.fr","dailyDigest":true}]}"#)
+        let listed = try #require(try await harness.call("collaborators.list").at("result", "collaborators") as? [[String: Any]])
+        #expect(listed.compactMap { $0["id"] as? String } == ["a", "b"])
+        #expect(listed.last?["dossierIds"] as? [String] == ["d1"])
+        #expect(listed.first?["dossierIds"] == nil)
+        let injected = try await harness.call("collaborators.upsert", #"{"collaborators":[{"id":"c","name":"C\r\nBcc: x@y.z","email":"c@x.fr","dailyDigest":true}]}"#)
+        #expect(injected.string("error", "data", "field") == "collaborators.0.name")
+        let badEmail = try await harness.call("collaborators.upsert", #"{"collaborators":[{"id":"c","name":"C","email":"c@x.fr>, d@y.z","dailyDigest":true}]}"#)
+        #expect(badEmail.string("error", "data", "field") == "collaborators.0.email")
+        #expect(try await harness.call("collaborators.remove", #"{"ids":["a","zz"]}"#).int("result", "removed") == 1)
+    }
+
     @Test func anSMTPServerThatDoesNotAnswerIsSmtpFailed() async throws {
         let harness = try await PushHarness(extra: ["--digest-at", "23:59", "--smtp-url", "smtp://127.0.0.1:9"])
         try await prepare(harness)

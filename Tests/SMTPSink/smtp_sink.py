@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real SMTP server (aiosmtpd) for the digest tests.
 
-    python3 smtp_sink.py --dir DIR [--exit-with-stdin]
+    python3 smtp_sink.py --dir DIR [--auth USER:PASSWORD] [--exit-with-stdin]
 
 prints {"port": N} once it listens. Every message received is parsed with
 Python's email package and written to DIR/NNNN.json: envelope, decoded
@@ -18,6 +18,7 @@ import threading
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -54,12 +55,21 @@ def free_port():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (LOGIN or PLAIN, no TLS needed)")
     parser.add_argument("--exit-with-stdin", action="store_true")
     arguments = parser.parse_args()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     port = free_port()
-    controller = Controller(Sink(arguments.dir), hostname="127.0.0.1", port=port)
+    options = {}
+    if arguments.auth:
+        user, _, password = arguments.auth.partition(":")
+
+        def authenticate(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+            return AuthResult(success=ok)
+        options = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(Sink(arguments.dir), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(json.dumps({"port": port}), flush=True)
     if arguments.exit_with_stdin:

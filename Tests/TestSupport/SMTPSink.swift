@@ -10,13 +10,14 @@ public final class SMTPSink: @unchecked Sendable {
     private let process: Process
     private let stdinWriter: FileHandle
 
-    public init() async throws {
+    /// `auth` ("user:password") makes the server require SMTP AUTH.
+    public init(auth: String? = nil) async throws {
         directory = TemporaryDirectory.make(prefix: "smtp-sink")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("SMTPSink/smtp_sink.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--dir", directory, "--exit-with-stdin"]
+        process.arguments = ["python3", script, "--dir", directory, "--exit-with-stdin"] + (auth.map { ["--auth", $0] } ?? [])
         let output = Pipe()
         let input = Pipe()
         process.standardOutput = output
