@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// `clients/pushdoc_client.py` against a real engine on a Unix socket and
+/// the stand-in, as an integrator would run it.
+struct SampleClientTests {
+    static var clientPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("clients/pushdoc_client.py").path
+    }
+
+    private func runClient(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.clientPath] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
+        try output.fileHandleForReading.close()
+        try await lines.waitForEnd(timeout: .seconds(60))
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        return (process.terminationStatus, lines.pending.joined(separator: "\n"))
+    }
+
+    @Test func aRestartedClientMissesNoEvent() async throws {
+        let standIn = try await InqomStandIn()
+        let socket = TemporaryDirectory.make(prefix: "client-sock") + "/engine.sock"
+        let engine = try PushdocProcess([
+            "serve", "--socket", socket, "--inqom-auth-url", standIn.url.absoluteString,
+            "--inqom-api-url", standIn.url.absoluteString,
+        ])
+        try await engine.waitForLog("listening")
+        let root = TemporaryDirectory.make(prefix: "mcf-root")
+        let dossiers = #"[{"id":"d1","name":"Boulangerie","attributes":{"SIRET":"73282932000074"}}]"#
+        try Data(dossiers.utf8).write(to: URL(fileURLWithPath: root + "/dossiers.json"))
+        try FileManager.default.createDirectory(atPath: root + "/d1/Achats", withIntermediateDirectories: true)
+        try Data("%PDF one".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/one.pdf"))
+        try Data("%PDF two".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/two.pdf"))
+        try Data("MZ".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/tool.exe"))
+        let config = root + "/../config-\(UUID().uuidString).json"
+        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
+        try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
+
+        // The first run submits and leaves before any event is handled.
+        let first = try await runClient(["--root", root, "--config", config, "--socket", socket, "--submit-only"])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.components(separatedBy: "queued").count - 1 == 3)
+        _ = try await RPCPeer(socketPath: socket).call("push.drain", #"{"timeoutMs":20000}"#, timeout: .seconds(30))
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/one.pdf"))
+
+        // The second run picks up the events it missed from its saved seq.
+        let second = try await runClient(["--root", root, "--config", config, "--socket", socket, "--until-idle"])
+        #expect(second.status == 0, "\(second.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/one.pdf"))
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/two.pdf"))
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/tool.exe.non-transmis"))
+        #expect(second.output.contains("NON TRANSMIS d1/Achats/tool.exe"))
+        // Nothing is submitted twice, nothing handled twice.
+        let third = try await runClient(["--root", root, "--config", config, "--socket", socket, "--until-idle"])
+        #expect(!third.output.contains("queued"), "\(third.output)")
+        #expect(!third.output.contains("transmis"), "\(third.output)")
+        #expect(try await standIn.uploads().count == 2)
+        let status = try await runClient(["--root", root, "--config", config, "--socket", socket, "--status"])
+        #expect(status.output.contains("\"transmitted\": 2"))
+        engine.signal(SIGTERM)
+        #expect(try await engine.waitForExit() == 0)
+    }
+}
+
