@@ -6,15 +6,21 @@ import Testing
 /// `clients/pushdoc_client.py` against a real engine on a Unix socket and
 /// the stand-in, as an integrator would run it.
 struct SampleClientTests {
-    static var clientPath: String {
+    static func clientPath(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("clients/pushdoc_client.py").path
+            .appendingPathComponent("clients/" + name).path
     }
 
-    private func runClient(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs one of the sample clients; both take the same settings, spelled
+    /// as options by the Python one and as positional words by the bash one.
+    private func runClient(_ client: String, root: String, config: String, socket: String, mode: String) async throws
+        -> (status: Int32, output: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.clientPath] + arguments
+        process.arguments = client == "python"
+            ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket, mode]
+            : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket, mode]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -26,7 +32,8 @@ struct SampleClientTests {
         return (process.terminationStatus, lines.pending.joined(separator: "\n"))
     }
 
-    @Test func aRestartedClientMissesNoEvent() async throws {
+    @Test(arguments: ["python", "bash"])
+    func aRestartedClientMissesNoEvent(client: String) async throws {
         let standIn = try await InqomStandIn()
         let socket = TemporaryDirectory.make(prefix: "client-sock") + "/engine.sock"
         let engine = try PushdocProcess([
@@ -46,26 +53,26 @@ struct SampleClientTests {
         try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
 
         // The first run submits and leaves before any event is handled.
-        let first = try await runClient(["--root", root, "--config", config, "--socket", socket, "--submit-only"])
+        let first = try await runClient(client, root: root, config: config, socket: socket, mode: "--submit-only")
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.components(separatedBy: "queued").count - 1 == 3)
         _ = try await RPCPeer(socketPath: socket).call("push.drain", #"{"timeoutMs":20000}"#, timeout: .seconds(30))
         #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/one.pdf"))
 
         // The second run picks up the events it missed from its saved seq.
-        let second = try await runClient(["--root", root, "--config", config, "--socket", socket, "--until-idle"])
+        let second = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle")
         #expect(second.status == 0, "\(second.output)")
         #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/one.pdf"))
         #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/two.pdf"))
         #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/tool.exe.non-transmis"))
         #expect(second.output.contains("NON TRANSMIS d1/Achats/tool.exe"))
         // Nothing is submitted twice, nothing handled twice.
-        let third = try await runClient(["--root", root, "--config", config, "--socket", socket, "--until-idle"])
+        let third = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle")
         #expect(!third.output.contains("queued"), "\(third.output)")
         #expect(!third.output.contains("transmis"), "\(third.output)")
         #expect(try await standIn.uploads().count == 2)
-        let status = try await runClient(["--root", root, "--config", config, "--socket", socket, "--status"])
-        #expect(status.output.contains("\"transmitted\": 2"))
+        let summary = try await RPCPeer(socketPath: socket).call("status.summary")
+        #expect(summary.int("result", "documents", "transmitted") == 2)
         engine.signal(SIGTERM)
         #expect(try await engine.waitForExit() == 0)
     }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A sample client in bash (jq; socat for a socket): it plays MCF's backend for
+# the Pushdoc engine over a local tree ROOT/<dossier id>/... with
+# ROOT/dossiers.json, exactly like clients/pushdoc_client.py:
+#   pushdoc.sh ROOT CONFIG "ENGINE COMMAND" [--until-idle|--submit-only]   (the engine on stdio)
+#   pushdoc.sh ROOT CONFIG --socket PATH [--until-idle|--submit-only]      (a running engine)
+# It mirrors the dossiers and folders, walks the wizard from CONFIG, submits
+# new files with size and SHA-256, then follows the events from the last seq
+# it saw (ROOT/.pushdoc-sh.seq): transmitted files move to their archive
+# path, failed ones get a ".non-transmis" marker and a line on stdout.
+set -euo pipefail
+ROOT=$1 CONFIG=$2
+if [ "$3" = --socket ]; then coproc ENGINE { socat - "UNIX-CONNECT:$4"; }; shift 4
+else coproc ENGINE { $3; }; shift 3; fi
+UNTIL_IDLE=${1:-}
+# Coprocess descriptors do not reach $( ) subshells; plain duplicates do.
+exec {TO_ENGINE}>&"${ENGINE[1]}" {FROM_ENGINE}<&"${ENGINE[0]}"
+SEQ_FILE=$ROOT/.pushdoc-sh.seq SENT=$ROOT/.pushdoc-sh.sent EVENTS=$(mktemp)
+touch "$SENT"; [ -f "$SEQ_FILE" ] || echo 0 > "$SEQ_FILE"
+NEXT_ID=0
+
+# call METHOD PARAMS: prints the result; events read meanwhile wait in $EVENTS.
+call() {
+    NEXT_ID=$((NEXT_ID + 1))
+    jq -cn --arg m "$1" --argjson p "$2" --argjson id $NEXT_ID '{jsonrpc:"2.0",id:$id,method:$m,params:$p}' >&"$TO_ENGINE"
+    local line
+    while IFS= read -r line <&"$FROM_ENGINE"; do
+        if [ "$(jq -r '.method // empty' <<<"$line")" = event ]; then echo "$line" >> "$EVENTS"; continue; fi
+        [ "$(jq -r '.id' <<<"$line")" = $NEXT_ID ] || continue
+        if jq -e '.error' <<<"$line" >/dev/null; then jq -c '.error' <<<"$line" >&2; return 1; fi
+        jq -c '.result' <<<"$line"; return 0
+    done
+    return 1
+}
+
+handle() {  # one event notification
+    local event=$1 type dossier path
+    type=$(jq -r '.params.type' <<<"$event"); dossier=$(jq -r '.params.data.dossierId // empty' <<<"$event")
+    path=$(jq -r '.params.data.path // empty' <<<"$event")
+    case $type in
+        document.transmitted)
+            local archive; archive=$(jq -r '.params.data.archivePath // empty' <<<"$event")
+            if [ -n "$archive" ] && [ -f "$ROOT/$dossier/$path" ]; then
+                mkdir -p "$(dirname "$ROOT/$dossier/$archive")"; mv "$ROOT/$dossier/$path" "$ROOT/$dossier/$archive"
+                echo "$ROOT/$dossier/$archive" >> "$SENT"
+            fi
+            echo "transmis  $dossier/$path -> ${archive:-(sur place)}" ;;
+        document.failed)
+            jq -r '.params.data | .reason, .message' <<<"$event" > "$ROOT/$dossier/$path.non-transmis"
+            echo "NON TRANSMIS $dossier/$path: $(jq -r '.params.data.message' <<<"$event")" ;;
+    esac
+    jq -r '.params.seq' <<<"$event" > "$SEQ_FILE"
+}
+
+# The catalog: dossiers, then every folder of their trees.
+call catalog.upsertDossiers "$(jq -c '{dossiers: .}' "$ROOT/dossiers.json")" >/dev/null
+folders=$(for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
+    (cd "$ROOT/$d" 2>/dev/null && find . -mindepth 1 -type d | sed 's|^\./||'); done | jq -Rsc 'split("\n") | map(select(. != ""))')
+[ "$folders" = "[]" ] || call catalog.upsertFolders "{\"paths\":$folders}" >/dev/null
+
+# The wizard, unless it was finished already.
+state=$(call wizard.state '{}' | jq -r .state)
+if [ "$state" != active ] && [ "$state" != paused ]; then
+    call wizard.selectDossiers "$(jq -c '{query: (.dossierQuery // ""), selected: true}' "$CONFIG")" >/dev/null
+    call wizard.connect "$(jq -c '{login, password, clientSecret}' "$CONFIG")" >/dev/null
+    call wizard.mapDossiers "$(jq -c '{siretAttribute}' "$CONFIG")" | jq -r '.unmatched[] | "not mapped: \(.name) (\(.reason))"'
+    jq -c '.rules[]' "$CONFIG" | while IFS= read -r rule; do call rules.add "$rule" >/dev/null 2>&1 || true; done
+    call wizard.finish '{}' >/dev/null
+fi
+
+# New files of the deposit folders (polling; inotifywait would do too).
+for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
+    [ -d "$ROOT/$d" ] || continue
+    while IFS= read -r -d '' file; do
+        grep -qxF "$file" "$SENT" && continue
+        relative=${file#"$ROOT/$d/"}
+        params=$(jq -cn --arg d "$d" --arg p "$relative" --arg f "$(realpath "$file")" --argjson s "$(stat -c %s "$file")" \
+            --arg h "$(sha256sum "$file" | cut -d' ' -f1)" '{dossierId:$d, path:$p, file:$f, size:$s, sha256:$h}')
+        echo "$(call push.submit "$params" | jq -r .state) $d/$relative"
+        echo "$file" >> "$SENT"
+    done < <(find "$ROOT/$d" -type f ! -name '*.non-transmis' -print0 | sort -z)
+done
+
+[ "$UNTIL_IDLE" = --submit-only ] && exit 0
+
+# Events from the last one seen; with --until-idle, stop once all has settled.
+call events.subscribe "{\"after\":$(cat "$SEQ_FILE")}" >/dev/null
+while true; do
+    while [ -s "$EVENTS" ]; do
+        head -n1 "$EVENTS" > "$EVENTS.one"; sed -i '1d' "$EVENTS"; handle "$(cat "$EVENTS.one")"
+    done
+    if IFS= read -r -t 1 line <&"$FROM_ENGINE"; then
+        [ "$(jq -r '.method // empty' <<<"$line")" = event ] && handle "$line"
+    elif [ "$UNTIL_IDLE" = --until-idle ]; then
+        pending=$(call status.summary '{}' | jq '.documents | .queued + .sending + .retrying')
+        [ "$pending" = 0 ] && [ ! -s "$EVENTS" ] && break
+    fi
+done
+rm -f "$EVENTS" "$EVENTS.one"
