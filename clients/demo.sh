@@ -24,7 +24,7 @@ cat > "$WORK/world.json" <<EOF
    {"Id": 11288, "Name": "HOTEL DU PORT", "Siren": "552100554", "Nic": "00013", "CompanyId": 2, "Status": "Active", "ExternalId": null},
    {"Id": 11289, "Name": "GARAGE DUPRE", "Siren": "443061841", "Nic": "00047", "CompanyId": 3, "Status": "Active", "ExternalId": null}]}
 EOF
-python3 Tests/InqomStandIn/inqom_standin.py --world "$WORK/world.json" --exit-with-stdin > "$WORK/standin.out" < <(sleep 100000) &
+python3 Tests/InqomStandIn/inqom_standin.py --world "$WORK/world.json" > "$WORK/standin.out" 2> "$WORK/standin.err" < /dev/null &
 STANDIN=$!
 trap 'kill $STANDIN 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s "$WORK/standin.out" ] && break; sleep 0.1; done

@@ -3,7 +3,7 @@
 # the Pushdoc engine over a local tree ROOT/<dossier id>/... with
 # ROOT/dossiers.json, exactly like clients/pushdoc_client.py:
 #   pushdoc.sh ROOT CONFIG "ENGINE COMMAND" [--until-idle|--submit-only]   (the engine on stdio)
-#   pushdoc.sh ROOT CONFIG --socket PATH [--until-idle|--submit-only]      (a running engine)
+#   pushdoc.sh ROOT CONFIG --socket PATH [--until-idle|--submit-only|--status]      (a running engine)
 # It mirrors the dossiers and folders, walks the wizard from CONFIG, submits
 # new files with size and SHA-256, then follows the events from the last seq
 # it saw (ROOT/.pushdoc-sh.seq): transmitted files move to their archive
@@ -52,6 +52,8 @@ handle() {  # one event notification
     jq -r '.params.seq' <<<"$event" > "$SEQ_FILE"
 }
 
+if [ "$UNTIL_IDLE" = --status ]; then call status.summary '{}' | jq .; exit 0; fi
+
 # The catalog: dossiers, then every folder of their trees.
 call catalog.upsertDossiers "$(jq -c '{dossiers: .}' "$ROOT/dossiers.json")" >/dev/null
 folders=$(for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
@@ -69,17 +71,21 @@ if [ "$state" != active ] && [ "$state" != paused ]; then
 fi
 
 # New files of the deposit folders (polling; inotifywait would do too).
-for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
-    [ -d "$ROOT/$d" ] || continue
-    while IFS= read -r -d '' file; do
-        grep -qxF "$file" "$SENT" && continue
-        relative=${file#"$ROOT/$d/"}
-        params=$(jq -cn --arg d "$d" --arg p "$relative" --arg f "$(realpath "$file")" --argjson s "$(stat -c %s "$file")" \
-            --arg h "$(sha256sum "$file" | cut -d' ' -f1)" '{dossierId:$d, path:$p, file:$f, size:$s, sha256:$h}')
-        echo "$(call push.submit "$params" | jq -r .state) $d/$relative"
-        echo "$file" >> "$SENT"
-    done < <(find "$ROOT/$d" -type f ! -name '*.non-transmis' -print0 | sort -z)
-done
+submit_new_files() {
+    local d file relative params
+    for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
+        [ -d "$ROOT/$d" ] || continue
+        while IFS= read -r -d '' file; do
+            grep -qxF "$file" "$SENT" && continue
+            relative=${file#"$ROOT/$d/"}
+            params=$(jq -cn --arg d "$d" --arg p "$relative" --arg f "$(realpath "$file")" --argjson s "$(stat -c %s "$file")" \
+                --arg h "$(sha256sum "$file" | cut -d' ' -f1)" '{dossierId:$d, path:$p, file:$f, size:$s, sha256:$h}')
+            echo "$(call push.submit "$params" | jq -r .state) $d/$relative"
+            echo "$file" >> "$SENT"
+        done < <(find "$ROOT/$d" -type f ! -name '*.non-transmis' -print0 | sort -z)
+    done
+}
+submit_new_files
 
 [ "$UNTIL_IDLE" = --submit-only ] && exit 0
 
@@ -91,9 +97,12 @@ while true; do
     done
     if IFS= read -r -t 1 line <&"$FROM_ENGINE"; then
         [ "$(jq -r '.method // empty' <<<"$line")" = event ] && handle "$line"
-    elif [ "$UNTIL_IDLE" = --until-idle ]; then
-        pending=$(call status.summary '{}' | jq '.documents | .queued + .sending + .retrying')
-        [ "$pending" = 0 ] && [ ! -s "$EVENTS" ] && break
+    else
+        submit_new_files
+        if [ "$UNTIL_IDLE" = --until-idle ]; then
+            pending=$(call status.summary '{}' | jq '.documents | .queued + .sending + .retrying')
+            [ "$pending" = 0 ] && [ ! -s "$EVENTS" ] && break
+        fi
     fi
 done
 rm -f "$EVENTS" "$EVENTS.one"

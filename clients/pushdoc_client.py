@@ -166,13 +166,14 @@ class Client:
         self.state["lastSeq"] = event["seq"]
         self.save()
 
-    def follow_events(self, until_idle):
+    def follow_events(self, dossiers, until_idle):
+        """Handles events as they come; between them, looks for new files."""
         self.engine.call("events.subscribe", after=self.state["lastSeq"])
         while True:
             try:
                 event = self.engine.events.get(timeout=1)
             except queue.Empty:
-                if until_idle and self.idle():
+                if self.submit_new_files(dossiers) == 0 and until_idle and self.idle():
                     return
                 continue
             if event is None:
@@ -205,7 +206,7 @@ def main():
     client.walk_wizard()
     client.submit_new_files(dossiers)
     if not arguments.submit_only:
-        client.follow_events(arguments.until_idle)
+        client.follow_events(dossiers, arguments.until_idle)
     engine.close()
 
 

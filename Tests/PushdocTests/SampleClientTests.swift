@@ -11,8 +11,21 @@ struct SampleClientTests {
             .appendingPathComponent("clients/" + name).path
     }
 
-    /// Runs one of the sample clients; both take the same settings, spelled
+    /// Starts one of the sample clients; both take the same settings, spelled
     /// as options by the Python one and as positional words by the bash one.
+    /// No `mode`: it keeps following events and files until stopped.
+    private func startClient(_ client: String, root: String, config: String, socket: String, mode: String?) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = (client == "python"
+            ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket]
+            : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket]) + (mode.map { [$0] } ?? [])
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     private func runClient(_ client: String, root: String, config: String, socket: String, mode: String) async throws
         -> (status: Int32, output: String)
     {
@@ -73,6 +86,16 @@ struct SampleClientTests {
         #expect(try await standIn.uploads().count == 2)
         let summary = try await RPCPeer(socketPath: socket).call("status.summary")
         #expect(summary.int("result", "documents", "transmitted") == 2)
+        // Left running, the client notices a file deposited later.
+        let follower = try startClient(client, root: root, config: config, socket: socket, mode: nil)
+        try await Task.sleep(for: .milliseconds(500))
+        try Data("%PDF later".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/later.pdf"))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/later.pdf"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/later.pdf"))
+        follower.terminate()
         engine.signal(SIGTERM)
         #expect(try await engine.waitForExit() == 0)
     }
