@@ -14,14 +14,16 @@ struct SampleClientTests {
     /// Starts one of the sample clients; both take the same settings, spelled
     /// as options by the Python one and as positional words by the bash one.
     /// No `mode`: it keeps following events and files until stopped.
-    private func startClient(_ client: String, root: String, config: String, socket: String, mode: String?) throws -> Process {
+    private func startClient(
+        _ client: String, root: String, config: String, socket: String, mode: String?, output: Pipe? = nil
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = (client == "python"
             ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket]
             : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket]) + (mode.map { [$0] } ?? [])
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardOutput = output ?? FileHandle.nullDevice
+        process.standardError = output ?? FileHandle.nullDevice
         try process.run()
         return process
     }
@@ -29,15 +31,8 @@ struct SampleClientTests {
     private func runClient(_ client: String, root: String, config: String, socket: String, mode: String) async throws
         -> (status: Int32, output: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = client == "python"
-            ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket, mode]
-            : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket, mode]
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        let process = try startClient(client, root: root, config: config, socket: socket, mode: mode, output: output)
         let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
         try output.fileHandleForReading.close()
         try await lines.waitForEnd(timeout: .seconds(60))
