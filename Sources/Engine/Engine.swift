@@ -110,10 +110,10 @@ public final class Engine: Sendable {
         digestTask.withLock { $0 = Task { await self.runDigestSchedule() } }
     }
 
-    /// Stops sending: uploads under way get `--shutdown-grace`.
-    public func stopSending() async {
+    /// Stops sending: uploads under way may finish until `deadline`.
+    public func stopSending(by deadline: ContinuousClock.Instant) async {
         digestTask.withLock { $0 }?.cancel()
-        await senderBox.withLock { $0 }?.stop(grace: configuration.shutdownGrace)
+        await senderBox.withLock { $0 }?.stop(by: deadline)
     }
 
     var sender: Sender? { senderBox.withLock { $0 } }

@@ -44,12 +44,11 @@ final class Sender: Sendable {
         loop.withLock { $0 = Task { await self.run() } }
     }
 
-    /// Stops claiming work; uploads under way get `grace`, then are cancelled
-    /// (they go back to the queue: nothing is lost).
-    func stop(grace: Duration) async {
+    /// Stops claiming work; uploads under way may finish until `deadline`,
+    /// then are cancelled (they go back to the queue: nothing is lost).
+    func stop(by deadline: ContinuousClock.Instant) async {
         state.withLock { $0.stopping = true }
         engine.changes.notify()
-        let deadline = ContinuousClock.now + grace
         while state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }

@@ -57,9 +57,11 @@ struct EngineProcess {
         logger.info("shutting down", metadata: ["reason": "\(reason)"])
         server.beginShutdown()
         listener?.stop()
-        _ = Self.waitFor { await engine.stopSending() }
+        // One grace for everything under way: uploads and requests alike.
         let grace = settings.engine.shutdownGrace
-        if !server.waitUntilIdle(deadline: .now + grace) {
+        let deadline = ContinuousClock.now + grace
+        _ = Self.waitFor { await engine.stopSending(by: deadline) }
+        if !server.waitUntilIdle(deadline: deadline) {
             logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])
         }
         server.flushAll()
