@@ -119,7 +119,7 @@ extension Engine {
 
     /// Records folder paths of the dossier tree, offered by `rules.completePath`.
     public func upsertFolders(_ paths: [String]) async throws -> Int {
-        let cleaned = paths.map { PathTemplate.normalisedSegments($0).isEmpty ? "" : Self.cleanPath($0) }
+        let cleaned = paths.map(Self.cleanPath)
         if let index = cleaned.firstIndex(of: "") {
             throw EngineError.invalidParameter(field: "paths.\(index)", message: "must name a folder")
         }

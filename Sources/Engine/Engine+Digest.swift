@@ -15,12 +15,6 @@ public struct DigestOutcome: Codable, Sendable {
     public let skipped: Int
 }
 
-/// Not configuration: kept across `connector.reset`.
-private enum DigestKey {
-    static let lastRunAt = "digest.lastRunAt"
-    static let lastScheduledDay = "digest.lastScheduledDay"
-}
-
 extension Engine {
     /// The digest a collaborator would receive for `day` (default: today).
     public func previewDigest(collaboratorID: String, day: String?) async throws -> DigestPreview {
@@ -181,7 +175,7 @@ extension Engine {
             let now = now()
             let today = localDay(now)
             let due = (digestInstant(today) ?? now) <= now
-            let lastDay = try? await database.read { try $0.rows("SELECT value FROM settings WHERE key = ?", [.text(DigestKey.lastScheduledDay)]) { $0.text(0) }.first }
+            let lastDay = try? await database.read { try $0.setting(.digestLastScheduledDay) }
             if due, (lastDay ?? nil) != today {
                 if configuration.smtp != nil {
                     do {
@@ -194,11 +188,8 @@ extension Engine {
                 }
                 let at = Self.timestamp(now)
                 try? await write { connection in
-                    for (key, value) in [(DigestKey.lastScheduledDay, today), (DigestKey.lastRunAt, at)] {
-                        try connection.run(
-                            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                            [.text(key), .text(value)])
-                    }
+                    try connection.setSetting(.digestLastScheduledDay, today)
+                    try connection.setSetting(.digestLastRunAt, at)
                 }
             }
             // Wake at the next digest time, or within the hour (clock changes).
@@ -209,7 +200,7 @@ extension Engine {
 
     /// `status.summary`'s digest part.
     func digestStatus(_ connection: SQLiteConnection) throws -> StatusSummary.Digest {
-        let last = try connection.rows("SELECT value FROM settings WHERE key = ?", [.text(DigestKey.lastRunAt)]) { $0.text(0) }.first
-        return StatusSummary.Digest(lastRunAt: last, nextRunAt: Self.timestamp(nextDigestInstant(after: now())))
+        StatusSummary.Digest(
+            lastRunAt: try connection.setting(.digestLastRunAt), nextRunAt: Self.timestamp(nextDigestInstant(after: now())))
     }
 }

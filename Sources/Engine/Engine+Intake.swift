@@ -210,15 +210,7 @@ extension Engine {
 
     /// The rule whose deposit folder this is, for the deposit's year and month.
     static func matchingRule(_ connection: SQLiteConnection, folder: String, year: Int, month: Int) throws -> Rule? {
-        let rules = try connection.rows(
-            "SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id"
-        ) { row in
-            Rule(
-                id: row.text(0), depositPath: row.text(1), documentType: DocumentType(rawValue: row.text(2)) ?? .autre,
-                archivePath: row.optionalText(3), period: Rule.Period(rawValue: row.text(4)) ?? .current,
-                createdAt: row.text(5))
-        }
-        return rules.first { rule in
+        try connection.rules().first { rule in
             guard let template = try? PathTemplate(rule.depositPath) else { return false }
             return rule.period == .any
                 ? template.matches(folder: folder, year: nil, month: nil)

@@ -64,16 +64,7 @@ extension Engine {
     }
 
     public func rules() async throws -> [Rule] {
-        try await database.read { connection in
-            try connection.rows(
-                "SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id"
-            ) { row in
-                Rule(
-                    id: row.text(0), depositPath: row.text(1),
-                    documentType: DocumentType(rawValue: row.text(2)) ?? .autre, archivePath: row.optionalText(3),
-                    period: Rule.Period(rawValue: row.text(4)) ?? .current, createdAt: row.text(5))
-            }
-        }
+        try await database.read { try $0.rules() }
     }
 
     /// Validates a rule as the spec says, then stores it.
@@ -160,5 +151,18 @@ extension Engine {
     func yearAndMonth(of date: Date) -> (Int, Int) {
         let parts = calendar.dateComponents([.year, .month], from: date)
         return (parts.year ?? 1970, parts.month ?? 1)
+    }
+}
+
+extension SQLiteConnection {
+    /// Every rule, oldest first: the order in which they are matched.
+    func rules() throws -> [Rule] {
+        try rows("SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id") {
+            row in
+            Rule(
+                id: row.text(0), depositPath: row.text(1), documentType: DocumentType(rawValue: row.text(2)) ?? .autre,
+                archivePath: row.optionalText(3), period: Rule.Period(rawValue: row.text(4)) ?? .current,
+                createdAt: row.text(5))
+        }
     }
 }

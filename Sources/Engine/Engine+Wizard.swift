@@ -275,7 +275,7 @@ extension Engine {
     /// Wipes configuration and credentials; the catalog, documents and events stay.
     public func resetConnector() async throws {
         try await writeCatalog { connection, index in
-            for key in SettingKey.allCases { try connection.setSetting(key, nil) }
+            for key in SettingKey.allCases where key.isConfiguration { try connection.setSetting(key, nil) }
             try connection.execute("DELETE FROM mapping; DELETE FROM rules; UPDATE dossiers SET selected = 0 WHERE selected = 1")
             index?.clearSelection()
         }

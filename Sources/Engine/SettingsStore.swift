@@ -1,7 +1,6 @@
 import Store
 
-/// The connector's configuration, kept in the `settings` table (all of it
-/// wiped by `connector.reset`).
+/// The engine's small settings, kept in the `settings` table.
 enum SettingKey: String, CaseIterable {
     case wizardFinished = "wizard.finished"
     case connectorPaused = "connector.paused"
@@ -12,6 +11,12 @@ enum SettingKey: String, CaseIterable {
     case siretAttribute = "mapping.siretAttribute"
     /// Inqom refused the stored credentials while sending: disconnected.
     case tokenRefused = "inqom.tokenRefused"
+    /// The day and time of the last scheduled digest run.
+    case digestLastScheduledDay = "digest.lastScheduledDay"
+    case digestLastRunAt = "digest.lastRunAt"
+
+    /// What `connector.reset` wipes: all but the digest's own bookkeeping.
+    var isConfiguration: Bool { !rawValue.hasPrefix("digest.") }
 }
 
 extension SQLiteConnection {
