@@ -6,7 +6,7 @@ struct CatalogSearch {
     let dossiers: Int
 
     func run(into table: inout ResultTable) throws {
-        let engine = try EngineDriver()
+        let engine = try LinePeer.engine()
         var names = ["Boulangerie", "Hôtel", "Société", "Café", "Garage", "Pharmacie", "Cabinet", "Atelier"]
         names += ["Martin", "Dupré", "Lefèvre", "Moreau", "Girard", "Bonnet", "François", "Mercier"]
         var batches: [Duration] = []
@@ -40,8 +40,4 @@ struct CatalogSearch {
                       target: "≤ 10 ms"))
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Double { seconds * 1000 }
 }

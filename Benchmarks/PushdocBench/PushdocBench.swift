@@ -3,17 +3,22 @@ import InqomClient
 import Logging
 import TestSupport
 
-/// `swift run -c release pushdoc-bench [--quick]`: measures, prints a table
-/// of figures beside their baselines. Never a pass/fail test. The blocking
-/// measures run first, on the main thread, before any task is started.
+/// `swift build -c release && .build/release/pushdoc-bench [--quick]`:
+/// measures, prints a table of figures beside baselines measured in the
+/// same run. Never a pass/fail test. `--quick` (CI) runs every measure on
+/// small counts, only to prove the suite still works. The blocking measures
+/// run first, on the main thread, before any task is started.
 @main
 enum PushdocBench {
     static func main() async throws {
         let quick = CommandLine.arguments.contains("--quick")
         var table = ResultTable()
+        try ProtocolLatency(roundTrips: quick ? 500 : 5_000, pipelined: quick ? 20_000 : 200_000, starts: quick ? 5 : 21)
+            .run(into: &table)
         try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table)
         try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table)
         try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table)
+        try await StoredDocuments(documents: quick ? 5_000 : 100_000).run(into: &table)
         table.print()
     }
 }
@@ -39,10 +44,11 @@ struct ResultTable {
     func print() {
         let header = ["measure", "figure", "baseline", "ratio", "target"]
         let lines = rows.map { row in
-            [
+            let hasBaseline = !row.baseline.isNaN
+            return [
                 row.measure, Self.format(row.figure, row.unit),
-                Self.format(row.baseline, row.unit) + " (\(row.baselineName))",
-                String(format: "%.2f", row.figure / row.baseline), row.target,
+                hasBaseline ? Self.format(row.baseline, row.unit) + " (\(row.baselineName))" : "—",
+                hasBaseline ? String(format: "%.2f", row.figure / row.baseline) : "—", row.target,
             ]
         }
         let widths = header.indices.map { column in ([header] + lines).map { $0[column].count }.max() ?? 0 }

@@ -117,9 +117,3 @@ struct SplitMix64: RandomNumberGenerator {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
 }
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

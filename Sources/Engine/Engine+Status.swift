@@ -84,7 +84,7 @@ extension Engine {
         let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
         return try await database.read { connection in
             var counts = DocumentCounts()
-            try connection.query("SELECT state, count(*) FROM documents GROUP BY state") { row in
+            try connection.query("SELECT state, count FROM document_counts") { row in
                 let count = Int(row.int(1))
                 switch row.text(0) {
                 case "queued": counts.queued = count
@@ -96,9 +96,14 @@ extension Engine {
                 default: counts.duplicate = count
                 }
             }
-            let lastSuccess = try connection.rows("SELECT max(transmitted_at) FROM documents") { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+            let lastSuccess = try connection.rows(
+                "SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted WHERE transmitted_at IS NOT NULL"
+            ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
             let lastError = try connection.rows(
-                "SELECT at, detail FROM document_history WHERE event IN ('retry_scheduled', 'failed') ORDER BY rowid DESC LIMIT 1"
+                """
+                SELECT at, detail FROM document_history INDEXED BY document_history_errors
+                WHERE event IN ('retry_scheduled', 'failed') ORDER BY at DESC, rowid DESC LIMIT 1
+                """
             ) { ($0.double(0), $0.optionalText(1)) }.first
             return StatusSummary(
                 connector: .init(state: try Self.wizardState(connection).state), documents: counts,

@@ -17,7 +17,7 @@ public final class Engine: Sendable {
     let secretBox: SecretBox
     let inqom: InqomSession
     let spool: Spool
-    let blocking = BlockingWork()
+    let blocking = BlockingWork(threads: 8)
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)

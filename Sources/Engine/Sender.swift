@@ -26,6 +26,8 @@ final class Sender: Sendable {
         let documentType: DocumentType
         let archiveTemplate: String?
         let attempts: Int
+        /// The dossier's Inqom accounting folder, nil when it is not mapped.
+        let inqomFolderID: Int64?
     }
 
     static let circuitThreshold = 5
@@ -77,11 +79,18 @@ final class Sender: Sendable {
         }
     }
 
+    // Queries on due documents name their index: without statistics SQLite
+    // would pick `documents_by_state` and sort every queued document (2 ms
+    // per claim with 2,000 queued).
+
     /// How long nothing can be due: until the next retry, a second at most.
     private func napTime() async -> Duration {
         let next = try? await engine.database.read { connection in
             try connection.rows(
-                "SELECT min(next_attempt_at) FROM documents WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL"
+                """
+                SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
+                WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL
+                """
             ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
         }
         guard let next else { return .seconds(1) }
@@ -104,15 +113,17 @@ final class Sender: Sendable {
             guard try Engine.wizardState(connection).state == .active else { return [] }
             let due = try connection.rows(
                 """
-                SELECT seq, id, dossier_id, path, file_name, spool_name, document_type, archive_template, attempts
-                FROM documents WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
+                SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
+                    mapping.inqom_folder_id
+                FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
+                WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
                 ORDER BY next_attempt_at, seq LIMIT ?
                 """, [.real(now.timeIntervalSince1970), .integer(Int64(slots))]
             ) { row in
                 Outgoing(
                     seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
                     spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
-                    archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)))
+                    archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
             }
             for document in due {
                 try connection.run("UPDATE documents SET state = 'sending' WHERE seq = ?", [.integer(document.seq)])
@@ -125,13 +136,20 @@ final class Sender: Sendable {
 
     private func send(_ document: Outgoing) async {
         let outcome = await upload(document)
+        var transmitted = false
         do {
             try await record(outcome, for: document)
+            if case .transmitted = outcome { transmitted = true }
         } catch {
             engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
         }
         state.withLock { $0.inFlight -= 1 }
         engine.changes.notify()
+        // Once the worker is free: Inqom has the bytes, the spool need not keep them.
+        if transmitted, let spoolName = document.spoolName {
+            let spool = engine.spool
+            _ = try? await engine.blocking.run { spool.remove(spoolName) }
+        }
     }
 
     enum Outcome {
@@ -143,12 +161,7 @@ final class Sender: Sendable {
     }
 
     private func upload(_ document: Outgoing) async -> Outcome {
-        let folderID = try? await engine.database.read { connection in
-            try connection.rows("SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(document.dossierID)]) {
-                $0.int(0)
-            }.first
-        }
-        guard let folder = folderID ?? nil else {
+        guard let folder = document.inqomFolderID else {
             return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         let spool = engine.spool
@@ -219,10 +232,6 @@ final class Sender: Sendable {
                 data["inqomDocumentId"] = .number(receipt.inqomDocumentID)
                 data["archivePath"] = archivePath.map { .text($0) } ?? .null
                 try connection.appendEvent("document.transmitted", at: now, data)
-            }
-            if let spoolName = document.spoolName {
-                let spool = engine.spool
-                _ = try? await engine.blocking.run { spool.remove(spoolName) }
             }
         case .failed(let reason, let message, let status):
             try await fail(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)

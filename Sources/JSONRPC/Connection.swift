@@ -63,7 +63,9 @@ public final class Connection: Sendable {
             let count = read(input, chunk.baseAddress, chunkSize)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
+            output.hold()
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
+            output.release()
             // A client that does not read its replies is not read either.
             while output.backlog > Self.backlogLimit, !output.isBroken { usleep(1000) }
         }

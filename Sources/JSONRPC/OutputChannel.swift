@@ -5,10 +5,14 @@ import Synchronization
 /// Writes whole messages to a file descriptor from its own serial queue, so
 /// that a slow reader never blocks Swift's cooperative threads. Messages
 /// queued while a write is under way leave together in the next write.
+/// While the connection's reader holds the channel (one chunk of input),
+/// answers wait, then leave in one write from the reader's own thread: a
+/// lone `ping` costs no hand-off, a pipelined burst one write per chunk.
 public final class OutputChannel: Sendable {
     private struct State {
         var buffer: [UInt8] = []
         var draining = false
+        var held = false
         var broken = false
     }
 
@@ -34,11 +38,28 @@ public final class OutputChannel: Sendable {
         let startDrain = state.withLock { state -> Bool in
             guard !state.broken else { return false }
             state.buffer.append(contentsOf: bytes)
-            guard !state.draining else { return false }
+            guard !state.draining, !state.held else { return false }
             state.draining = true
             return true
         }
         if startDrain { queue.async { self.drain() } }
+    }
+
+    /// Holds writes back while the reader handles one chunk of input.
+    public func hold() {
+        state.withLock { $0.held = true }
+    }
+
+    /// Ends a hold, writing what it kept back on the calling thread, which
+    /// must be the reader's own (never one of Swift's cooperative threads).
+    public func release() {
+        let drainHere = state.withLock { state -> Bool in
+            state.held = false
+            guard !state.draining, !state.buffer.isEmpty, !state.broken else { return false }
+            state.draining = true
+            return true
+        }
+        if drainHere { drain() }
     }
 
     /// Returns once everything queued so far has been written (or the peer

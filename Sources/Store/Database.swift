@@ -8,7 +8,7 @@ import Dispatch
 /// before it is acknowledged.
 public final class Database: Sendable {
     public let path: String
-    private let writer: QueueOwnedConnection
+    private let writer: GroupCommitWriter
     private let reader: QueueOwnedConnection
 
     /// Opens (creating if needed) the database, checks it, and applies the
@@ -23,14 +23,15 @@ public final class Database: Sendable {
         let reading = try SQLiteConnection(path: path, readOnly: true)
         // Reads scan the catalog: map the file rather than copy pages through a small cache.
         try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456")
-        self.writer = QueueOwnedConnection(writing, label: "pushdoc.store.writer")
+        self.writer = GroupCommitWriter(writing, label: "pushdoc.store.writer")
         self.reader = QueueOwnedConnection(reading, label: "pushdoc.store.reader")
     }
 
-    /// Runs `body` in one write transaction, committed durably before this returns.
+    /// Runs `body` atomically in a write transaction, committed durably
+    /// before this returns (concurrent writes share one commit).
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await writer.perform { connection in try connection.transaction { try body(connection) } }
+        try await writer.write(body)
     }
 
     /// Runs `body` on the reading connection, in one read transaction (a

@@ -113,5 +113,30 @@ public enum Schema {
                 ) WITHOUT ROWID;
                 CREATE INDEX documents_failed ON documents (failed_at) WHERE state = 'failed';
                 """),
+        // What the sender and status.summary read at every change, found
+        // without scanning the documents: the due ones in sending order,
+        // counts per state kept by triggers, the last success and error.
+        Migration(
+            5, "documents due, counts per state, last outcomes",
+            sql: """
+                DROP INDEX documents_pending;
+                CREATE INDEX documents_due ON documents (next_attempt_at, seq) WHERE state IN ('queued', 'retrying');
+                CREATE INDEX documents_transmitted ON documents (transmitted_at) WHERE transmitted_at IS NOT NULL;
+                CREATE INDEX document_history_errors ON document_history (at) WHERE event IN ('retry_scheduled', 'failed');
+                CREATE TABLE document_counts (state TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO document_counts (state, count) SELECT state, count(*) FROM documents GROUP BY state;
+                CREATE TRIGGER documents_counted_insert AFTER INSERT ON documents BEGIN
+                    INSERT INTO document_counts (state, count) VALUES (NEW.state, 1)
+                        ON CONFLICT (state) DO UPDATE SET count = count + 1;
+                END;
+                CREATE TRIGGER documents_counted_delete AFTER DELETE ON documents BEGIN
+                    UPDATE document_counts SET count = count - 1 WHERE state = OLD.state;
+                END;
+                CREATE TRIGGER documents_counted_update AFTER UPDATE OF state ON documents WHEN OLD.state IS NOT NEW.state BEGIN
+                    UPDATE document_counts SET count = count - 1 WHERE state = OLD.state;
+                    INSERT INTO document_counts (state, count) VALUES (NEW.state, 1)
+                        ON CONFLICT (state) DO UPDATE SET count = count + 1;
+                END;
+                """),
     ]
 }

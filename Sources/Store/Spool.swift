@@ -19,9 +19,11 @@ public struct Spool: Sendable {
     }
 
     public let directory: String
+    private let directorySync: DirectorySync
 
     public init(directory: String) throws {
         self.directory = directory
+        self.directorySync = DirectorySync(directory: directory)
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
             throw Self.failure("cannot create \(directory)")
         }
@@ -93,7 +95,7 @@ public struct Spool: Sendable {
             guard fsync(fd) == 0 else { throw Self.failure("cannot sync the spool file") }
             close(fd)
             guard rename(temporary, path(of: name)) == 0 else { throw Self.failure("cannot rename the spool file") }
-            try syncDirectory()
+            try directorySync.sync()
         } catch {
             close(fd)
             unlink(temporary)
@@ -102,13 +104,7 @@ public struct Spool: Sendable {
         return Entry(name: name, size: size, sha256: hasher.finalize())
     }
 
-    private func syncDirectory() throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { close(fd) }
-        guard fd >= 0, fsync(fd) == 0 else { throw Self.failure("cannot sync the spool directory") }
-    }
-
-    private static func failure(_ what: String, storage: Bool? = nil) -> Failure {
+    static func failure(_ what: String, storage: Bool? = nil) -> Failure {
         let code = errno
         let isStorage = storage ?? [ENOSPC, EROFS, EDQUOT, EIO].contains(code)
         return Failure(description: "\(what): \(String(cString: strerror(code)))", isStorageFailure: isStorage)

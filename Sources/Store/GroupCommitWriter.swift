@@ -1,0 +1,122 @@
+import Dispatch
+import Synchronization
+
+/// The writing connection, shared by concurrent writers through group
+/// commit: the bodies that arrive while a commit is syncing run together in
+/// the next transaction, each inside its own savepoint, and that one commit
+/// (one fsync) makes them all durable. A body that throws is rolled back
+/// alone; a commit that fails fails every body of its group. Nobody is
+/// answered before the commit that holds their work.
+final class GroupCommitWriter: @unchecked Sendable {
+    // @unchecked: `connection` is used only on `queue`.
+    private let connection: SQLiteConnection
+    private let queue: DispatchQueue
+    private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
+
+    /// A group bounds how long its first body waits for the commit.
+    static let maximumGroup = 512
+
+    /// A body in a group: `run` says how it went (nil: it succeeded), then
+    /// `finish` is told whether its work was lost (the error why) or is
+    /// durable (nil).
+    private struct Job: Sendable {
+        let run: @Sendable (SQLiteConnection) -> (any Error)?
+        let finish: @Sendable ((any Error)?) -> Void
+    }
+
+    init(_ connection: SQLiteConnection, label: String) {
+        self.connection = connection
+        self.queue = DispatchQueue(label: label)
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let outcome = Mutex<Result<T, any Error>?>(nil)
+            enqueue(Job(
+                run: { connection in
+                    let result = Result { try body(connection) }
+                    outcome.withLock { $0 = result }
+                    if case .failure(let error) = result { return error }
+                    return nil
+                },
+                finish: { lost in
+                    // `lost`: the work did not reach the disk, whatever the body returned.
+                    switch (outcome.withLock { $0 }, lost) {
+                    case (.failure(let error)?, _): continuation.resume(throwing: error)
+                    case (_, let lost?): continuation.resume(throwing: lost)
+                    case (let result?, nil): continuation.resume(with: result)
+                    case (nil, nil): preconditionFailure("a body finished without running")
+                    }
+                }))
+        }
+    }
+
+    private func enqueue(_ job: Job) {
+        let startDrain = pending.withLock { state -> Bool in
+            state.jobs.append(job)
+            defer { state.draining = true }
+            return !state.draining
+        }
+        if startDrain { queue.async { self.drain() } }
+    }
+
+    /// Commits groups until nothing waits.
+    private func drain() {
+        while true {
+            let group = pending.withLock { state -> [Job] in
+                let taken = Array(state.jobs.prefix(Self.maximumGroup))
+                state.jobs.removeFirst(taken.count)
+                if taken.isEmpty { state.draining = false }
+                return taken
+            }
+            guard !group.isEmpty else { return }
+            commit(group)
+        }
+    }
+
+    private func commit(_ group: [Job]) {
+        var remaining = group[...]
+        while !remaining.isEmpty { remaining = commitSome(remaining) }
+    }
+
+    /// Runs bodies in one transaction and commits it; returns the bodies not
+    /// run when SQLite abandoned the transaction under one of them.
+    private func commitSome(_ jobs: ArraySlice<Job>) -> ArraySlice<Job> {
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            for job in jobs { job.finish(error) }
+            return []
+        }
+        var succeeded: [Job] = []
+        for (index, job) in zip(jobs.indices, jobs) {
+            do {
+                try connection.execute("SAVEPOINT body")
+            } catch {
+                job.finish(error)
+                continue
+            }
+            guard let failure = job.run(connection) else {
+                try? connection.execute("RELEASE body")
+                succeeded.append(job)
+                continue
+            }
+            job.finish(nil)
+            guard connection.isInTransaction else {
+                // SQLite rolled everything back (disk full, I/O error): the
+                // bodies before this one lost their work too.
+                for done in succeeded { done.finish(failure) }
+                return jobs[(index + 1)...]
+            }
+            try? connection.execute("ROLLBACK TO body; RELEASE body")
+        }
+        do {
+            try connection.execute("COMMIT")
+            for job in succeeded { job.finish(nil) }
+        } catch {
+            try? connection.execute("ROLLBACK")
+            for job in succeeded { job.finish(error) }
+        }
+        return []
+    }
+}
