@@ -133,9 +133,16 @@ final class LinePeer {
 
 /// What /proc says of a process.
 enum ProcessFigures {
-    static func residentBytes(_ pid: Int32) -> Int {
+    /// Resident memory: private (anonymous) pages plus the pages of files
+    /// and shared libraries mapped in.
+    static func residentBytes(_ pid: Int32) -> Int { statusField("VmRSS:", pid) }
+
+    /// The anonymous part alone: heap, stacks, what the process itself allocated.
+    static func anonymousBytes(_ pid: Int32) -> Int { statusField("RssAnon:", pid) }
+
+    private static func statusField(_ name: String, _ pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(name) } ?? ""
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 }

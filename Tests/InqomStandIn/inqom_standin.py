@@ -17,7 +17,9 @@ Control API (no auth; loopback only), all JSON:
     POST /_standin/faults             {"kind", "count", "status"?, "retryAfter"?, "body"?,
                                        "hang"?: s, "delay"?: s, "reset"?: true}
                                       the next `count` requests of `kind` (or "any") get it
-    POST /_standin/random-faults      {"seed", "rate", "statuses": [503, ...], "kinds"?: [...]}
+    POST /_standin/random-faults      {"seed", "rate", "statuses": [503, "reset", ...], "kinds"?: [...], "delay"?: s}
+                                      a seeded share of requests gets a status or a reset;
+                                      "delay" slows every request of those kinds
     POST /_standin/expire-tokens      every token issued so far answers 401
     POST /_standin/password           {"username", "password"}: the account's new password
     POST /_standin/folders            {"folders": [...]}: replaces the accounting folders
@@ -83,8 +85,12 @@ class World:
                     fault["count"] -= 1
                     return dict(fault)
             chance = self.random_faults
-            if chance and kind in chance["kinds"] and chance["random"].random() < chance["rate"]:
-                return {"status": chance["random"].choice(chance["statuses"])}
+            if chance and kind in chance["kinds"]:
+                fault = {"delay": chance["delay"]} if chance["delay"] else {}
+                if chance["random"].random() < chance["rate"]:
+                    pick = chance["random"].choice(chance["statuses"])
+                    fault.update({"reset": True} if pick == "reset" else {"status": pick})
+                return fault or None
         return None
 
     def issue_token(self, username):
@@ -466,7 +472,8 @@ class Handler(BaseHTTPRequestHandler):
             with world.lock:
                 world.random_faults = {"random": random.Random(request.get("seed", 0)),
                                        "rate": float(request["rate"]), "statuses": request["statuses"],
-                                       "kinds": request.get("kinds", ["upload", "expense"])}
+                                       "kinds": request.get("kinds", ["upload", "expense"]),
+                                       "delay": float(request.get("delay", 0))}
         elif path == "/_standin/expire-tokens":
             with world.lock:
                 world.tokens.clear()
