@@ -9,7 +9,11 @@ public struct DocumentCounts: Codable, Sendable {
 }
 
 public struct StatusSummary: Codable, Sendable {
-    public struct Connector: Codable, Sendable { public let state: ConnectorState }
+    public struct Connector: Codable, Sendable {
+        public let state: ConnectorState
+        /// As in `wizard.state`: why the connector is disconnected.
+        public let reason: String?
+    }
     public struct Inqom: Codable, Sendable {
         public let lastSuccessAt: String?
         public let lastErrorAt: String?
@@ -96,6 +100,7 @@ extension Engine {
                 default: counts.duplicate = count
                 }
             }
+            let wizard = try Self.wizardState(connection)
             let lastSuccess = try connection.rows(
                 "SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted WHERE transmitted_at IS NOT NULL"
             ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
@@ -106,7 +111,7 @@ extension Engine {
                 """
             ) { ($0.double(0), $0.optionalText(1)) }.first
             return StatusSummary(
-                connector: .init(state: try Self.wizardState(connection).state), documents: counts,
+                connector: wizard.connector, documents: counts,
                 inqom: .init(
                     lastSuccessAt: lastSuccess.map { Self.timestamp(Date(timeIntervalSince1970: $0)) },
                     lastErrorAt: lastError.map { Self.timestamp(Date(timeIntervalSince1970: $0.0)) },

@@ -29,7 +29,13 @@ public struct WizardState: Codable, Sendable {
     }
 
     public let state: ConnectorState
+    /// Why a finished connector is disconnected: `credentials_unreadable`
+    /// (the sealed credentials did not open with this master key),
+    /// `inqom_refused_credentials`, or `not_connected`.
+    public let reason: String?
     public let steps: Steps
+
+    var connector: StatusSummary.Connector { .init(state: state, reason: reason) }
 
     var missing: [String] {
         [("dossiers", steps.dossiers.done), ("connection", steps.connection.done), ("mapping", steps.mapping.done),
@@ -86,6 +92,7 @@ extension Engine {
             try connection.setSetting(.inqomLogin, credentials.login)
             try connection.setSetting(.inqomConnectedAt, connectedAt)
             try connection.setSetting(.tokenRefused, nil)
+            try connection.setSetting(.credentialsUnreadable, nil)
             try Self.logStateChange(connection, from: before, reason: nil, at: Date())
         }
         await inqom.connect(credentials, token: token)
@@ -197,7 +204,8 @@ extension Engine {
 
     static func wizardState(_ connection: SQLiteConnection) throws -> WizardState {
         let selectedCount = try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
-        let connected = try connection.setting(.inqomCredentials) != nil
+        let unreadable = try connection.setting(.credentialsUnreadable) != nil
+        let connected = try connection.setting(.inqomCredentials) != nil && !unreadable
         let siretAttribute = try connection.setting(.siretAttribute)
         let matched = try connection.count("SELECT count(*) FROM mapping m JOIN dossiers d ON d.id = m.dossier_id AND d.selected = 1")
         let rules = try connection.count("SELECT count(*) FROM rules")
@@ -212,18 +220,22 @@ extension Engine {
             rules: .init(done: rules > 0, count: rules))
         let finished = try connection.setting(.wizardFinished) != nil
         let state: ConnectorState
+        var reason: String?
         if finished {
             if try connection.setting(.connectorPaused) != nil {
                 state = .paused
             } else {
                 let refused = try connection.setting(.tokenRefused) != nil
                 state = connected && !refused ? .active : .disconnected
+                if state == .disconnected {
+                    reason = unreadable ? "credentials_unreadable" : refused ? "inqom_refused_credentials" : "not_connected"
+                }
             }
         } else {
             let anything = steps.dossiers.done || connected || siretAttribute != nil || steps.rules.done
             state = anything ? .configuring : .unconfigured
         }
-        return WizardState(state: state, steps: steps)
+        return WizardState(state: state, reason: reason, steps: steps)
     }
 
     /// The end of the wizard: sending starts, or the missing steps are named.

@@ -66,19 +66,32 @@ public final class Engine: Sendable {
     }
 
     /// Opens the sealed credentials of an earlier `wizard.connect`. A copy
-    /// that cannot be opened (wrong master key, altered data) leaves the
-    /// connector disconnected, said once in the log: `wizard.connect` replaces it.
+    /// that cannot be opened (another master key, altered data) is kept for
+    /// the right key but not used: the connector is disconnected with the
+    /// reason `credentials_unreadable`, said in the log and in a
+    /// `connector.state` event, until `wizard.connect` or a restart with the
+    /// right key.
     private func restoreCredentials() async throws {
         guard let encoded = try await database.read({ try $0.setting(.inqomCredentials) }) else { return }
+        let readable: Bool
         do {
             let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
             let stored = try JSONDecoder().decode(StoredCredentials.self, from: Data(plain))
             await inqom.restore(stored.credentials)
+            readable = true
         } catch {
-            logger.error("stored Inqom credentials cannot be used; connect again (wizard.connect)", metadata: ["error": "\(error)"])
-            try await write { connection in
-                for key: SettingKey in [.inqomCredentials, .inqomConnectedAt] { try connection.setSetting(key, nil) }
-            }
+            readable = false
+            logger.error(
+                """
+                the stored Inqom credentials do not open with this master key (master.key or PUSHDOC_MASTER_KEY), \
+                or were altered: the connector is disconnected until wizard.connect, or a restart with the right key
+                """,
+                metadata: ["error": "\(error)"])
+        }
+        try await write { connection in
+            let before = try Self.wizardState(connection).state
+            try connection.setSetting(.credentialsUnreadable, readable ? nil : "1")
+            try Self.logStateChange(connection, from: before, reason: readable ? nil : "credentials_unreadable", at: Date())
         }
     }
 

@@ -11,6 +11,9 @@ enum SettingKey: String, CaseIterable {
     case siretAttribute = "mapping.siretAttribute"
     /// Inqom refused the stored credentials while sending: disconnected.
     case tokenRefused = "inqom.tokenRefused"
+    /// The sealed credentials did not open at start (another master key,
+    /// altered data): disconnected, the sealed copy kept for the right key.
+    case credentialsUnreadable = "inqom.credentialsUnreadable"
     /// The day and time of the last scheduled digest run.
     case digestLastScheduledDay = "digest.lastScheduledDay"
     case digestLastRunAt = "digest.lastRunAt"

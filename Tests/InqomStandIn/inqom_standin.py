@@ -13,6 +13,7 @@ prints one JSON line, {"url": "http://127.0.0.1:PORT"}, once it listens.
 
 Control API (no auth; loopback only), all JSON:
     GET  /_standin/uploads            every upload received, oldest first
+    GET  /_standin/tokens             every access token issued so far
     GET  /_standin/stats              counts: apiConnections, and requests per kind (token, folders, upload, expense)
     POST /_standin/faults             {"kind", "count", "status"?, "retryAfter"?, "body"?,
                                        "hang"?: s, "delay"?: s, "reset"?: true}
@@ -67,6 +68,7 @@ class World:
     def reset(self):
         with self.lock:
             self.tokens = {}
+            self.issued = []  # every token ever issued, for tests that look for leaks
             self.uploads = []
             self.hashes = {}  # (endpoint, folder id, sha256) -> Inqom id
             self.faults = []
@@ -97,6 +99,7 @@ class World:
         token = secrets.token_urlsafe(32)
         with self.lock:
             self.tokens[token] = (username, time.time() + self.token_lifetime)
+            self.issued.append(token)
         return token
 
     def account_for(self, token):
@@ -359,6 +362,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_standin/uploads":
             with self.world.lock:
                 return self._answer(200, list(self.world.uploads))
+        if path == "/_standin/tokens":
+            with self.world.lock:
+                return self._answer(200, list(self.world.issued))
         if path == "/_standin/stats":
             with self.world.lock:
                 return self._answer(200, dict(self.world.stats))

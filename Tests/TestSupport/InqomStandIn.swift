@@ -45,11 +45,16 @@ public final class InqomStandIn: @unchecked Sendable {
             .appendingPathComponent("InqomStandIn/inqom_standin.py").path
     }
 
-    public init(folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil) async throws {
+    /// `password` and `clientSecret` replace the usual ones (tests that
+    /// hunt for leaked secrets pass canaries).
+    public init(
+        folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil,
+        password: String = password, clientSecret: String = clientSecret
+    ) async throws {
         let directory = TemporaryDirectory.make(prefix: "inqom-standin")
         var world: [String: Any] = [
-            "clients": [["id": Self.clientID, "secret": Self.clientSecret]],
-            "accounts": [["username": Self.login, "password": Self.password]],
+            "clients": [["id": Self.clientID, "secret": clientSecret]],
+            "accounts": [["username": Self.login, "password": password]],
             "folders": folders.map { folder -> [String: Any] in
                 ["Id": folder.id, "Name": folder.name, "Siren": folder.siren ?? NSNull(), "Nic": folder.nic ?? NSNull(),
                  "CompanyId": 28000 + folder.id % 1000, "Status": "Active", "ExternalId": NSNull()]
@@ -107,6 +112,11 @@ public final class InqomStandIn: @unchecked Sendable {
 
     public func uploads() async throws -> [[String: Any]] {
         try await control("uploads").array as? [[String: Any]] ?? []
+    }
+
+    /// Every access token issued so far.
+    public func tokens() async throws -> [String] {
+        try await control("tokens").array as? [String] ?? []
     }
 
     public func stats() async throws -> [String: Int] {
