@@ -50,8 +50,15 @@ public struct SubmissionResult: Codable, Sendable {
 
 extension Engine {
     public func submit(_ submission: Submission) async throws -> SubmissionResult {
-        guard !Self.cleanPath(submission.path).isEmpty else {
+        let segments = Self.cleanPath(submission.path).split(separator: "/")
+        guard !segments.isEmpty else {
             throw EngineError.invalidParameter(field: "path", message: "must name a file in the dossier tree")
+        }
+        // The file's name comes back in its archive path, where MCF moves it:
+        // no segment may climb out of the dossier or hide a control character.
+        guard !segments.contains(where: { $0 == "." || $0 == ".." || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+        else {
+            throw EngineError.invalidParameter(field: "path", message: "no '.' or '..' segment and no control character")
         }
         if let sha = submission.expectedSHA256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
             throw EngineError.invalidParameter(field: "sha256", message: "must be 64 hexadecimal digits")
@@ -197,7 +204,9 @@ extension Engine {
         if let root, real != root, !real.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
             throw EngineError.fileUnreadable(detail: "\(path) is outside --files-root")
         }
-        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer,
+        // forever; the caller then refuses anything but a regular file.
+        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { throw EngineError.fileUnreadable(detail: "\(path): \(String(cString: strerror(errno)))") }
         return fd
     }

@@ -93,17 +93,36 @@ struct PushTests {
         #expect(try await harness.standIn.uploads().count == 1)
     }
 
-    @Test func filesRootIsEnforcedThroughLinks() async throws {
+    @Test func filesRootIsEnforcedThroughDotsLinksAndNULs() async throws {
         let root = TemporaryDirectory.make(prefix: "pushdoc-root")
         let harness = try await PushHarness(extra: ["--files-root", root])
         let outside = harness.files + "/secret.pdf"
         try Data("outside".utf8).write(to: URL(fileURLWithPath: outside))
-        symlink(outside, root + "/link.pdf")
-        for file in [outside, root + "/link.pdf", root + "/../" + URL(fileURLWithPath: harness.files).lastPathComponent + "/secret.pdf"] {
-            let answer = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf","file":"\#(file)"}"#)
-            #expect(answer.errorCode == 1401, "\(file)")
-        }
         try Data("inside".utf8).write(to: URL(fileURLWithPath: root + "/ok.pdf"))
+        symlink(outside, root + "/link.pdf")
+        symlink(harness.files, root + "/linked-dir")
+        symlink("/dev/zero", root + "/zero.pdf")
+        mkfifo(root + "/fifo.pdf", 0o600)
+        mkdir(root + "/folder.pdf", 0o700)
+        let sibling = root + "-evil"
+        mkdir(sibling, 0o700)
+        try Data("sibling".utf8).write(to: URL(fileURLWithPath: sibling + "/x.pdf"))
+        let escapes = [
+            outside, root + "/link.pdf", root + "/linked-dir/secret.pdf",
+            root + "/../" + URL(fileURLWithPath: harness.files).lastPathComponent + "/secret.pdf",
+            root + "/./../" + URL(fileURLWithPath: harness.files).lastPathComponent + "/secret.pdf",
+            sibling + "/x.pdf", root + "/ok.pdf\\u0000/../../secret.pdf", "ok.pdf", root + "/zero.pdf", root + "/fifo.pdf",
+            root + "/folder.pdf",
+        ]
+        for file in escapes {
+            let answer = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/x.pdf","file":"\#(file)"}"#)
+            #expect(answer.errorCode == 1401, "\(file): \(answer)")
+        }
+        for path in ["Achats/..", "Achats/../../etc/x.pdf", "./Achats/x.pdf", "Achats/x\\u0000.pdf", "Achats/x\\n.pdf"] {
+            let answer = try await harness.call("push.submit", #"{"dossierId":"d1","path":"\#(path)","contentBase64":"eA=="}"#)
+            #expect(answer.errorCode == -32602 && answer.string("error", "data", "field") == "path", "\(path): \(answer)")
+        }
+        #expect(try await harness.call("status.summary").int("result", "documents", "queued") == 0)
         #expect(try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/ok.pdf","file":"\#(root)/ok.pdf"}"#).string("result", "state") == "queued")
     }
 
