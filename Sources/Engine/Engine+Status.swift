@@ -4,6 +4,9 @@ import Store
 public struct DocumentCounts: Codable, Sendable {
     public var queued = 0, sending = 0, retrying = 0, transmitted = 0, failed = 0, ignored = 0, duplicate = 0
 
+    /// Every state a document can be in, as `status.documents` filters them.
+    static let states = ["queued", "sending", "retrying", "transmitted", "failed", "ignored", "duplicate"]
+
     public var pending: Int { queued + sending + retrying }
     public var total: Int { pending + transmitted + failed + ignored + duplicate }
 }
@@ -144,7 +147,13 @@ extension Engine {
             throw EngineError.invalidParameter(field: "cursor", message: "not a cursor this engine gave")
         }
         if let dossier = filter.dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossier)) }
-        if let state = filter.state { conditions.append("state = ?"); bindings.append(.text(state)) }
+        if let state = filter.state {
+            guard DocumentCounts.states.contains(state) else {
+                throw EngineError.invalidParameter(field: "state", message: "one of " + DocumentCounts.states.joined(separator: ", "))
+            }
+            conditions.append("state = ?")
+            bindings.append(.text(state))
+        }
         if let prefix = filter.pathPrefix {
             conditions.append("substr(path, 1, length(?)) = ?")
             bindings += [.text(prefix), .text(prefix)]

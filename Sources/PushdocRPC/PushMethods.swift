@@ -18,6 +18,11 @@ extension PushdocMethods {
             guard (0...3_600_000).contains(timeout) else {
                 throw ResponseError.invalidParams(field: "timeoutMs", "must be from 0 to 3600000")
             }
+            if let token = params.progressToken,
+                token.kind != .string && (token.kind != .number || token.bytes.contains { ".eE".utf8.contains($0) })
+            {
+                throw ResponseError.invalidParams(field: "progressToken", "must be a string or an integer")
+            }
             let progress = params.progressToken.map { progressReporter(token: $0, connection: context.connection) }
             return try await engine.drain(timeout: .milliseconds(timeout), progress: progress)
         }

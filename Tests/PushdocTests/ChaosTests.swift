@@ -123,20 +123,12 @@ struct ChaosTests {
     }
 }
 
-/// `PRAGMA integrity_check` on a database file, through Python's sqlite3
-/// (awaited, not waited for: the test's thread is one of Swift's).
+/// `PRAGMA integrity_check` on a database file, through Python's sqlite3.
 func integrityCheck(_ path: String) async throws -> String {
     let output = TemporaryDirectory.make(prefix: "pushdoc-integrity") + "/result"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = [
-        "-c", "import sqlite3, sys; open(sys.argv[2], 'w').write(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
-        path, output,
-    ]
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        process.terminationHandler = { _ in continuation.resume() }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
+    try await runPython(
+        "import sqlite3, sys; open(sys.argv[2], 'w').write(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
+        [path, output])
     return try String(contentsOfFile: output, encoding: .utf8)
 }
 

@@ -6,7 +6,7 @@ import Testing
 /// `protocol/openrpc.json` is the contract: the engine serves it as it is,
 /// and it describes exactly the methods the engine answers.
 struct OpenRPCDocumentTests {
-    private var documentPath: String {
+    static var path: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("protocol/openrpc.json").path
     }
@@ -14,7 +14,7 @@ struct OpenRPCDocumentTests {
     @Test func rpcDiscoverServesTheProtocolDocument() async throws {
         let engine = try PushdocProcess(["serve", "--stdio"])
         let served = try await engine.stdio.call("rpc.discover")
-        let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: documentPath)))
+        let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.path)))
         #expect(NSDictionary(dictionary: try #require(served["result"] as? [String: Any])).isEqual(to: try #require(file as? [String: Any])))
         let initialize = try await engine.stdio.call("initialize")
         let answered = try #require(initialize.at("result", "capabilities", "methods") as? [String])
@@ -24,7 +24,7 @@ struct OpenRPCDocumentTests {
     }
 
     @Test func everyMethodHasParamsAResultAndValidReferences() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: documentPath))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.path))
         let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect((document["openrpc"] as? String)?.hasPrefix("1.") == true)
         let text = String(decoding: data, as: UTF8.self)

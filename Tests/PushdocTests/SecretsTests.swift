@@ -212,13 +212,6 @@ struct SecretsTests {
             db.execute("UPDATE settings SET value = ? WHERE key = 'inqom.credentials'", (base64.b64encode(bytes(sealed)).decode(),))
             db.commit()
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", script, path]
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        #expect(process.terminationStatus == 0)
+        #expect(try await runPython(script, [path]) == 0)
     }
 }

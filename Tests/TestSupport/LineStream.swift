@@ -91,6 +91,14 @@ public final class LineStream: Sendable {
     /// The lines read so far and not yet taken.
     public var pending: [String] { state.withLock { $0.lines } }
 
+    /// Takes every line received and not yet taken.
+    public func drainPending() -> [String] {
+        state.withLock { state in
+            defer { state.lines.removeAll() }
+            return state.lines
+        }
+    }
+
     /// Takes the first line (read or to come) that `matches`.
     public func take(
         timeout: Duration = .seconds(20), where matches: @escaping @Sendable (String) -> Bool = { _ in true }

@@ -103,3 +103,17 @@ public func sha256sum(_ path: String) throws -> String {
     process.waitUntilExit()
     return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
 }
+
+/// Runs a Python snippet to its end, awaited (the caller's thread is one of
+/// Swift's, never blocked); returns its exit status.
+@discardableResult
+public func runPython(_ script: String, _ arguments: [String]) async throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = ["-c", script] + arguments
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        process.terminationHandler = { _ in continuation.resume() }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+    }
+    return process.terminationStatus
+}
