@@ -61,12 +61,20 @@ final class Sender: Sendable {
 
     private func run() async {
         var lastPrune = ContinuousClock.now
+        var clockCheck = (wall: engine.now(), elapsed: ContinuousClock.now)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !state.withLock({ $0.stopping }) {
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
                     try? await engine.pruneEvents()
                     lastPrune = .now
                 }
+                let jump = engine.now().timeIntervalSince(clockCheck.wall) - (ContinuousClock.now - clockCheck.elapsed).seconds
+                if abs(jump) > Self.clockJumpTolerance, (try? await followClockJump(by: jump)) == nil {
+                    // The store cannot write now (disk full): the jump is followed at a later turn.
+                    try? await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                clockCheck = (engine.now(), .now)
                 let seen = engine.changes.generation
                 let due = (try? await claim()) ?? []
                 for document in due {
@@ -96,6 +104,26 @@ final class Sender: Sendable {
         guard let next else { return .seconds(1) }
         let wait = next - engine.now().timeIntervalSince1970
         return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
+    }
+
+    /// How far the wall clock may drift from elapsed time between two turns
+    /// of the loop (a second apart at most) before it counts as a jump.
+    static let clockJumpTolerance: TimeInterval = 2
+
+    /// The wall clock jumped (set by hand, corrected by NTP, a VM resumed):
+    /// every planned attempt moves with it, so that waits are kept in
+    /// elapsed time. A clock set back an hour would otherwise hold retries
+    /// an hour; set forward, it would spend them all at once.
+    private func followClockJump(by jump: TimeInterval) async throws {
+        try await engine.write { connection in
+            try connection.run(
+                """
+                UPDATE documents SET next_attempt_at = next_attempt_at + ?
+                WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL
+                """, [.real(jump)])
+        }
+        state.withLock { $0.circuitOpenUntil = $0.circuitOpenUntil?.addingTimeInterval(jump) }
+        engine.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
     }
 
     /// Marks due documents `sending`, as many as free workers (one probe
