@@ -1,0 +1,53 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Every row of inqom-api.md's answer table, through the real engine.
+struct FaultClassTests {
+    static let transient: [[String: any Sendable]] = [
+        ["status": 408], ["status": 425], ["status": 429], ["status": 500], ["status": 502], ["status": 503], ["status": 504],
+        ["reset": true], ["status": 503, "retryAfter": 1],
+    ]
+
+    @Test(arguments: 0..<transient.count)
+    func aTransientAnswerIsRetriedThenTheDocumentGoes(_ index: Int) async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", Self.transient[index])
+        let id = try #require(try await harness.submit("d1", "Achats/t.pdf", content: "transient").string("result", "documentId"))
+        _ = try await harness.drain()
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "transmitted", "\(Self.transient[index])")
+        #expect(document.int("result", "attempts") == 2)
+        #expect(try await harness.events().contains { $0["type"] as? String == "document.retry_scheduled" })
+    }
+
+    @Test func retryAfterAsAnHTTPDateIsHonoured() async throws {
+        let harness = try await PushHarness()
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        // Whole seconds only in an HTTP date: 3 s ahead is at least 2 s of waiting.
+        try await harness.standIn.inject("upload", ["status": 503, "retryAfter": formatter.string(from: Date().addingTimeInterval(3))])
+        let started = ContinuousClock.now
+        let id = try #require(try await harness.submit("d1", "Achats/d.pdf", content: "http date").string("result", "documentId"))
+        _ = try await harness.drain()
+        #expect(try await harness.document(id).string("result", "state") == "transmitted")
+        #expect(ContinuousClock.now - started >= .seconds(2), "sent again before the date Inqom gave")
+    }
+
+    @Test(arguments: [400, 403, 409, 413, 415, 422])
+    func aPermanentAnswerFailsTheDocumentAtOnce(_ status: Int) async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", ["status": status, "body": ["error": "refused \(status)"]])
+        let id = try #require(try await harness.submit("d1", "Achats/p.pdf", content: "permanent").string("result", "documentId"))
+        _ = try await harness.drain()
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "failed")
+        #expect(document.int("result", "attempts") == 1)
+        #expect(document.string("result", "lastError", "reason") == "inqom_rejected")
+        #expect(document.int("result", "lastError", "httpStatus") == status)
+        #expect(document.string("result", "lastError", "message")?.contains("refused \(status)") == true)
+        #expect(try await harness.standIn.stats()["upload"] == 1)
+    }
+}
