@@ -14,7 +14,8 @@ prints one JSON line, {"url": "http://127.0.0.1:PORT"}, once it listens.
 Control API (no auth; loopback only), all JSON:
     GET  /_standin/uploads            every upload received, oldest first
     GET  /_standin/tokens             every access token issued so far
-    GET  /_standin/stats              counts: apiConnections, and requests per kind (token, folders, upload, expense)
+    GET  /_standin/stats              counts: apiConnections, requests per kind (token, folders, upload,
+                                      expense), peakConcurrentUpload (most uploads under way at once)
     POST /_standin/faults             {"kind", "count", "status"?, "retryAfter"?, "body"?,
                                        "hang"?: s, "delay"?: s, "reset"?: true}
                                       the next `count` requests of `kind` (or "any") get it
@@ -28,6 +29,7 @@ Control API (no auth; loopback only), all JSON:
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
@@ -73,12 +75,26 @@ class World:
             self.hashes = {}  # (endpoint, folder id, sha256) -> Inqom id
             self.faults = []
             self.random_faults = None
+            self.under_way = {}
             self.stats = {}
             self.next_id = 9_500_000
 
     def count(self, kind):
         with self.lock:
             self.stats[kind] = self.stats.get(kind, 0) + 1
+
+    @contextlib.contextmanager
+    def concurrent(self, kind):
+        """Counts requests of a kind under way at once; stats keep the peak."""
+        with self.lock:
+            self.under_way[kind] = self.under_way.get(kind, 0) + 1
+            peak = "peakConcurrent" + kind.capitalize()
+            self.stats[peak] = max(self.stats.get(peak, 0), self.under_way[kind])
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.under_way[kind] -= 1
 
     def take_fault(self, kind):
         with self.lock:
@@ -389,7 +405,8 @@ class Handler(BaseHTTPRequestHandler):
             parts = path.strip("/").split("/")
             if len(parts) == 5 and parts[:3] == ["api", "accounting-documents", "accounting-folders"] \
                     and parts[4] == "Documents" and path.endswith("/"):
-                return self._upload(read, parts[3], "upload")
+                with self.world.concurrent("upload"):
+                    return self._upload(read, parts[3], "upload")
             if len(parts) == 5 and parts[:3] == ["api", "v1", "accounting-folders"] and parts[4] == "expense-bills":
                 return self._upload(read, parts[3], "expense")
             self._drain(read)

@@ -442,10 +442,12 @@ struct PushTests {
 
     @Test func drainReportsProgress() async throws {
         let harness = try await PushHarness()
-        try await harness.standIn.inject("upload", count: 6, ["delay": 0.1])
+        // Paused until the drain has reported: the six cannot be gone before it starts.
+        _ = try await harness.expectResult("connector.pause")
         for index in 0..<6 { _ = try await harness.submit("d1", "Achats/d-\(index).pdf", content: "drain \(index)") }
         harness.engine.stdio.send(#"{"jsonrpc":"2.0","id":"drain","method":"push.drain","params":{"progressToken":"tok"}}"#)
         let progress = try await harness.engine.stdio.take { $0.string("method") == "$/progress" }
+        _ = try await harness.expectResult("connector.resume")
         #expect(progress.string("params", "token") == "tok")
         #expect(progress.int("params", "value", "total") == 6)
         let done = try await harness.engine.stdio.take { $0.string("id") == "drain" }
