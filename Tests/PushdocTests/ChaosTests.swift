@@ -16,7 +16,7 @@ struct ChaosTests {
         _ = try await harness.standIn.control(
             "random-faults",
             ["seed": 2026, "rate": 0.1, "statuses": [503, 500, 429, "reset"], "kinds": ["upload"], "delay": 0.01])
-        var random = SeededRandom(seed: 9)
+        var random = SplitMix64(seed: 9)
         let contents = (0..<Self.documents).map { "chaos document \($0) " + String(repeating: "x", count: $0 % 300) }
         var acknowledged: [Int: String] = [:]
         var kills = 0
@@ -130,19 +130,4 @@ func integrityCheck(_ path: String) async throws -> String {
         "import sqlite3, sys; open(sys.argv[2], 'w').write(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
         [path, output])
     return try String(contentsOfFile: output, encoding: .utf8)
-}
-
-/// A seeded generator: a failing run can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
 }

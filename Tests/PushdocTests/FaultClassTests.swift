@@ -49,5 +49,7 @@ struct FaultClassTests {
         #expect(document.int("result", "lastError", "httpStatus") == status)
         #expect(document.string("result", "lastError", "message")?.contains("refused \(status)") == true)
         #expect(try await harness.standIn.stats()["upload"] == 1)
+        let failed = try await harness.events().first { $0["type"] as? String == "document.failed" }
+        #expect((failed?["data"] as? [String: Any])?["reason"] as? String == "inqom_rejected")
     }
 }

@@ -74,7 +74,7 @@ struct FuzzTests {
 
     @Test func aSeededCorpusNeverHurtsTheEngine() async throws {
         let engine = try PushdocProcess(["serve", "--stdio", "--max-message-bytes", "1M"])
-        var random = SeededRandom(seed: Self.seed)
+        var random = SplitMix64(seed: Self.seed)
         let methods = try Self.methods().map(\.name).filter { $0 != "shutdown" }
         let lines = (0..<Self.cases).map { Self.fuzzCase($0, methods: methods, random: &random) }
         var answers: [String] = []
@@ -161,7 +161,7 @@ struct FuzzTests {
         "123456789012345678901234567890123456789012345678901234567890", "-", "--1", "0x10", "NaN", "Infinity", #""\u0000""#,
     ]
 
-    static func fuzzCase(_ index: Int, methods: [String], random: inout SeededRandom) -> [UInt8] {
+    static func fuzzCase(_ index: Int, methods: [String], random: inout SplitMix64) -> [UInt8] {
         if index < fixedCases.count { return Array(fixedCases[index].utf8) }
         let method = methods[Int.random(in: 0..<methods.count, using: &random)]
         let values = wrongValues.map(\.json) + [#""Achats/x.pdf""#, "1", "100", #""d1""#, "false", #""2026-01-01""#]

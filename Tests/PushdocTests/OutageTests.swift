@@ -45,21 +45,16 @@ struct OutageTests {
     @Test(arguments: ["connection refused", "unknown host"])
     func anUnreachableInqomSpendsNoAttempt(_ how: String) async throws {
         var harness = try await PushHarness()
-        let dataDir = harness.engine.dataDir
-        _ = try await harness.call("shutdown")
-        _ = try await harness.engine.waitForExit()
         let unreachable = how == "unknown host" ? "http://inqom.invalid" : "http://127.0.0.1:\(try closedPort())"
-        harness.engine = try PushdocProcess(
+        try await harness.restart(
             ["serve", "--stdio", "--inqom-auth-url", harness.standIn.url.absoluteString, "--inqom-api-url", unreachable]
-                + PushHarness.engineOptions, dataDir: dataDir)
+                + PushHarness.engineOptions)
         try await submitBatch(harness, count: 10)
         try await Task.sleep(for: .seconds(2))
         let during = try await spent(harness)
         #expect(during.failed == 0)
         #expect(during.attempts <= 5, "\(during.attempts) attempts spent while Inqom was unreachable")
-        _ = try await harness.call("shutdown")
-        _ = try await harness.engine.waitForExit()
-        harness.engine = try PushdocProcess(PushHarness.serveArguments(harness.standIn) + PushHarness.engineOptions, dataDir: dataDir)
+        try await harness.restart()
         let drained = try await harness.drain()
         #expect(drained.int("result", "documents", "transmitted") == 10)
     }

@@ -35,6 +35,20 @@ struct PushHarness {
         ["serve", "--stdio", "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url", standIn.url.absoluteString]
     }
 
+    /// Stops the engine with `shutdown`, runs `whileStopped`, and starts
+    /// another on the same data directory (by default with the usual arguments).
+    mutating func restart(
+        _ arguments: [String]? = nil, environment: [String: String] = [:],
+        whileStopped: (String) async throws -> Void = { _ in }
+    ) async throws {
+        let dataDir = engine.dataDir
+        _ = try await call("shutdown")
+        _ = try await engine.waitForExit()
+        try await whileStopped(dataDir)
+        engine = try PushdocProcess(
+            arguments ?? (Self.serveArguments(standIn) + Self.engineOptions), dataDir: dataDir, environment: environment)
+    }
+
     @discardableResult
     func expectResult(_ method: String, _ params: String? = nil) async throws -> JSONLine {
         let answer = try await engine.stdio.call(method, params)

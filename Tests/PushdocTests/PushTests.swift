@@ -171,19 +171,10 @@ struct PushTests {
         #expect(seqs == Array(1...seqs.count))
     }
 
+    /// Inqom's refusals by status are in `FaultClassTests`; here, the two
+    /// failures that have reasons of their own.
     @Test func permanentRefusalsFailAtOnceWithTheirReason() async throws {
         let harness = try await PushHarness()
-        try await harness.standIn.inject("upload", ["status": 422, "body": ["error": "unreadable pdf"]])
-        let rejected = try #require(try await harness.submit("d1", "Achats/r.pdf", content: "rejected").string("result", "documentId"))
-        _ = try await harness.drain()
-        let document = try await harness.document(rejected)
-        #expect(document.string("result", "state") == "failed")
-        #expect(document.int("result", "attempts") == 1)
-        #expect(document.string("result", "lastError", "reason") == "inqom_rejected")
-        #expect(document.int("result", "lastError", "httpStatus") == 422)
-        #expect(document.string("result", "lastError", "message")?.contains("unreadable pdf") == true)
-        let failed = try await harness.events().first { $0["type"] as? String == "document.failed" }
-        #expect((failed?["data"] as? [String: Any])?["reason"] as? String == "inqom_rejected")
         // A dossier without an Inqom folder.
         let unmapped = try #require(try await harness.submit("d2", "Achats/u.pdf", content: "unmapped").string("result", "documentId"))
         _ = try await harness.drain()

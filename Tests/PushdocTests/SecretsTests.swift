@@ -159,17 +159,11 @@ struct SecretsTests {
     @Test(arguments: ["wrong master key", "altered ciphertext"])
     func credentialsThatDoNotOpenLeaveTheConnectorDisconnectedWithAClearReason(_ damage: String) async throws {
         var harness = try await PushHarness()
-        let dataDir = harness.engine.dataDir
-        _ = try await harness.call("shutdown")
-        _ = try await harness.engine.waitForExit()
-        var environment: [String: String] = [:]
         if damage == "wrong master key" {
-            environment["PUSHDOC_MASTER_KEY"] = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+            try await harness.restart(environment: ["PUSHDOC_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString()])
         } else {
-            try await alterCredentials(dataDir + "/pushdoc.sqlite")
+            try await harness.restart { dataDir in try await alterCredentials(dataDir + "/pushdoc.sqlite") }
         }
-        harness.engine = try PushdocProcess(
-            PushHarness.serveArguments(harness.standIn) + PushHarness.engineOptions, dataDir: dataDir, environment: environment)
         let summary = try await harness.call("status.summary")
         #expect(summary.string("result", "connector", "state") == "disconnected")
         #expect(summary.string("result", "connector", "reason") == "credentials_unreadable")
@@ -189,16 +183,9 @@ struct SecretsTests {
 
     @Test func theRightKeyAgainReopensTheKeptCredentials() async throws {
         var harness = try await PushHarness()
-        let dataDir = harness.engine.dataDir
-        _ = try await harness.call("shutdown")
-        _ = try await harness.engine.waitForExit()
-        harness.engine = try PushdocProcess(
-            PushHarness.serveArguments(harness.standIn), dataDir: dataDir,
-            environment: ["PUSHDOC_MASTER_KEY": Data(repeating: 7, count: 32).base64EncodedString()])
+        try await harness.restart(environment: ["PUSHDOC_MASTER_KEY": Data(repeating: 7, count: 32).base64EncodedString()])
         #expect(try await harness.call("status.summary").string("result", "connector", "reason") == "credentials_unreadable")
-        _ = try await harness.call("shutdown")
-        _ = try await harness.engine.waitForExit()
-        harness.engine = try PushdocProcess(PushHarness.serveArguments(harness.standIn), dataDir: dataDir)
+        try await harness.restart()
         #expect(try await harness.call("status.summary").string("result", "connector", "state") == "active")
     }
 
