@@ -24,8 +24,13 @@ final class BlockingWork: Sendable {
 
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            jobs.withLock { $0.append { continuation.resume(with: Result { try work() }) } }
-            available.signal()
+            detach { continuation.resume(with: Result { try work() }) }
         }
+    }
+
+    /// Work whose end nobody waits for.
+    func detach(_ work: @escaping @Sendable () -> Void) {
+        jobs.withLock { $0.append(work) }
+        available.signal()
     }
 }

@@ -81,7 +81,9 @@ final class Sender: Sendable {
                     group.addTask { await self.send(document) }
                 }
                 if due.isEmpty {
-                    await engine.changes.wait(after: seen, timeout: await napTime())
+                    // With every worker busy, only a change can free one: no need to look for the next retry.
+                    let busy = freeSlots(at: engine.now()) == 0 && state.withLock { $0.circuitOpenUntil == nil }
+                    await engine.changes.wait(after: seen, timeout: busy ? .seconds(1) : await napTime())
                 }
             }
         }
@@ -130,54 +132,71 @@ final class Sender: Sendable {
     /// while the circuit is open), when the connector is active.
     private func claim() async throws -> [Outgoing] {
         let now = engine.now()
-        let slots = state.withLock { state -> Int in
+        let slots = freeSlots(at: now)
+        guard slots > 0 else { return [] }
+        let claimed = try await engine.write { try Self.claimDue($0, limit: slots, now: now) }
+        state.withLock { $0.inFlight += claimed.count }
+        return claimed
+    }
+
+    private func freeSlots(at now: Date) -> Int {
+        state.withLock { state -> Int in
             if let reopen = state.circuitOpenUntil {
                 return now >= reopen && state.inFlight == 0 ? 1 : 0
             }
             return engine.configuration.workers - state.inFlight
         }
-        guard slots > 0 else { return [] }
-        let claimed = try await engine.write { connection -> [Outgoing] in
-            guard try Engine.wizardState(connection).state == .active else { return [] }
-            let due = try connection.rows(
-                """
-                SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
-                    mapping.inqom_folder_id
-                FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
-                WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
-                ORDER BY next_attempt_at, seq LIMIT ?
-                """, [.real(now.timeIntervalSince1970), .integer(Int64(slots))]
-            ) { row in
-                Outgoing(
-                    seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
-                    spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
-                    archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
-            }
-            for document in due {
-                try connection.run("UPDATE documents SET state = 'sending' WHERE seq = ?", [.integer(document.seq)])
-            }
-            return due
-        }
-        state.withLock { $0.inFlight += claimed.count }
-        return claimed
     }
 
-    private func send(_ document: Outgoing) async {
-        let outcome = await upload(document)
-        var transmitted = false
-        do {
-            try await record(outcome, for: document)
-            if case .transmitted = outcome { transmitted = true }
-        } catch {
-            engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+    /// Due documents, oldest first, marked `sending`; none unless the
+    /// connector is active.
+    private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
+        guard try Engine.wizardState(connection).state == .active else { return [] }
+        let due = try connection.rows(
+            """
+            SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
+                mapping.inqom_folder_id
+            FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
+            WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
+            ORDER BY next_attempt_at, seq LIMIT ?
+            """, [.real(now.timeIntervalSince1970), .integer(Int64(limit))]
+        ) { row in
+            Outgoing(
+                seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
+                spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
+                archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
+        }
+        for document in due {
+            try connection.run("UPDATE documents SET state = 'sending' WHERE seq = ?", [.integer(document.seq)])
+        }
+        return due
+    }
+
+    /// A worker: uploads a document, records the outcome and, in the same
+    /// transaction, claims the next due document for itself, until none is
+    /// due, the circuit opens or the sender stops. One commit and no
+    /// hand-off to the claiming loop per document.
+    private func send(_ first: Outgoing) async {
+        var document = first
+        while true {
+            let outcome = await upload(document)
+            var next: Outgoing?
+            do {
+                next = try await record(outcome, for: document)
+            } catch {
+                engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+            }
+            if case .transmitted = outcome, let spoolName = document.spoolName {
+                // Inqom has the bytes: the spool need not keep them, and the worker need not wait.
+                let spool = engine.spool
+                engine.blocking.detach { spool.remove(spoolName) }
+            }
+            engine.changes.notify()
+            guard let next else { break }
+            document = next
         }
         state.withLock { $0.inFlight -= 1 }
         engine.changes.notify()
-        // Once the worker is free: Inqom has the bytes, the spool need not keep them.
-        if transmitted, let spoolName = document.spoolName {
-            let spool = engine.spool
-            _ = try? await engine.blocking.run { spool.remove(spoolName) }
-        }
     }
 
     enum Outcome {
@@ -235,12 +254,15 @@ final class Sender: Sendable {
         }
     }
 
-    private func record(_ outcome: Outcome, for document: Outgoing) async throws {
+    /// Records an outcome with its event; returns the next document this
+    /// worker claimed in the same transaction, if it may go on.
+    private func record(_ outcome: Outcome, for document: Outgoing) async throws -> Outgoing? {
         let now = engine.now()
         let at = now.timeIntervalSince1970
         let base: [String: EventValue] = [
             "documentId": .text(document.id), "dossierId": .text(document.dossierID), "path": .text(document.path),
         ]
+        let change: @Sendable (SQLiteConnection) throws -> Void
         switch outcome {
         case .transmitted(let receipt):
             state.withLock { $0.consecutiveTransientFailures = 0; $0.circuitOpenUntil = nil }
@@ -248,7 +270,7 @@ final class Sender: Sendable {
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
             }.map { $0 + "/" + document.fileName }
-            try await engine.write { connection in
+            change = { connection in
                 try connection.run(
                     """
                     UPDATE documents SET state = 'transmitted', attempts = attempts + 1, next_attempt_at = NULL,
@@ -262,7 +284,7 @@ final class Sender: Sendable {
                 try connection.appendEvent("document.transmitted", at: now, data)
             }
         case .failed(let reason, let message, let status):
-            try await fail(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
+            change = Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
         case .transient(let message, let status, let retryAfter):
             let spend = state.withLock { state -> Bool in
                 state.consecutiveTransientFailures += 1
@@ -272,44 +294,49 @@ final class Sender: Sendable {
                 }
                 return !wasOpen
             }
-            if !spend {
-                // The circuit was open: this was a probe, Inqom is still down.
-                try await requeue(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)")
-                return
-            }
             let attempts = document.attempts + 1
             let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
-            guard let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) else {
-                try await fail(
+            if !spend {
+                // The circuit was open: this was a probe, Inqom is still down.
+                change = Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
+            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) {
+                let next = now.addingTimeInterval(delay.seconds)
+                let lastError = Self.lastError(reason: "inqom_unavailable", message: message, status: status)
+                change = { connection in
+                    try connection.run(
+                        "UPDATE documents SET state = 'retrying', attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
+                        [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
+                    try connection.addHistory(document.seq, at: now, event: "retry_scheduled", detail: message)
+                    var data = base
+                    data["attempt"] = .number(Int64(attempts))
+                    data["nextAttemptAt"] = .text(Engine.timestamp(next))
+                    data["error"] = .text(message)
+                    try connection.appendEvent("document.retry_scheduled", at: now, data)
+                }
+            } else {
+                change = Self.failure(
                     document, reason: "inqom_unavailable", message: "no attempt succeeded: \(message)", status: status, spent: 1,
                     now: now, base: base)
-                return
-            }
-            let next = now.addingTimeInterval(delay.seconds)
-            let lastError = Self.lastError(reason: "inqom_unavailable", message: message, status: status)
-            try await engine.write { connection in
-                try connection.run(
-                    "UPDATE documents SET state = 'retrying', attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
-                    [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
-                try connection.addHistory(document.seq, at: now, event: "retry_scheduled", detail: message)
-                var data = base
-                data["attempt"] = .number(Int64(attempts))
-                data["nextAttemptAt"] = .text(Engine.timestamp(next))
-                data["error"] = .text(message)
-                try connection.appendEvent("document.retry_scheduled", at: now, data)
             }
         case .requeue(let why, let refusedToken):
             if refusedToken { try await engine.markTokenRefused(why) }
-            try await requeue(document, at: now, detail: why)
+            change = Self.requeueing(document, at: now, detail: why, now: now)
         }
+        // Go on only while sending as usual: not stopping, not cancelled, circuit closed.
+        let goOn = !Task.isCancelled && state.withLock { !$0.stopping && $0.circuitOpenUntil == nil }
+        let next = try await engine.write { connection -> Outgoing? in
+            try change(connection)
+            return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
+        }
+        return next
     }
 
-    private func fail(
+    private static func failure(
         _ document: Outgoing, reason: String, message: String, status: Int?, spent: Int, now: Date,
         base: [String: EventValue]
-    ) async throws {
+    ) -> @Sendable (SQLiteConnection) throws -> Void {
         let lastError = Self.lastError(reason: reason, message: message, status: status)
-        try await engine.write { connection in
+        return { connection in
             try connection.run(
                 """
                 UPDATE documents SET state = 'failed', reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
@@ -324,12 +351,14 @@ final class Sender: Sendable {
         }
     }
 
-    private func requeue(_ document: Outgoing, at date: Date, detail: String) async throws {
-        try await engine.write { connection in
+    private static func requeueing(_ document: Outgoing, at date: Date, detail: String, now: Date)
+        -> @Sendable (SQLiteConnection) throws -> Void
+    {
+        { connection in
             try connection.run(
                 "UPDATE documents SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, next_attempt_at = ? WHERE seq = ?",
                 [.real(date.timeIntervalSince1970), .integer(document.seq)])
-            try connection.addHistory(document.seq, at: self.engine.now(), event: "requeued", detail: detail)
+            try connection.addHistory(document.seq, at: now, event: "requeued", detail: detail)
         }
     }
 
