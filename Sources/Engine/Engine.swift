@@ -47,7 +47,7 @@ public final class Engine: Sendable {
             configuration: .init(
                 authURL: configuration.inqomAuthURL, apiURL: configuration.inqomAPIURL,
                 clientID: configuration.inqomClientID, concurrency: configuration.workers + 1,
-                maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
+                stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: now)
         self.inqom = InqomSession(client: client, now: now)
         self.spool = try Spool(directory: configuration.dataDirectory + "/spool")

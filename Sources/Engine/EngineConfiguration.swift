@@ -28,6 +28,9 @@ public struct EngineConfiguration: Sendable {
     /// 0 means no limit.
     public var inqomMaxRequestsPerSecond: Double
     public var circuitProbeInterval: Duration
+    /// A request to Inqom during which no byte moves for this long is given
+    /// up (a transient failure): a hanging server never holds a worker.
+    public var inqomStallTimeout: Duration = .seconds(60)
     public var maxFileBytes: Int64
     public var filesRoot: String?
     public var shutdownGrace: Duration

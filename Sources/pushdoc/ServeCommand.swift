@@ -50,6 +50,9 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds between probes while the circuit is open (default 30).", valueName: "s"))
     var circuitProbeSeconds: String?
 
+    @Option(help: ArgumentHelp("Seconds without a byte moving before a request to Inqom is given up (default 60).", valueName: "s"))
+    var inqomStallSeconds: String?
+
     @Option(help: ArgumentHelp("Largest document accepted, in bytes; K, M, G suffixes (default 100M).", valueName: "n"))
     var maxFileBytes: String?
 

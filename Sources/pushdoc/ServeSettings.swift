@@ -65,7 +65,7 @@ struct ServeSettings {
         let smtpFrom = try source.value(
             command.smtpFrom, "smtp-from", default: "pushdoc@localhost", expected: "an email address"
         ) { $0.contains("@") && !$0.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" }) ? $0 : nil }
-        return EngineConfiguration(
+        var configuration = EngineConfiguration(
             dataDirectory: try source.value(command.dataDir, "data-dir", default: defaultDataDirectory(environment),
                 expected: "a directory") { $0.isEmpty ? nil : absolute($0) },
             timeZone: try source.value(command.timezone, "timezone", default: TimeZone(identifier: "Europe/Paris")!,
@@ -104,6 +104,10 @@ struct ServeSettings {
             digestAtMinutes: try source.value(command.digestAt, "digest-at", default: 7 * 60,
                 expected: "a time of day as HH:MM") { clockTime($0) }
         )
+        configuration.inqomStallTimeout = try source.value(
+            command.inqomStallSeconds, "inqom-stall-seconds", default: .seconds(60), expected: seconds
+        ) { duration($0, allowZero: false) }
+        return configuration
     }
 
     static func defaultDataDirectory(_ environment: [String: String]) -> String {

@@ -14,6 +14,7 @@ struct CommandLineTests {
         (["serve", "--stdio", "--retry-delays", "1,,2"], [:], "--retry-delays"),
         (["serve", "--stdio", "--retry-delays", "0"], [:], "--retry-delays"),
         (["serve", "--stdio", "--inqom-max-rps", "-1"], [:], "--inqom-max-rps"),
+        (["serve", "--stdio", "--inqom-stall-seconds", "0"], [:], "--inqom-stall-seconds"),
         (["serve", "--stdio", "--max-file-bytes", "10X"], [:], "--max-file-bytes"),
         (["serve", "--stdio", "--files-root", "/does/not/exist"], [:], "--files-root"),
         (["serve", "--stdio", "--shutdown-grace", "soon"], [:], "--shutdown-grace"),

@@ -21,6 +21,19 @@ struct FaultClassTests {
         #expect(try await harness.events().contains { $0["type"] as? String == "document.retry_scheduled" })
     }
 
+    @Test func aHangingInqomIsGivenUpAfterTheStallBoundAndTheDocumentGoesLater() async throws {
+        let harness = try await PushHarness(extra: ["--inqom-stall-seconds", "1"])
+        try await harness.standIn.inject("upload", ["hang": 30])
+        let started = ContinuousClock.now
+        let id = try #require(try await harness.submit("d1", "Achats/h.pdf", content: "hang").string("result", "documentId"))
+        _ = try await harness.drain(timeoutMs: 25_000)
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "transmitted")
+        #expect(document.int("result", "attempts") == 2)
+        // Well before the 30 s hang could end on its own.
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+
     @Test func retryAfterAsAnHTTPDateIsHonoured() async throws {
         let harness = try await PushHarness()
         let formatter = DateFormatter()
