@@ -104,7 +104,7 @@ extension Engine {
             let selected = try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(dossierID)]) { $0.int(0) == 1 }
             guard let isSelected = selected.first else { throw EngineError.unknownDossiers(ids: [dossierID]) }
             let rule = try Self.matchingRule(connection, folder: folder, year: year, month: month)
-            let state = try Self.wizardState(connection).state
+            let state = try Self.connectorStatus(connection).state
             var outcome: (state: String, reason: String?)
             if !isSelected {
                 outcome = ("ignored", "dossier_not_selected")

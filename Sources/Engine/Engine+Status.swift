@@ -103,7 +103,7 @@ extension Engine {
                 default: counts.duplicate = count
                 }
             }
-            let wizard = try Self.wizardState(connection)
+            let connector = try Self.connectorStatus(connection)
             let lastSuccess = try connection.rows(
                 "SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted WHERE transmitted_at IS NOT NULL"
             ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
@@ -114,7 +114,7 @@ extension Engine {
                 """
             ) { ($0.double(0), $0.optionalText(1)) }.first
             return StatusSummary(
-                connector: wizard.connector, documents: counts,
+                connector: connector, documents: counts,
                 inqom: .init(
                     lastSuccessAt: lastSuccess.map { Self.timestamp(Date(timeIntervalSince1970: $0)) },
                     lastErrorAt: lastError.map { Self.timestamp(Date(timeIntervalSince1970: $0.0)) },

@@ -35,8 +35,6 @@ public struct WizardState: Codable, Sendable {
     public let reason: String?
     public let steps: Steps
 
-    var connector: StatusSummary.Connector { .init(state: state, reason: reason) }
-
     var missing: [String] {
         [("dossiers", steps.dossiers.done), ("connection", steps.connection.done), ("mapping", steps.mapping.done),
          ("rules", steps.rules.done)].filter { !$0.1 }.map(\.0)
@@ -204,8 +202,7 @@ extension Engine {
 
     static func wizardState(_ connection: SQLiteConnection) throws -> WizardState {
         let selectedCount = try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
-        let unreadable = try connection.setting(.credentialsUnreadable) != nil
-        let connected = try connection.setting(.inqomCredentials) != nil && !unreadable
+        let connected = try isConnected(connection)
         let siretAttribute = try connection.setting(.siretAttribute)
         let matched = try connection.count("SELECT count(*) FROM mapping m JOIN dossiers d ON d.id = m.dossier_id AND d.selected = 1")
         let rules = try connection.count("SELECT count(*) FROM rules")
@@ -218,24 +215,32 @@ extension Engine {
                 done: siretAttribute != nil && matched > 0, siretAttribute: siretAttribute, matched: matched,
                 unmatched: siretAttribute == nil ? 0 : selectedCount - matched),
             rules: .init(done: rules > 0, count: rules))
-        let finished = try connection.setting(.wizardFinished) != nil
-        let state: ConnectorState
-        var reason: String?
-        if finished {
-            if try connection.setting(.connectorPaused) != nil {
-                state = .paused
-            } else {
-                let refused = try connection.setting(.tokenRefused) != nil
-                state = connected && !refused ? .active : .disconnected
-                if state == .disconnected {
-                    reason = unreadable ? "credentials_unreadable" : refused ? "inqom_refused_credentials" : "not_connected"
-                }
-            }
-        } else {
-            let anything = steps.dossiers.done || connected || siretAttribute != nil || steps.rules.done
-            state = anything ? .configuring : .unconfigured
+        let connector = try connectorStatus(connection)
+        return WizardState(state: connector.state, reason: connector.reason, steps: steps)
+    }
+
+    private static func isConnected(_ connection: SQLiteConnection) throws -> Bool {
+        try connection.setting(.inqomCredentials) != nil && connection.setting(.credentialsUnreadable) == nil
+    }
+
+    /// The connector's state, and why it is disconnected, from settings and
+    /// two existence checks: cheap enough for every claim, submit and
+    /// summary, whatever the size of the catalog (the steps' counts are not).
+    static func connectorStatus(_ connection: SQLiteConnection) throws -> StatusSummary.Connector {
+        let connected = try isConnected(connection)
+        guard try connection.setting(.wizardFinished) != nil else {
+            let anything = try connected || connection.setting(.siretAttribute) != nil
+                || connection.count("SELECT EXISTS (SELECT 1 FROM dossiers WHERE selected = 1)") > 0
+                || connection.count("SELECT EXISTS (SELECT 1 FROM rules)") > 0
+            return .init(state: anything ? .configuring : .unconfigured, reason: nil)
         }
-        return WizardState(state: state, reason: reason, steps: steps)
+        if try connection.setting(.connectorPaused) != nil { return .init(state: .paused, reason: nil) }
+        let refused = try connection.setting(.tokenRefused) != nil
+        if connected, !refused { return .init(state: .active, reason: nil) }
+        let unreadable = try connection.setting(.credentialsUnreadable) != nil
+        return .init(
+            state: .disconnected,
+            reason: unreadable ? "credentials_unreadable" : refused ? "inqom_refused_credentials" : "not_connected")
     }
 
     /// The end of the wizard: sending starts, or the missing steps are named.
@@ -252,7 +257,7 @@ extension Engine {
 
     public func setPaused(_ paused: Bool) async throws -> ConnectorState {
         let state = try await write { connection in
-            let before = try Self.wizardState(connection).state
+            let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.connectorPaused, paused ? "1" : nil)
             return try Self.logStateChange(connection, from: before, reason: nil, at: Date())
         }
@@ -264,7 +269,7 @@ extension Engine {
     /// nothing is sent until `wizard.connect` succeeds again.
     func markTokenRefused(_ why: String) async throws {
         try await write { connection in
-            let before = try Self.wizardState(connection).state
+            let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.tokenRefused, "1")
             try Self.logStateChange(connection, from: before, reason: "inqom_refused_credentials", at: Date())
         }
@@ -276,7 +281,7 @@ extension Engine {
     static func logStateChange(_ connection: SQLiteConnection, from before: ConnectorState, reason: String?, at date: Date)
         throws -> ConnectorState
     {
-        let after = try wizardState(connection).state
+        let after = try connectorStatus(connection).state
         if after != before {
             try connection.appendEvent(
                 "connector.state", at: date, ["state": .text(after.rawValue), "reason": reason.map { .text($0) } ?? .null])

@@ -89,7 +89,7 @@ public final class Engine: Sendable {
                 metadata: ["error": "\(error)"])
         }
         try await write { connection in
-            let before = try Self.wizardState(connection).state
+            let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.credentialsUnreadable, readable ? nil : "1")
             try Self.logStateChange(connection, from: before, reason: readable ? nil : "credentials_unreadable", at: Date())
         }

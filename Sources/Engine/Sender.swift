@@ -151,7 +151,7 @@ final class Sender: Sendable {
     /// Due documents, oldest first, marked `sending`; none unless the
     /// connector is active.
     private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
-        guard try Engine.wizardState(connection).state == .active else { return [] }
+        guard try Engine.connectorStatus(connection).state == .active else { return [] }
         let due = try connection.rows(
             """
             SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
