@@ -85,6 +85,9 @@ extension Engine {
         let sealed = try secretBox.seal(Array(try JSONEncoder().encode(StoredCredentials(credentials))))
         let connectedAt = Self.timestamp(now())
         let before = try await wizardState().state
+        // The session first: once the write below makes the connector active,
+        // a worker may ask for a token, and must not ask with the old password.
+        await inqom.connect(credentials, token: token)
         try await write { connection in
             try connection.setSetting(.inqomCredentials, Data(sealed).base64EncodedString())
             try connection.setSetting(.inqomLogin, credentials.login)
@@ -93,7 +96,6 @@ extension Engine {
             try connection.setSetting(.credentialsUnreadable, nil)
             try Self.logStateChange(connection, from: before, reason: nil, at: Date())
         }
-        await inqom.connect(credentials, token: token)
         changes.notify()
         logger.info("connected to Inqom", metadata: ["accountingFolders": "\(folders.count)"])
         return folders.count

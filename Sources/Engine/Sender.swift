@@ -93,10 +93,12 @@ final class Sender: Sendable {
     // would pick `documents_by_state` and sort every queued document (2 ms
     // per claim with 2,000 queued).
 
-    /// How long nothing can be due: until the next retry, a second at most.
+    /// How long nothing can be due: until the next retry, a second at most;
+    /// a second when the connector is not active (its change wakes the loop).
     private func napTime() async -> Duration {
-        let next = try? await engine.database.read { connection in
-            try connection.rows(
+        let next = try? await engine.database.read { connection -> Double? in
+            guard try Engine.connectorStatus(connection).state == .active else { return nil }
+            return try connection.rows(
                 """
                 SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
                 WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL
