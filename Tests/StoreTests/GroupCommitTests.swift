@@ -55,3 +55,34 @@ struct GroupCommitTests {
         #expect(ids == Array(1...200))
     }
 }
+
+struct GroupCommitFailureTests {
+    @Test func whenTheDatabaseIsFullEveryWriteSaidDoneIsThereAndNoOtherIs() async throws {
+        let database = try Database(
+            path: TemporaryDirectory.make(prefix: "pushdoc-full") + "/test.sqlite",
+            migrations: [Migration(1, "blobs", sql: "CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")])
+        // A database that may not grow past 64 pages: SQLite answers SQLITE_FULL, as on a full disk.
+        try await database.write { _ = try $0.rows("PRAGMA max_page_count = 64") { $0.int(0) } }
+        let outcomes = await withTaskGroup(of: (Int64, Bool).self) { group in
+            for id in Int64(1)...300 {
+                group.addTask {
+                    do {
+                        try await database.write { try $0.run("INSERT INTO blobs (id, data) VALUES (?, ?)", [.integer(id), .blob(Array(repeating: 1, count: 3000))]) }
+                        return (id, true)
+                    } catch {
+                        return (id, false)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        let stored = Set(try await database.read { try $0.rows("SELECT id FROM blobs") { $0.int(0) } })
+        let acknowledged = Set(outcomes.filter(\.value).map(\.key))
+        #expect(acknowledged.count > 0 && acknowledged.count < 300, "\(acknowledged.count) writes succeeded")
+        #expect(stored == acknowledged)
+        // And the writer still works once there is room.
+        try await database.write { try $0.run("DELETE FROM blobs") }
+        try await database.write { try $0.run("INSERT INTO blobs (id, data) VALUES (1000, x'00')") }
+        #expect(try await database.read { try $0.rows("SELECT count(*) FROM blobs") { $0.int(0) } } == [1])
+    }
+}
