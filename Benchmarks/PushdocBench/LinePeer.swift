@@ -131,20 +131,14 @@ final class LinePeer {
     }
 }
 
-/// What /proc says of a process.
+/// Memory of a process, in bytes.
 enum ProcessFigures {
     /// Resident memory: private (anonymous) pages plus the pages of files
     /// and shared libraries mapped in.
-    static func residentBytes(_ pid: Int32) -> Int { statusField("VmRSS:", pid) }
+    static func residentBytes(_ pid: Int32) -> Int { ProcessStatus.kilobytes("VmRSS", pid: pid) * 1024 }
 
     /// The anonymous part alone: heap, stacks, what the process itself allocated.
-    static func anonymousBytes(_ pid: Int32) -> Int { statusField("RssAnon:", pid) }
-
-    private static func statusField(_ name: String, _ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix(name) } ?? ""
-        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-    }
+    static func anonymousBytes(_ pid: Int32) -> Int { ProcessStatus.kilobytes("RssAnon", pid: pid) * 1024 }
 }
 
 /// Median and 99th percentile of timed runs.

@@ -72,7 +72,10 @@ public final class Engine: Sendable {
     /// `connector.state` event, until `wizard.connect` or a restart with the
     /// right key.
     private func restoreCredentials() async throws {
-        guard let encoded = try await database.read({ try $0.setting(.inqomCredentials) }) else { return }
+        let (sealed, markedUnreadable) = try await database.read { connection in
+            (try connection.setting(.inqomCredentials), try connection.setting(.credentialsUnreadable) != nil)
+        }
+        guard let encoded = sealed else { return }
         let readable: Bool
         do {
             let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
@@ -88,6 +91,8 @@ public final class Engine: Sendable {
                 """,
                 metadata: ["error": "\(error)"])
         }
+        // Written only when the verdict changes: a usual start commits nothing here.
+        guard readable == markedUnreadable else { return }
         try await write { connection in
             let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.credentialsUnreadable, readable ? nil : "1")

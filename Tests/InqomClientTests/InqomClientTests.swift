@@ -266,9 +266,9 @@ struct InqomClientTests {
         defer { unlink(path) }
         let client = client()
         let token = try await client.requestToken(credentials)
-        let before = residentKilobytes()
+        let before = ProcessStatus.kilobytes("VmRSS")
         let peak = PeakSampler()
-        let sampler = Task { while !Task.isCancelled { peak.record(residentKilobytes()); try? await Task.sleep(for: .milliseconds(20)) } }
+        let sampler = Task { while !Task.isCancelled { peak.record(ProcessStatus.kilobytes("VmRSS")); try? await Task.sleep(for: .milliseconds(20)) } }
         _ = try await client.uploadDocument(token: token, folderID: 11287, file: UploadFile(path: path, fileName: "archive.pdf"), typeScan: .others, sourceID: "big")
         sampler.cancel()
         let upload = try #require(try await standIn.uploads().last)
@@ -276,12 +276,6 @@ struct InqomClientTests {
         #expect(upload["sha256"] as? String == "49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14")
         // Loading the file would cost 1 GiB; other tests run beside this one, so the bound is loose.
         #expect(peak.value - before < 200_000, "resident memory grew by \(peak.value - before) kB")
-    }
-
-    private func residentKilobytes() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 }
 

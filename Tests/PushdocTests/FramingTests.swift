@@ -24,13 +24,6 @@ struct FramingTests {
         #expect(try await engine.stdio.call("ping").string("result") == "pong")
     }
 
-    /// Resident memory of a process, in kB, as /proc reports it.
-    private func residentKilobytes(_ pid: pid_t, field: String) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
-    }
-
     /// Sends one line of `megabytes` MiB, in 1 MiB writes.
     private func sendHugeLine(_ engine: PushdocProcess, megabytes: Int) {
         let piece = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
@@ -51,10 +44,10 @@ struct FramingTests {
     @Test func readingALongLineNeverHoldsMoreThanTheLimit() async throws {
         let engine = try PushdocProcess(["serve", "--stdio", "--max-message-bytes", "1M"])
         #expect(try await engine.stdio.call("ping").string("result") == "pong")
-        let before = try residentKilobytes(engine.pid, field: "VmHWM")
+        let before = ProcessStatus.kilobytes("VmHWM", pid: engine.pid)
         sendHugeLine(engine, megabytes: 20)
         #expect(try await engine.stdio.next(timeout: .seconds(60)).errorCode == -32600)
-        let growth = try residentKilobytes(engine.pid, field: "VmHWM") - before
+        let growth = ProcessStatus.kilobytes("VmHWM", pid: engine.pid) - before
         #expect(growth < 4 * 1024, "peak resident memory grew by \(growth) kB for a 20 MiB line over a 1 MiB limit")
     }
 

@@ -155,9 +155,7 @@ struct LoadTests {
 
         init(pid: pid_t) {
             descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            residentMB = (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+            residentMB = ProcessStatus.kilobytes("VmRSS", pid: pid) / 1024
         }
 
         /// What each open descriptor is, to say which ones stayed.
