@@ -4,6 +4,7 @@ import PackageDescription
 // Every target compiles in Swift 6 language mode with warnings as errors.
 let strictness: [SwiftSetting] = [
     .unsafeFlags(["-warnings-as-errors"]),
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(

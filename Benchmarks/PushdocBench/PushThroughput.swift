@@ -53,28 +53,48 @@ struct PushThroughput {
                 #"{"jsonrpc":"2.0","id":"\#(prefix)\#(index)","method":"push.submit","params":{"dossierId":"d1","path":"Achats/\#(prefix)-\#(index).pdf","file":"\#(path)","force":true}}"#
             }
         }
-        let curl = try await UploadThroughput(files: uploads, kilobytes: 200, concurrency: 4).measureCurl(paths)
+        let curlRun = try await UploadThroughput(files: uploads, kilobytes: 200, concurrency: 4).measureCurl(paths)
+        let curl = curlRun.filesPerSecond
 
         // End to end: submit the files and wait for the last transmission.
+        let cpuBefore = (engine: ProcessStatus.cpuSeconds(pid: engine.pid), standIn: ProcessStatus.cpuSeconds(pid: standIn.pid))
         let endToEnd = time {
             _ = engine.pipeline(submissions("e"))
             engine.call("push.drain", #"{"timeoutMs":600000}"#)
         }
+        let perFile = { (spent: Double) in 1000 * spent / Double(self.uploads) }
         table.rows.append(
             .init(measure: "end to end, \(uploads) × 200 KB to the stand-in, 4 workers", figure: Double(uploads) / endToEnd.seconds,
                   baselineName: "curl --parallel", baseline: curl, unit: "files/s", target: "≥ 0.8 × baseline"))
+        table.rows.append(
+            .init(measure: "  CPU per file, the engine (intake and upload)",
+                  figure: perFile(ProcessStatus.cpuSeconds(pid: engine.pid) - cpuBefore.engine),
+                  baselineName: "curl", baseline: 1000 * curlRun.curlCPU, unit: "ms", target: ""))
+        table.rows.append(
+            .init(measure: "  CPU per file, the stand-in receiving them",
+                  figure: perFile(ProcessStatus.cpuSeconds(pid: standIn.pid) - cpuBefore.standIn),
+                  baselineName: "from curl", baseline: 1000 * curlRun.standInCPU, unit: "ms", target: ""))
 
         // The same in two halves: durable intake alone, then sending alone.
         engine.call("connector.pause")
+        let intakeCPU = ProcessStatus.cpuSeconds(pid: engine.pid)
         let intakeAlone = time { _ = engine.pipeline(submissions("i")) }
+        let sendingCPU = ProcessStatus.cpuSeconds(pid: engine.pid)
         engine.call("connector.resume")
         let sendingAlone = time { engine.call("push.drain", #"{"timeoutMs":600000}"#) }
+        let sendingSpent = ProcessStatus.cpuSeconds(pid: engine.pid) - sendingCPU
         table.rows.append(
             .init(measure: "  its intake alone (copy, fsync, commit)", figure: Double(uploads) / intakeAlone.seconds,
                   baselineName: "curl --parallel", baseline: curl, unit: "files/s", target: ""))
         table.rows.append(
+            .init(measure: "    CPU per file, the engine", figure: perFile(sendingCPU - intakeCPU),
+                  baselineName: "curl", baseline: 1000 * curlRun.curlCPU, unit: "ms", target: ""))
+        table.rows.append(
             .init(measure: "  its sending alone (queue already accepted)", figure: Double(uploads) / sendingAlone.seconds,
                   baselineName: "curl --parallel", baseline: curl, unit: "files/s", target: ""))
+        table.rows.append(
+            .init(measure: "    CPU per file, the engine", figure: perFile(sendingSpent),
+                  baselineName: "curl", baseline: 1000 * curlRun.curlCPU, unit: "ms", target: ""))
         let received = try await standIn.uploads().count
         guard received >= submits + 2 * uploads else { throw BenchError(description: "the stand-in received \(received) documents") }
     }

@@ -3,7 +3,7 @@ import InqomClient
 import Logging
 import TestSupport
 
-/// `swift build -c release && .build/release/pushdoc-bench [--quick]`:
+/// `swift build -c release && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|stored]`:
 /// measures, prints a table of figures beside baselines measured in the
 /// same run. Never a pass/fail test. `--quick` (CI) runs every measure on
 /// small counts, only to prove the suite still works. The blocking measures
@@ -11,14 +11,20 @@ import TestSupport
 @main
 enum PushdocBench {
     static func main() async throws {
-        let quick = CommandLine.arguments.contains("--quick")
+        let arguments = CommandLine.arguments
+        let quick = arguments.contains("--quick")
+        // `--only NAME` runs one group of measures (to profile it alone).
+        let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+        func selected(_ name: String) -> Bool { only == nil || only == name }
         var table = ResultTable()
-        try ProtocolLatency(roundTrips: quick ? 500 : 5_000, pipelined: quick ? 20_000 : 200_000, starts: quick ? 5 : 21)
-            .run(into: &table)
-        try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table)
-        try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table)
-        try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table)
-        try await StoredDocuments(documents: quick ? 5_000 : 100_000).run(into: &table)
+        if selected("protocol") {
+            try ProtocolLatency(roundTrips: quick ? 500 : 5_000, pipelined: quick ? 20_000 : 200_000, starts: quick ? 5 : 21)
+                .run(into: &table)
+        }
+        if selected("catalog") { try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table) }
+        if selected("upload") { try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table) }
+        if selected("push") { try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table) }
+        if selected("stored") { try await StoredDocuments(documents: quick ? 5_000 : 100_000).run(into: &table) }
         table.print()
     }
 }

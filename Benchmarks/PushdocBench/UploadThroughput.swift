@@ -19,7 +19,7 @@ struct UploadThroughput {
             try words.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
             return path
         }
-        let curlRate = try await measureCurl(paths)
+        let curlRate = try await measureCurl(paths).filesPerSecond
         let clientRate = try await measureClient(paths)
         table.rows.append(
             .init(
@@ -62,7 +62,15 @@ struct UploadThroughput {
         return Double(paths.count) / (ContinuousClock.now - started).seconds
     }
 
-    func measureCurl(_ paths: [String]) async throws -> Double {
+    /// What curl's uploads cost: their rate, and CPU seconds per file of
+    /// curl and of the stand-in that received them.
+    struct CurlRun {
+        let filesPerSecond: Double
+        let curlCPU: Double
+        let standInCPU: Double
+    }
+
+    func measureCurl(_ paths: [String]) async throws -> CurlRun {
         let standIn = try await InqomStandIn()
         let token = try await token(standIn, client: makeClient(standIn))
         let url = standIn.url.appending(path: "api/accounting-documents/accounting-folders/11287/Documents/")
@@ -87,14 +95,28 @@ struct UploadThroughput {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = ["--silent", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "\(concurrency)", "--config", configPath]
+        let standInCPU = ProcessStatus.cpuSeconds(pid: standIn.pid)
+        let childrenCPU = Self.reapedChildrenCPU()
         let started = ContinuousClock.now
         try process.run()
         process.waitUntilExit()
         let elapsed = ContinuousClock.now - started
+        let standInSpent = ProcessStatus.cpuSeconds(pid: standIn.pid) - standInCPU
+        // curl is the only child that ends during the run.
+        let curlSpent = Self.reapedChildrenCPU() - childrenCPU
         guard process.terminationStatus == 0 else { throw BenchError(description: "curl failed") }
         let received = try await standIn.uploads().count
         guard received == paths.count else { throw BenchError(description: "curl uploaded \(received) of \(paths.count)") }
-        return Double(paths.count) / elapsed.seconds
+        return CurlRun(
+            filesPerSecond: Double(paths.count) / elapsed.seconds, curlCPU: curlSpent / Double(paths.count),
+            standInCPU: standInSpent / Double(paths.count))
+    }
+
+    /// CPU seconds of the children this process has waited for.
+    private static func reapedChildrenCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return [usage.ru_utime, usage.ru_stime].reduce(0) { $0 + Double($1.tv_sec) + Double($1.tv_usec) / 1e6 }
     }
 }
 

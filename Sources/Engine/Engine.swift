@@ -101,13 +101,19 @@ public final class Engine: Sendable {
     }
 
     /// After a crash: uploads that were under way go again (Inqom flags a
-    /// resend as Duplicate), and half-written spool files are removed.
+    /// resend as Duplicate), and spool files no document needs are removed.
     private func recoverInterruptedWork() async throws {
         let resent = try await write { connection in
             try connection.run("UPDATE documents SET state = 'queued', next_attempt_at = ? WHERE state = 'sending'",
                                [.real(Date().timeIntervalSince1970)])
         }
-        spool.removeTemporaryFiles()
+        let spooled = try await database.read { connection in
+            try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
+                $0.text(0)
+            }
+        }
+        let spool = spool
+        try await blocking.run { spool.recover(keeping: Set(spooled)) }
         try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
     }

@@ -209,15 +209,15 @@ final class Sender: Sendable {
         case requeue(why: String, refusedToken: Bool)
     }
 
+    /// Must never happen: the spool keeps a document's bytes until Inqom has them.
+    private static let fileMissing = Outcome.failed(
+        reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
+
     private func upload(_ document: Outgoing) async -> Outcome {
         guard let folder = document.inqomFolderID else {
             return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
-        let spool = engine.spool
-        let present = await (try? engine.blocking.run { document.spoolName.map(spool.exists) ?? false }) ?? false
-        guard let spoolName = document.spoolName, present else {
-            return .failed(reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
-        }
+        guard let spoolName = document.spoolName else { return Self.fileMissing }
         let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
         let client = engine.inqom.client
         let started = ContinuousClock.now
@@ -250,6 +250,8 @@ final class Sender: Sendable {
                 return .requeue(why: error.description, refusedToken: true)
             case .cancelled:
                 return .requeue(why: "shutdown", refusedToken: false)
+            case .fileUnreadable:
+                return Self.fileMissing
             }
         } catch {
             return .requeue(why: "\(error)", refusedToken: false)

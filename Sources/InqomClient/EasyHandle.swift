@@ -25,6 +25,13 @@ final class EasyHandle {
     deinit { curl_easy_cleanup(handle) }
 
     func perform(_ request: HTTPRequest, context: TransferContext) -> Result<HTTPResponse, TransferFailure> {
+        // Checked here, on the transfer's own thread, rather than by the caller: no extra hand-off per upload.
+        if case .multipart(let parts) = request.body {
+            for case .file(_, let path, _, _) in parts where access(path, R_OK) != 0 {
+                return .failure(
+                    TransferFailure(code: 0, message: String(cString: strerror(errno)), cancelled: false, unreadableFile: path))
+            }
+        }
         curl_easy_reset(handle)
         var cleanups: [() -> Void] = []
         defer { cleanups.forEach { $0() } }
@@ -92,8 +99,7 @@ final class EasyHandle {
         pushdoc_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, userData in
             guard let data, let userData else { return 0 }
             let context = Unmanaged<TransferContext>.fromOpaque(userData).takeUnretainedValue()
-            let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
-            context.headerLine(String(decoding: bytes, as: UTF8.self))
+            context.headerLine(UnsafeRawBufferPointer(start: data, count: size * count))
             return size * count
         }
         // Polled by libcurl during a transfer: a cancelled task aborts it.

@@ -31,11 +31,13 @@ struct HTTPResponse: Sendable {
     let body: [UInt8]
 }
 
-/// libcurl failed before any HTTP answer: refused, reset, timed out, TLS.
+/// libcurl failed before any HTTP answer: refused, reset, timed out, TLS;
+/// or a file to send could not be read, and nothing was sent.
 struct TransferFailure: Error, Sendable {
     let code: Int
     let message: String
     let cancelled: Bool
+    var unreadableFile: String?
 }
 
 /// Where libcurl's callbacks put what they receive. Shared with the task's
@@ -65,17 +67,23 @@ final class TransferContext: Sendable {
         }
     }
 
-    func headerLine(_ line: String) {
+    /// One header line as libcurl gives it, CRLF included. Read as bytes:
+    /// Foundation's trimming cost more than the rest of an upload's answer.
+    func headerLine(_ line: UnsafeRawBufferPointer) {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        func trimmed(_ part: Slice<UnsafeRawBufferPointer>) -> String {
+            let start = part.firstIndex { !isSpace($0) } ?? part.endIndex
+            let end = part.lastIndex { !isSpace($0) }.map { $0 + 1 } ?? start
+            return String(decoding: part[start..<max(start, end)], as: UTF8.self)
+        }
         received.withLock { received in
             // A new status line (after 100 Continue or a redirect) starts afresh.
-            if line.hasPrefix("HTTP/") {
+            if line.starts(with: "HTTP/".utf8) {
                 received.headers = [:]
                 return
             }
-            guard let colon = line.firstIndex(of: ":") else { return }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-            received.headers[name] = value
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+            received.headers[trimmed(line[..<colon]).lowercased()] = trimmed(line[(colon + 1)...])
         }
     }
 }

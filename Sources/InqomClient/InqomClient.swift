@@ -154,6 +154,7 @@ public final class InqomClient: Sendable {
             return redacted(response, secrets: request.secrets)
         case .failure(let failure):
             if failure.cancelled { throw .cancelled }
+            if let path = failure.unreadableFile { throw .fileUnreadable(path: path) }
             logger.debug(
                 "inqom unreachable",
                 metadata: ["call": "\(kind)", "curl": "\(failure.code)", "error": "\(failure.message)"])

@@ -16,6 +16,8 @@ public enum InqomError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreachable(detail: String)
     /// Inqom will not take it as it is: retrying cannot help.
     case permanent(status: Int, bodyStart: String)
+    /// The file to upload cannot be read: nothing was sent.
+    case fileUnreadable(path: String)
     /// The call was cancelled (shutdown).
     case cancelled
 
@@ -29,6 +31,7 @@ public enum InqomError: Error, Sendable, Equatable, CustomStringConvertible {
                 + (retryAfter.map { " (Retry-After \($0))" } ?? "") + (detail.isEmpty ? "" : ": \(detail)")
         case .unreachable(let detail): "Inqom could not be reached: \(detail)"
         case .permanent(let status, let bodyStart): "Inqom refused the request (\(status)): \(bodyStart)"
+        case .fileUnreadable(let path): "cannot read \(path)"
         case .cancelled: "cancelled"
         }
     }

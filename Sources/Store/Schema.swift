@@ -138,5 +138,10 @@ public enum Schema {
                         ON CONFLICT (state) DO UPDATE SET count = count + 1;
                 END;
                 """),
+        // At start, spool files that no document names are removed (a
+        // crash between a document's last commit and its file's removal).
+        Migration(
+            6, "documents holding a spool file",
+            sql: "CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;"),
     ]
 }

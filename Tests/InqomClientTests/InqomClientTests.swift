@@ -178,6 +178,17 @@ struct InqomClientTests {
         }
     }
 
+    @Test func aFileThatCannotBeReadIsSaidSoAndNothingIsSent() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        let missing = UploadFile(path: TemporaryDirectory.make(prefix: "inqom-file") + "/gone.pdf", fileName: "gone.pdf")
+        let error = await failure {
+            try await client.uploadDocument(token: token, folderID: 11287, file: missing, typeScan: .supplier, sourceID: "g")
+        }
+        #expect(error == .fileUnreadable(path: missing.path))
+        #expect(try await standIn.stats()["upload"] == nil)
+    }
+
     @Test func aResetMidUploadIsUnreachable() async throws {
         let client = client()
         let token = try await client.requestToken(credentials)

@@ -40,7 +40,12 @@ struct PushTests {
         #expect(transmitted.count == 5)
         let f1 = transmitted.compactMap { $0["data"] as? [String: Any] }.first { $0["documentId"] as? String == ids[0] }
         #expect(f1?["archivePath"] as? String == "Achats/Envoyés/\(year)/f1.pdf")
-        #expect((FileManager.default.subpaths(atPath: harness.engine.dataDir + "/spool") ?? []).isEmpty)
+        // The spool keeps only emptied files, for the next documents.
+        let spool = harness.engine.dataDir + "/spool"
+        for name in FileManager.default.subpaths(atPath: spool) ?? [] {
+            #expect(name.hasPrefix(".free-"))
+            #expect((try FileManager.default.attributesOfItem(atPath: spool + "/" + name)[.size] as? Int) == 0)
+        }
     }
 
     @Test func intakeSaysWhyItIgnoresAndIsIdempotent() async throws {
@@ -184,6 +189,25 @@ struct PushTests {
         let gone = try #require(try await harness.submit("d1", "Achats/g.pdf", content: "gone").string("result", "documentId"))
         _ = try await harness.drain()
         #expect(try await harness.document(gone).string("result", "lastError", "reason") == "inqom_folder_not_found")
+    }
+
+    @Test func aDocumentWhoseSpoolFileIsLostFailsAsFileMissing() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult("connector.pause")
+        let id = try #require(try await harness.submit("d1", "Achats/lost.pdf", content: "lost bytes").string("result", "documentId"))
+        // What must never happen: the document's bytes vanish from the spool.
+        let spool = harness.engine.dataDir + "/spool"
+        let spooled = (FileManager.default.subpaths(atPath: spool) ?? []).filter { !$0.hasPrefix(".") }
+        #expect(spooled.count == 1)
+        for name in spooled { try FileManager.default.removeItem(atPath: spool + "/" + name) }
+        _ = try await harness.expectResult("connector.resume")
+        _ = try await harness.drain()
+        let document = try await harness.document(id)
+        #expect(document.string("result", "state") == "failed")
+        #expect(document.string("result", "lastError", "reason") == "file_missing")
+        let failed = try await harness.events().filter { $0["type"] as? String == "document.failed" }
+        #expect(failed.compactMap { ($0["data"] as? [String: Any])?["reason"] as? String } == ["file_missing"])
+        #expect(try await harness.standIn.uploads().isEmpty)
     }
 
     @Test func savingAMappingRequeuesWhatFailedForWantOfIt() async throws {

@@ -16,6 +16,9 @@ public final class InqomStandIn: @unchecked Sendable {
     /// Held open for the stand-in's life: when it closes, the stand-in exits.
     private let stdinWriter: FileHandle
 
+    /// For benchmarks that read its CPU time.
+    public var pid: Int32 { process.processIdentifier }
+
     public static let clientID = "mcf-pushdoc"
     public static let clientSecret = "cs-4f1e-standin"
     public static let login = "cabinet@example.fr"

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+@testable import Store
+
+struct SpoolTests {
+    private func entries(_ spool: Spool) -> [String: Int] {
+        var sizes: [String: Int] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: spool.directory)) ?? [] {
+            var info = stat()
+            stat(spool.path(of: name), &info)
+            sizes[name] = Int(info.st_size)
+        }
+        return sizes
+    }
+
+    private func inode(_ path: String) -> ino_t {
+        var info = stat()
+        stat(path, &info)
+        return info.st_ino
+    }
+
+    @Test func aRemovedFileIsEmptiedAndWrittenAgainForTheNextDocument() throws {
+        let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool")
+        let first = try spool.store(bytes: Array(repeating: 1, count: 100_000))
+        let firstInode = inode(spool.path(of: first.name))
+        spool.remove(first.name)
+        // Its space is given back at once; no document's bytes remain.
+        #expect(entries(spool).count == 1)
+        #expect(entries(spool).values.allSatisfy { $0 == 0 })
+        #expect(spool.freeFiles == 1)
+
+        let second = try spool.store(bytes: Array("second".utf8))
+        #expect(inode(spool.path(of: second.name)) == firstInode)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: spool.path(of: second.name))) == Data("second".utf8))
+        #expect(second.sha256 == SHA256.hex(Array("second".utf8)))
+        #expect(entries(spool) == [second.name: 6])
+        #expect(spool.freeFiles == 0)
+    }
+
+    @Test func thePoolIsBoundedAndExtraFilesAreDeleted() throws {
+        let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool", poolCapacity: 8)
+        let stored = try (0..<18).map { _ in try spool.store(bytes: [7]) }
+        for entry in stored { spool.remove(entry.name) }
+        #expect(spool.freeFiles == 8)
+        #expect(entries(spool).count == 8)
+    }
+
+    @Test func recoveryKeepsNamedFilesAndRemovesOrphansAndHalfWrittenOnes() throws {
+        let directory = TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool"
+        let before = try Spool(directory: directory)
+        let kept = try before.store(bytes: Array("queued document".utf8))
+        let orphan = try before.store(bytes: Array("transmitted, not yet removed".utf8))
+        for free in try (0..<3).map({ _ in try before.store(bytes: [1]) }) { before.remove(free.name) }
+        // A crash while a free file was being written again, and one while a new file was.
+        let freeName = try #require(entries(before).keys.first { $0.hasPrefix(".free-") })
+        try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: freeName)))
+        try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: ".tmp-crashed")))
+
+        let after = try Spool(directory: directory)
+        after.recover(keeping: [kept.name])
+        let left = entries(after)
+        #expect(left[kept.name] == 15)
+        #expect(left[orphan.name] == nil)
+        #expect(left[".tmp-crashed"] == nil)
+        #expect(left.filter { $0.key != kept.name }.allSatisfy { $0.key.hasPrefix(".free-") && $0.value == 0 })
+        // The three free files, the orphan's and the half-written one's: none lost or counted twice.
+        #expect(left.count == 1 + 5)
+        #expect(after.freeFiles == 5)
+    }
+}
