@@ -34,6 +34,10 @@ final class Sender: Sendable {
 
     private let state = Mutex(State())
     private let loop = Mutex<Task<Void, Never>?>(nil)
+    /// A worker ended: while every worker is busy, the loop waits for this
+    /// alone (workers claim their next documents themselves), not for each
+    /// document's change.
+    private let workerEnded = ChangeSignal()
     unowned let engine: Engine
 
     init(engine: Engine) {
@@ -51,6 +55,7 @@ final class Sender: Sendable {
     func stop(by deadline: ContinuousClock.Instant) async {
         state.withLock { $0.stopping = true }
         engine.changes.notify()
+        workerEnded.notify()
         while state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -76,14 +81,17 @@ final class Sender: Sendable {
                 }
                 clockCheck = (engine.now(), .now)
                 let seen = engine.changes.generation
+                let seenEnded = workerEnded.generation
                 let due = (try? await claim()) ?? []
                 for document in due {
                     group.addTask { await self.send(document) }
                 }
                 if due.isEmpty {
-                    // With every worker busy, only a change can free one: no need to look for the next retry.
-                    let busy = freeSlots(at: engine.now()) == 0 && state.withLock { $0.circuitOpenUntil == nil }
-                    await engine.changes.wait(after: seen, timeout: busy ? .seconds(1) : await napTime())
+                    if freeSlots(at: engine.now()) == 0 && state.withLock({ $0.circuitOpenUntil == nil }) {
+                        await workerEnded.wait(after: seenEnded, timeout: .seconds(1))
+                    } else {
+                        await engine.changes.wait(after: seen, timeout: await napTime())
+                    }
                 }
             }
         }
@@ -198,6 +206,7 @@ final class Sender: Sendable {
             document = next
         }
         state.withLock { $0.inFlight -= 1 }
+        workerEnded.notify()
         engine.changes.notify()
     }
 
