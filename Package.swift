@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", "Mail", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(

@@ -40,7 +40,7 @@ extension Engine {
         var bytes = [UInt8](repeating: 0, count: 8)
         for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max) }
         let rule = Rule(
-            id: "rule_" + bytes.map { String(format: "%02x", $0) }.joined(), depositPath: depositPath,
+            id: "rule_" + Hex.encode(bytes), depositPath: depositPath,
             documentType: documentType, archivePath: archivePath, period: period, createdAt: Self.timestamp(now()))
         return try await save(rule, replacing: nil)
     }
@@ -125,8 +125,7 @@ extension Engine {
             throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 200")
         }
         let (year, month) = yearAndMonth(of: now())
-        let yearText = String(format: "%04d", year)
-        let monthText = String(format: "%02d", month)
+        let (yearText, monthText) = PathTemplate.texts(year: year, month: month)
         let wanted = TextFolding.fold(
             Self.cleanPath(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText)))
         let paths = try await database.read { connection in

@@ -1,4 +1,5 @@
 import Foundation
+import JSONSafety
 import Store
 import Synchronization
 
@@ -27,6 +28,24 @@ public enum EventValue: Sendable, Codable, Equatable {
         }
     }
 
+    /// An event's data as a JSON object, keys sorted: written by hand, as
+    /// `JSONEncoder` cost more than the rest of the event's transaction.
+    static func json(_ data: [String: EventValue]) -> String {
+        var output: [UInt8] = [UInt8(ascii: "{")]
+        for (index, key) in data.keys.sorted().enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            JSONLiteral.appendString(key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            switch data[key] ?? .null {
+            case .text(let text): JSONLiteral.appendString(text, to: &output)
+            case .number(let number): output.append(contentsOf: String(number).utf8)
+            case .null: output.append(contentsOf: "null".utf8)
+            }
+        }
+        output.append(UInt8(ascii: "}"))
+        return String(decoding: output, as: UTF8.self)
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -41,8 +60,7 @@ extension SQLiteConnection {
     /// Appends an event inside the caller's transaction: it commits with the
     /// state change it tells of, or not at all.
     func appendEvent(_ type: String, at date: Date, _ data: [String: EventValue]) throws {
-        let json = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
-        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.text(type), .real(date.timeIntervalSince1970), .text(json)])
+        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.text(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
     }
 
     /// Events are kept 30 days at least; older ones go.

@@ -83,11 +83,19 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// The path for a given year and month, in the case it was written in.
     public func expanded(year: Int, month: Int) -> String {
-        let yearText = String(format: "%04d", year)
-        let monthText = String(format: "%02d", month)
+        let (yearText, monthText) = Self.texts(year: year, month: month)
         return Self.splitSegments(text).map { part in
             Self.replacingVariables(in: part, year: yearText, month: monthText)
         }.joined(separator: "/")
+    }
+
+    /// `{millésime}` and `{mois}` as paths write them: "2026", "03".
+    static func texts(year: Int, month: Int) -> (year: String, month: String) {
+        func padded(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return (padded(year, 4), padded(month, 2))
     }
 
     /// A folder path as compared: NFC, lower case, no empty segments.

@@ -1,3 +1,4 @@
+import JSONSafety
 /// A request id exactly as received (string, number or null), echoed byte
 /// for byte in the response.
 public struct RequestID: Hashable, Sendable, CustomStringConvertible {
@@ -87,7 +88,7 @@ public enum OutgoingMessage {
         output.append(contentsOf: #","error":{"code":"#.utf8)
         output.append(contentsOf: String(error.code.rawValue).utf8)
         output.append(contentsOf: #","message":"#.utf8)
-        JSONString.append(error.message, to: &output)
+        JSONLiteral.appendString(error.message, to: &output)
         if let data = error.data {
             output.append(contentsOf: #","data":"#.utf8)
             output.append(contentsOf: data.bytes)
@@ -100,7 +101,7 @@ public enum OutgoingMessage {
         var output: [UInt8] = []
         output.reserveCapacity(params.bytes.count + method.utf8.count + 40)
         output.append(contentsOf: #"{"jsonrpc":"2.0","method":"#.utf8)
-        JSONString.append(method, to: &output)
+        JSONLiteral.appendString(method, to: &output)
         output.append(contentsOf: #","params":"#.utf8)
         output.append(contentsOf: params.bytes)
         output.append(contentsOf: "}\n".utf8)

@@ -19,7 +19,7 @@ public final class SHA256 {
     public func finalize() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         _ = pushdoc_sha256_final(context, &digest)
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(digest)
     }
 
     public static func hex<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {

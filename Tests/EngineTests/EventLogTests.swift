@@ -22,6 +22,18 @@ struct EventLogTests {
         #expect(left.map(\.seq) == [2])
         #expect(left.first?.data["documentId"] == .text("recent"))
     }
+
+    @Test func dataIsStrictJSONThatReadsBackAsWritten() throws {
+        let data: [String: EventValue] = [
+            "path": .text("Achats/\"Café\" \\ 2026\n\t\u{01}/f.pdf"), "attempt": .number(-42), "archivePath": .null,
+            "inqomDocumentId": .number(Int64.max), "emoji": .text("🧾"),
+        ]
+        let json = EventValue.json(data)
+        #expect(json.hasPrefix(#"{"archivePath":null,"attempt":-42,"emoji":"🧾","#))
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(object?.count == 5)
+        #expect(try JSONDecoder().decode([String: EventValue].self, from: Data(json.utf8)) == data)
+    }
 }
 
 struct RetryScheduleTests {

@@ -35,6 +35,12 @@ struct PathTemplateTests {
         #expect(template.matches(folder: "factures 2026-11", year: 2026, month: 11))
     }
 
+    @Test func expandsWithAFourDigitYearAndATwoDigitMonth() throws {
+        let template = try PathTemplate("Archives/{millésime}/{mois}")
+        #expect(template.expanded(year: 2026, month: 3) == "Archives/2026/03")
+        #expect(template.expanded(year: 987, month: 11) == "Archives/0987/11")
+    }
+
     @Test func bothSpellingsAreTheSameTemplate() throws {
         #expect(try PathTemplate("A/{millesime}/{mois}").canonical == PathTemplate("a//{millésime}/{mois}/").canonical)
         #expect(try PathTemplate("A/{Mois}").canonical == "a/{mois}")
