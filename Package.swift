@@ -61,7 +61,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictness
+            swiftSettings: strictness,
+            // Release: the Swift runtime and Foundation linked in, only what is used (idle resident
+            // memory 37 → 31.5 MB). The archives SwiftPM's --static-swift-stdlib would name, named here
+            // so that a plain `swift build -c release` does it; lld, which does not relay glibc's
+            // link-time note on the mktemp inside Foundation's own archive.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-use-ld=lld"]
+                        + ["Foundation", "FoundationEssentials", "FoundationInternationalization", "_FoundationCShims",
+                           "_FoundationCollections", "_FoundationICU", "CoreFoundation", "swiftSynchronization",
+                           "swift_RegexParser", "swift_StringProcessing"].map { "-l" + $0 },
+                    .when(configuration: .release)),
+            ]
         ),
         .target(
             name: "TestSupport",

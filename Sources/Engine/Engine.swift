@@ -101,21 +101,32 @@ public final class Engine: Sendable {
     }
 
     /// After a crash: uploads that were under way go again (Inqom flags a
-    /// resend as Duplicate), and spool files no document needs are removed.
+    /// resend as Duplicate); the spool is tidied once the engine serves.
     private func recoverInterruptedWork() async throws {
         let resent = try await write { connection in
             try connection.run("UPDATE documents SET state = 'queued', next_attempt_at = ? WHERE state = 'sending'",
                                [.real(Date().timeIntervalSince1970)])
         }
-        let spooled = try await database.read { connection in
-            try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
-                $0.text(0)
-            }
-        }
-        let spool = spool
-        try await blocking.run { spool.recover(keeping: Set(spooled)) }
+        Task { await self.recoverSpool() }
         try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
+    }
+
+    /// Spool files no document needs, left by earlier runs, are removed in
+    /// the background: with 100,000 documents queued, listing the spool
+    /// took 100 ms that a start should not wait for.
+    private func recoverSpool() async {
+        do {
+            let spooled = try await database.read { connection in
+                try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
+                    $0.text(0)
+                }
+            }
+            let spool = spool
+            try await blocking.run { spool.recover(keeping: Set(spooled)) }
+        } catch {
+            logger.warning("spool left untidied until the next start", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Drops events past their 30 days.

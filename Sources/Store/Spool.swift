@@ -6,11 +6,15 @@ import Synchronization
 /// written under a temporary name, synced, renamed, and the directory
 /// synced: once `store` returns, a crash cannot lose it.
 ///
-/// Files whose document is done are emptied and kept (`.free-N`, up to
+/// Files whose document is done are emptied and kept (up to
 /// `poolCapacity`) to be written again, rather than deleted and created:
 /// on ext4 without a journal, creating an inode scans every inode freed in
 /// the last five minutes (`recently_deleted`); on this machine a spooled
 /// 200 KB file cost 1.3 ms of CPU created that way and 0.3 ms reused.
+///
+/// Every name this spool writes carries its session (random, one per
+/// start), so that `recover` can run while documents come in: it touches
+/// only what earlier sessions left.
 public struct Spool: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -28,6 +32,7 @@ public struct Spool: Sendable {
     public let directory: String
     private let directorySync: DirectorySync
     private let pool: FreeFiles
+    private let session = Hex.encode((0..<4).map { _ in UInt8.random(in: .min ... .max) })
 
     /// Empty files cost an inode and a directory entry each.
     public init(directory: String, poolCapacity: Int = 4096) throws {
@@ -64,46 +69,48 @@ public struct Spool: Sendable {
     /// once (its space is free) and kept for a later document.
     public func remove(_ name: String) {
         let path = path(of: name)
-        let number = pool.nextNumber()
-        guard pool.hasRoom, truncate(path, 0) == 0, rename(path, freePath(number)) == 0 else {
+        var info = stat()
+        // A second link (a rename half-persisted by a crash on a file system
+        // without a journal) shares the bytes: only the name goes.
+        guard pool.hasRoom, lstat(path, &info) == 0, info.st_nlink == 1, truncate(path, 0) == 0 else {
             unlink(path)
             return
         }
-        if !pool.put(number) { unlink(freePath(number)) }
+        let free = ".free-\(session)-\(pool.nextNumber())"
+        guard rename(path, self.path(of: free)) == 0 else {
+            unlink(path)
+            return
+        }
+        if !pool.put(free) { unlink(self.path(of: free)) }
     }
 
-    /// After a restart: removes temporary files a crash left half written
-    /// and the files of no document in `kept` (a crash between the
-    /// document's last commit and the file's removal); free files go back
-    /// to the pool.
+    /// After a restart, while documents may already come in: removes what
+    /// earlier sessions left half written and their files of no document in
+    /// `kept` (a crash between a document's last commit and its file's
+    /// removal), and takes their free files into the pool.
     public func recover(keeping kept: Set<String>) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        // Free files first: their numbers must be known before any other is given.
-        var others: [String] = []
-        for name in names {
-            guard name.hasPrefix(Self.freePrefix), let number = UInt32(name.dropFirst(Self.freePrefix.count)) else {
-                others.append(name)
-                continue
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !isOwn(name) {
+            if name.hasPrefix(".free-") {
+                var info = stat()
+                let path = path(of: name)
+                if lstat(path, &info) != 0 || info.st_nlink != 1 || truncate(path, 0) != 0 || !pool.put(name) { unlink(path) }
+            } else if name.hasPrefix(".") || !kept.contains(name) {
+                remove(name)
             }
-            pool.skip(past: number)
-            if truncate(path(of: name), 0) != 0 || !pool.put(number) { unlink(path(of: name)) }
         }
-        for name in others where name.hasPrefix(".") || !kept.contains(name) {
-            remove(name)
-        }
+    }
+
+    private func isOwn(_ name: String) -> Bool {
+        name.hasPrefix(session) || name.hasPrefix(".tmp-" + session) || name.hasPrefix(".free-" + session)
     }
 
     /// Files in the pool, for tests.
     public var freeFiles: Int { pool.count }
 
-    private static let freePrefix = ".free-"
-
-    private func freePath(_ number: UInt32) -> String { path(of: Self.freePrefix + String(number)) }
-
     private typealias Writer = (UnsafeRawBufferPointer, Int64) throws -> Void
 
     private func store(_ produce: (Writer) throws -> Void) throws -> Entry {
-        let name = UUID().uuidString.lowercased()
+        let name = session + "-" + UUID().uuidString.lowercased()
         let (temporary, fd) = try openForWriting(name)
         var size: Int64 = 0
         let hasher = SHA256()
@@ -134,10 +141,10 @@ public struct Spool: Sendable {
 
     /// A free file of the pool, else a new temporary file.
     private func openForWriting(_ name: String) throws -> (path: String, fd: Int32) {
-        while let number = pool.take() {
-            let fd = open(freePath(number), O_WRONLY | O_TRUNC | O_CLOEXEC)
-            if fd >= 0 { return (freePath(number), fd) }
-            unlink(freePath(number))
+        while let free = pool.take() {
+            let fd = open(path(of: free), O_WRONLY | O_TRUNC | O_CLOEXEC)
+            if fd >= 0 { return (path(of: free), fd) }
+            unlink(path(of: free))
         }
         let temporary = path(of: ".tmp-" + name)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -152,12 +159,12 @@ public struct Spool: Sendable {
     }
 }
 
-/// The numbers of the spool's empty files kept for reuse (numbers rather
-/// than names: a full pool holds 16 KB).
+/// The names of the spool's empty files kept for reuse, and the counter
+/// that numbers new ones.
 private final class FreeFiles: Sendable {
     private struct State {
-        var numbers: [UInt32] = []
-        var next: UInt32 = 0
+        var names: [String] = []
+        var next: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -167,32 +174,26 @@ private final class FreeFiles: Sendable {
         self.capacity = capacity
     }
 
-    var count: Int { state.withLock { $0.numbers.count } }
+    var count: Int { state.withLock { $0.names.count } }
     var hasRoom: Bool { count < capacity }
 
-    /// A number no free file has.
-    func nextNumber() -> UInt32 {
+    func nextNumber() -> UInt64 {
         state.withLock { state in
-            defer { state.next &+= 1 }
+            defer { state.next += 1 }
             return state.next
         }
     }
 
-    /// Numbers found on disk are not given again.
-    func skip(past number: UInt32) {
-        state.withLock { $0.next = max($0.next, number &+ 1) }
-    }
-
     /// False when the pool is full: the caller deletes the file.
-    func put(_ number: UInt32) -> Bool {
+    func put(_ name: String) -> Bool {
         state.withLock { state in
-            guard state.numbers.count < capacity else { return false }
-            state.numbers.append(number)
+            guard state.names.count < capacity else { return false }
+            state.names.append(name)
             return true
         }
     }
 
-    func take() -> UInt32? {
-        state.withLock { $0.numbers.popLast() }
+    func take() -> String? {
+        state.withLock { $0.names.popLast() }
     }
 }

@@ -60,14 +60,32 @@ struct SpoolTests {
         try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: ".tmp-crashed")))
 
         let after = try Spool(directory: directory)
+        // The new session stores before recovery has run: recovery leaves its files alone.
+        let fresh = try after.store(bytes: Array("arrived at once".utf8))
         after.recover(keeping: [kept.name])
         let left = entries(after)
         #expect(left[kept.name] == 15)
+        #expect(left[fresh.name] == 15)
         #expect(left[orphan.name] == nil)
         #expect(left[".tmp-crashed"] == nil)
-        #expect(left.filter { $0.key != kept.name }.allSatisfy { $0.key.hasPrefix(".free-") && $0.value == 0 })
+        let others = left.filter { $0.key != kept.name && $0.key != fresh.name }
+        #expect(others.allSatisfy { $0.key.hasPrefix(".free-") && $0.value == 0 })
         // The three free files, the orphan's and the half-written one's: none lost or counted twice.
-        #expect(left.count == 1 + 5)
+        #expect(others.count == 3 + 2)
         #expect(after.freeFiles == 5)
+    }
+
+    @Test func aSecondLinkToADocumentsBytesIsUnlinkedNeverEmptied() throws {
+        let directory = TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool"
+        let before = try Spool(directory: directory)
+        let document = try before.store(bytes: Array("the document".utf8))
+        // A rename half-persisted by a crash without a journal: the old names still link to the bytes.
+        link(before.path(of: document.name), before.path(of: ".tmp-old-name"))
+        link(before.path(of: document.name), before.path(of: ".free-old-7"))
+
+        let after = try Spool(directory: directory)
+        after.recover(keeping: [document.name])
+        #expect(entries(after) == [document.name: 12])
+        #expect(after.freeFiles == 0)
     }
 }
