@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import InqomClient
 import Logging
 import TestSupport
@@ -16,6 +17,11 @@ enum PushdocBench {
         // `--only NAME` runs one group of measures (to profile it alone).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         func selected(_ name: String) -> Bool { only == nil || only == name }
+        // Every file the run makes (2,000-file batches, a 1 GiB file, data
+        // directories) goes under one directory, removed at the end.
+        let scratch = TemporaryDirectory.make(prefix: "pushdoc-bench")
+        setenv("TMPDIR", scratch, 1)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         var table = ResultTable()
         if selected("protocol") {
             try ProtocolLatency(roundTrips: quick ? 500 : 5_000, pipelined: quick ? 20_000 : 200_000, starts: quick ? 5 : 21)

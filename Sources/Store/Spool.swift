@@ -6,11 +6,14 @@ import Synchronization
 /// written under a temporary name, synced, renamed, and the directory
 /// synced: once `store` returns, a crash cannot lose it.
 ///
-/// Files whose document is done are emptied and kept (up to
-/// `poolCapacity`) to be written again, rather than deleted and created:
-/// on ext4 without a journal, creating an inode scans every inode freed in
-/// the last five minutes (`recently_deleted`); on this machine a spooled
-/// 200 KB file cost 1.3 ms of CPU created that way and 0.3 ms reused.
+/// Files whose document is done are kept (up to `Pool.files`) to be written
+/// again, rather than deleted and created: on ext4 without a journal,
+/// creating an inode scans every inode freed in the last five minutes
+/// (`recently_deleted`); on this machine a spooled 200 KB file cost 1.3 ms
+/// of CPU created that way and 0.3 ms reused. Small files keep their blocks
+/// (up to `Pool.bytes` in all) and are overwritten in place: no block is
+/// freed then allocated again, and their fsync is cheaper (0.12 against
+/// 0.18 ms of CPU for 200 KB).
 ///
 /// Every name this spool writes carries its session (random, one per
 /// start), so that `recover` can run while documents come in: it touches
@@ -34,11 +37,22 @@ public struct Spool: Sendable {
     private let pool: FreeFiles
     private let session = Hex.encode((0..<4).map { _ in UInt8.random(in: .min ... .max) })
 
-    /// Empty files cost an inode and a directory entry each.
-    public init(directory: String, poolCapacity: Int = 4096) throws {
+    /// How much the free files may keep.
+    public struct Pool: Sendable {
+        /// Each costs an inode and a directory entry.
+        public var files = 4096
+        /// Disk space held by free files, all together.
+        public var bytes: Int64 = 64 << 20
+        /// A larger file is emptied when its document is done.
+        public var bytesPerFile: Int64 = 1 << 20
+
+        public init() {}
+    }
+
+    public init(directory: String, pool: Pool = Pool()) throws {
         self.directory = directory
         self.directorySync = DirectorySync(directory: directory)
-        self.pool = FreeFiles(capacity: poolCapacity)
+        self.pool = FreeFiles(pool)
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
             throw Self.failure("cannot create \(directory)")
         }
@@ -65,23 +79,31 @@ public struct Spool: Sendable {
         try store { write in try bytes.withUnsafeBytes { try write($0, Int64.max) } }
     }
 
-    /// The document's bytes are no longer needed: the file is emptied at
-    /// once (its space is free) and kept for a later document.
+    /// The document's bytes are no longer needed: the file is kept for a
+    /// later document, emptied unless the pool may keep its blocks.
     public func remove(_ name: String) {
         let path = path(of: name)
         var info = stat()
         // A second link (a rename half-persisted by a crash on a file system
         // without a journal) shares the bytes: only the name goes.
-        guard pool.hasRoom, lstat(path, &info) == 0, info.st_nlink == 1, truncate(path, 0) == 0 else {
+        guard pool.hasRoom, lstat(path, &info) == 0, info.st_nlink == 1 else {
             unlink(path)
             return
         }
-        let free = ".free-\(session)-\(pool.nextNumber())"
-        guard rename(path, self.path(of: free)) == 0 else {
+        var size = Int64(info.st_size)
+        if !pool.mayKeep(bytes: size) {
+            guard truncate(path, 0) == 0 else {
+                unlink(path)
+                return
+            }
+            size = 0
+        }
+        let free = FreeFile(name: ".free-\(session)-\(pool.nextNumber())", size: size)
+        guard rename(path, self.path(of: free.name)) == 0 else {
             unlink(path)
             return
         }
-        if !pool.put(free) { unlink(self.path(of: free)) }
+        if !pool.put(free) { unlink(self.path(of: free.name)) }
     }
 
     /// After a restart, while documents may already come in: removes what
@@ -93,7 +115,11 @@ public struct Spool: Sendable {
             if name.hasPrefix(".free-") {
                 var info = stat()
                 let path = path(of: name)
-                if lstat(path, &info) != 0 || info.st_nlink != 1 || truncate(path, 0) != 0 || !pool.put(name) { unlink(path) }
+                if lstat(path, &info) != 0 || info.st_nlink != 1 || truncate(path, 0) != 0
+                    || !pool.put(FreeFile(name: name, size: 0))
+                {
+                    unlink(path)
+                }
             } else if name.hasPrefix(".") || !kept.contains(name) {
                 remove(name)
             }
@@ -111,7 +137,7 @@ public struct Spool: Sendable {
 
     private func store(_ produce: (Writer) throws -> Void) throws -> Entry {
         let name = session + "-" + UUID().uuidString.lowercased()
-        let (temporary, fd) = try openForWriting(name)
+        let (temporary, fd, previousSize) = try openForWriting(name)
         var size: Int64 = 0
         let hasher = SHA256()
         do {
@@ -127,6 +153,8 @@ public struct Spool: Sendable {
                     offset += written
                 }
             }
+            // A free file written over: what is left of its former bytes goes.
+            if previousSize > size, ftruncate(fd, off_t(size)) != 0 { throw Self.failure("cannot cut the spool file") }
             guard fsync(fd) == 0 else { throw Self.failure("cannot sync the spool file") }
             close(fd)
             guard rename(temporary, path(of: name)) == 0 else { throw Self.failure("cannot rename the spool file") }
@@ -139,17 +167,17 @@ public struct Spool: Sendable {
         return Entry(name: name, size: size, sha256: hasher.finalize())
     }
 
-    /// A free file of the pool, else a new temporary file.
-    private func openForWriting(_ name: String) throws -> (path: String, fd: Int32) {
+    /// A free file of the pool (and the size it had), else a new temporary file.
+    private func openForWriting(_ name: String) throws -> (path: String, fd: Int32, previousSize: Int64) {
         while let free = pool.take() {
-            let fd = open(path(of: free), O_WRONLY | O_TRUNC | O_CLOEXEC)
-            if fd >= 0 { return (path(of: free), fd) }
-            unlink(path(of: free))
+            let fd = open(path(of: free.name), O_WRONLY | O_CLOEXEC)
+            if fd >= 0 { return (path(of: free.name), fd, free.size) }
+            unlink(path(of: free.name))
         }
         let temporary = path(of: ".tmp-" + name)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Self.failure("cannot create a spool file") }
-        return (temporary, fd)
+        return (temporary, fd, 0)
     }
 
     static func failure(_ what: String, storage: Bool? = nil) -> Failure {
@@ -159,23 +187,34 @@ public struct Spool: Sendable {
     }
 }
 
-/// The names of the spool's empty files kept for reuse, and the counter
-/// that numbers new ones.
+private struct FreeFile {
+    let name: String
+    /// Bytes it still holds, written over by its next document.
+    let size: Int64
+}
+
+/// The spool's free files kept for reuse, and the counter that numbers new ones.
 private final class FreeFiles: Sendable {
     private struct State {
-        var names: [String] = []
+        var files: [FreeFile] = []
+        var bytes: Int64 = 0
         var next: UInt64 = 0
     }
 
     private let state = Mutex(State())
-    let capacity: Int
+    private let limits: Spool.Pool
 
-    init(capacity: Int) {
-        self.capacity = capacity
+    init(_ limits: Spool.Pool) {
+        self.limits = limits
     }
 
-    var count: Int { state.withLock { $0.names.count } }
-    var hasRoom: Bool { count < capacity }
+    var count: Int { state.withLock { $0.files.count } }
+    var hasRoom: Bool { count < limits.files }
+
+    /// Whether a file of `bytes` may keep them in the pool.
+    func mayKeep(bytes: Int64) -> Bool {
+        bytes <= limits.bytesPerFile && state.withLock { $0.bytes + bytes <= limits.bytes }
+    }
 
     func nextNumber() -> UInt64 {
         state.withLock { state in
@@ -185,15 +224,20 @@ private final class FreeFiles: Sendable {
     }
 
     /// False when the pool is full: the caller deletes the file.
-    func put(_ name: String) -> Bool {
+    func put(_ file: FreeFile) -> Bool {
         state.withLock { state in
-            guard state.names.count < capacity else { return false }
-            state.names.append(name)
+            guard state.files.count < limits.files, state.bytes + file.size <= limits.bytes else { return false }
+            state.files.append(file)
+            state.bytes += file.size
             return true
         }
     }
 
-    func take() -> String? {
-        state.withLock { $0.names.popLast() }
+    func take() -> FreeFile? {
+        state.withLock { state in
+            guard let file = state.files.popLast() else { return nil }
+            state.bytes -= file.size
+            return file
+        }
     }
 }

@@ -40,12 +40,8 @@ struct PushTests {
         #expect(transmitted.count == 5)
         let f1 = transmitted.compactMap { $0["data"] as? [String: Any] }.first { $0["documentId"] as? String == ids[0] }
         #expect(f1?["archivePath"] as? String == "Achats/Envoyés/\(year)/f1.pdf")
-        // The spool keeps only emptied files, for the next documents.
-        let spool = harness.engine.dataDir + "/spool"
-        for name in FileManager.default.subpaths(atPath: spool) ?? [] {
-            #expect(name.hasPrefix(".free-"))
-            #expect((try FileManager.default.attributesOfItem(atPath: spool + "/" + name)[.size] as? Int) == 0)
-        }
+        // The spool keeps no document's file, only free ones for the next documents.
+        #expect((FileManager.default.subpaths(atPath: harness.engine.dataDir + "/spool") ?? []).allSatisfy { $0.hasPrefix(".free-") })
     }
 
     @Test func intakeSaysWhyItIgnoresAndIsIdempotent() async throws {
