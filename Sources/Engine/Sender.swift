@@ -193,13 +193,14 @@ final class Sender: Sendable {
             var next: Outgoing?
             do {
                 next = try await record(outcome, for: document)
+                if case .transmitted = outcome, let spoolName = document.spoolName {
+                    // Inqom has the bytes and the store knows it (else a resend after a
+                    // restart would find none): the spool need not keep them, nor the worker wait.
+                    let spool = engine.spool
+                    engine.blocking.detach { spool.remove(spoolName) }
+                }
             } catch {
                 engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
-            }
-            if case .transmitted = outcome, let spoolName = document.spoolName {
-                // Inqom has the bytes: the spool need not keep them, and the worker need not wait.
-                let spool = engine.spool
-                engine.blocking.detach { spool.remove(spoolName) }
             }
             engine.changes.notify()
             guard let next else { break }
