@@ -59,13 +59,16 @@ public final class Connection: Sendable {
                         error: .invalidRequest("message longer than \(self.server.maxMessageBytes) bytes")))
             }
         }
+        var justServed = false
         while !output.isBroken {
+            if justServed { Self.lookForInput(input, for: Self.spinAfterInput) }
             let count = read(input, chunk.baseAddress, chunkSize)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
             output.hold()
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
             output.release()
+            justServed = true
             // A client that does not read its replies is not read either, nor
             // one with a flood of requests under way: memory stays bounded.
             while output.backlog > Self.backlogLimit || inFlight.withLock({ $0.count }) >= Self.inFlightLimit,
@@ -82,6 +85,23 @@ public final class Connection: Sendable {
         }
         for handler in closeHandlers.withLock({ $0 }) { handler() }
         output.flush()
+    }
+
+    /// A client that waits for each answer sends its next request within
+    /// microseconds: looking for it a moment before sleeping in `read`
+    /// spares a wake-up from another CPU (stdio round trips of 60–90 µs
+    /// then, against 10–15 µs when both sides stay on their CPUs).
+    /// One connection looks at a time, so that many clients cannot spend
+    /// the CPUs spinning.
+    static let spinAfterInput = Duration.microseconds(50)
+    private static let spinning = Atomic<Bool>(false)
+
+    private static func lookForInput(_ fd: Int32, for spin: Duration) {
+        guard spinning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        defer { spinning.store(false, ordering: .releasing) }
+        var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = ContinuousClock.now + spin
+        while poll(&watched, 1, 0) == 0, ContinuousClock.now < deadline {}
     }
 
     private static let backlogLimit = 8 << 20
