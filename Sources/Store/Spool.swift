@@ -136,8 +136,28 @@ public struct Spool: Sendable {
     private typealias Writer = (UnsafeRawBufferPointer, Int64) throws -> Void
 
     private func store(_ produce: (Writer) throws -> Void) throws -> Entry {
+        do {
+            return try writeEntry(produce)
+        } catch let failure as Failure where failure.isStorageFailure {
+            // The disk is full: the blocks free files keep are the first space to give back.
+            emptyFreeFiles()
+            throw failure
+        }
+    }
+
+    private func emptyFreeFiles() {
+        let holding = pool.takeAll { $0.size > 0 }
+        for file in holding {
+            if truncate(path(of: file.name), 0) != 0 || !pool.put(FreeFile(name: file.name, size: 0)) {
+                unlink(path(of: file.name))
+            }
+        }
+    }
+
+    private func writeEntry(_ produce: (Writer) throws -> Void) throws -> Entry {
         let name = session + "-" + UUID().uuidString.lowercased()
         let (temporary, fd, previousSize) = try openForWriting(name)
+        var isOpen = true
         var size: Int64 = 0
         let hasher = SHA256()
         do {
@@ -157,10 +177,12 @@ public struct Spool: Sendable {
             if previousSize > size, ftruncate(fd, off_t(size)) != 0 { throw Self.failure("cannot cut the spool file") }
             guard fsync(fd) == 0 else { throw Self.failure("cannot sync the spool file") }
             close(fd)
+            isOpen = false
             guard rename(temporary, path(of: name)) == 0 else { throw Self.failure("cannot rename the spool file") }
             try directorySync.sync()
         } catch {
-            close(fd)
+            // Closed once only: a second close could close another thread's new descriptor.
+            if isOpen { close(fd) }
             unlink(temporary)
             throw error
         }
@@ -230,6 +252,16 @@ private final class FreeFiles: Sendable {
             state.files.append(file)
             state.bytes += file.size
             return true
+        }
+    }
+
+    /// Takes out every file that matches, for its owner to change.
+    func takeAll(where matches: (FreeFile) -> Bool) -> [FreeFile] {
+        state.withLock { state in
+            let taken = state.files.filter(matches)
+            state.files.removeAll(where: matches)
+            state.bytes -= taken.reduce(0) { $0 + $1.size }
+            return taken
         }
     }
 

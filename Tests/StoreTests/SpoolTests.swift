@@ -107,4 +107,33 @@ struct SpoolTests {
         #expect(entries(after) == [document.name: 12])
         #expect(after.freeFiles == 0)
     }
+
+    @Test func aFullDiskEmptiesTheFreeFilesSoThatTheNextDocumentFits() async throws {
+        let mountPoint = TemporaryDirectory.make(prefix: "pushdoc-tmpfs")
+        #expect(try await runPython("import subprocess, sys; subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sys.argv[1]], check=True)", [mountPoint]) == 0)
+        let spool = try Spool(directory: mountPoint + "/spool")
+        let stored = try (0..<3).map { _ in try spool.store(bytes: Array(repeating: 5, count: 200_000)) }
+        for entry in stored { spool.remove(entry.name) }
+        // 600 KB kept by free files; the rest of the disk filled.
+        let filled = try await runPython(
+            """
+            import sys
+            with open(sys.argv[1], 'wb', buffering=0) as filler:
+                try:
+                    while True:
+                        filler.write(b'x' * 4096)
+                except OSError:
+                    pass
+            """, [mountPoint + "/filler"])
+        #expect(filled == 0)
+        let document = [UInt8](repeating: 6, count: 300_000)
+        var refused: Spool.Failure?
+        do { _ = try spool.store(bytes: document) } catch let failure as Spool.Failure { refused = failure }
+        #expect(refused?.isStorageFailure == true)
+        #expect(entries(spool).values.allSatisfy { $0 == 0 })
+        // The space free files held is back: the same document now fits.
+        let entry = try spool.store(bytes: document)
+        #expect(entry.size == 300_000)
+        #expect(try await runPython("import subprocess, sys; subprocess.run(['umount', '-l', sys.argv[1]], check=True)", [mountPoint]) == 0)
+    }
 }
