@@ -12,12 +12,17 @@ struct FaultClassTests {
     @Test(arguments: 0..<transient.count)
     func aTransientAnswerIsRetriedThenTheDocumentGoes(_ index: Int) async throws {
         let harness = try await PushHarness()
-        try await harness.standIn.inject("upload", Self.transient[index])
+        let fault = Self.transient[index]
+        // A reset on a kept-alive connection before any answer byte is retried by
+        // libcurl itself, at once, on a new one; the second reset then reaches the engine.
+        let isReset = fault["reset"] != nil
+        try await harness.standIn.inject("upload", count: isReset ? 2 : 1, fault)
         let id = try #require(try await harness.submit("d1", "Achats/t.pdf", content: "transient").string("result", "documentId"))
         _ = try await harness.drain()
         let document = try await harness.document(id)
-        #expect(document.string("result", "state") == "transmitted", "\(Self.transient[index])")
-        #expect(document.int("result", "attempts") == 2)
+        #expect(document.string("result", "state") == "transmitted", "\(fault)")
+        let attempts = document.int("result", "attempts") ?? 0
+        #expect(isReset ? (2...3).contains(attempts) : attempts == 2, "\(attempts) attempts")
         #expect(try await harness.events().contains { $0["type"] as? String == "document.retry_scheduled" })
     }
 
