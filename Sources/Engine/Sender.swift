@@ -338,12 +338,21 @@ final class Sender: Sendable {
         }
         // Go on only while sending as usual: not stopping, not cancelled, circuit closed.
         let goOn = !Task.isCancelled && state.withLock { !$0.stopping && $0.circuitOpenUntil == nil }
-        let next = try await engine.write { connection -> Outgoing? in
-            try change(connection)
-            return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
+        while true {
+            do {
+                return try await engine.write { connection -> Outgoing? in
+                    try change(connection)
+                    return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
+                }
+            } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
+                // A full or read-only disk: what Inqom answered must not be lost, nor the
+                // document wait for a restart. Tried again until the store can write.
+                try? await Task.sleep(for: Self.storageRetryInterval)
+            }
         }
-        return next
     }
+
+    static let storageRetryInterval = Duration.seconds(1)
 
     private static func failure(
         _ document: Outgoing, reason: String, message: String, status: Int?, spent: Int, now: Date,

@@ -1,0 +1,51 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Engine
+@testable import Store
+
+/// The store cannot write (a full disk) just as Inqom answers: the answer
+/// is kept and recorded once the store can write, with no restart.
+struct FullStoreTests {
+    @Test func anOutcomeIsRecordedOnceTheStoreCanWriteAgain() async throws {
+        let standIn = try await InqomStandIn()
+        let engine = try await EngineFixture.active(standIn, retryDelay: .seconds(30))
+        try await standIn.inject("upload", ["delay": 1.5])
+        let id = try await engine.submit(.init(
+            dossierID: "d1", path: "Achats/full.pdf", content: .base64(Data("full".utf8).base64EncodedString()), documentID: nil,
+            depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
+
+        // While the upload is under way: the database may not grow, and the
+        // event log's last page is filled, so the outcome's commit needs a
+        // page it cannot have (SQLITE_FULL, as on a full disk).
+        try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1") { $0.int(0) } }
+        var filled = 0
+        while filled < 1_000 {
+            do {
+                try await engine.database.write {
+                    try $0.run("INSERT INTO events (type, at, data) VALUES ('test.filler', 0, ?)", [.text(String(repeating: "x", count: 300))])
+                }
+                filled += 1
+            } catch {
+                break
+            }
+        }
+        #expect(filled < 1_000)
+        // The answer comes, its commit fails, and is tried again meanwhile.
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await engine.documentStatus(id: id).state == "sending")
+        #expect(try await standIn.stats()["upload"] == 1)
+
+        // Room again: the transmission is recorded, without a second upload.
+        try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }
+        var state = ""
+        for _ in 0..<50 where state != "transmitted" {
+            try await Task.sleep(for: .milliseconds(100))
+            state = try await engine.documentStatus(id: id).state
+        }
+        #expect(state == "transmitted")
+        #expect(try await standIn.stats()["upload"] == 1)
+        await engine.stopSending(by: .now + .seconds(1))
+    }
+}
