@@ -14,7 +14,6 @@ let package = Package(
         .executable(name: "pushdoc", targets: ["pushdoc"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -58,7 +57,6 @@ let package = Package(
             name: "pushdoc",
             dependencies: [
                 "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictness,

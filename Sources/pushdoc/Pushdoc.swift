@@ -1,48 +1,68 @@
-import ArgumentParser
 import Engine
 import Foundation
 import Glibc
 
-/// `pushdoc`: the executable only parses the command line and wires the
+/// `pushdoc`: the executable only reads the command line and wires the
 /// modules together.
-struct PushdocCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pushdoc",
-        abstract: "Sends MyCompanyFiles documents to Inqom (the \"Inqom - Pushdoc API\" connector engine).",
-        subcommands: [Serve.self, Version.self])
-}
-
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the engine's version.")
-
-    func run() {
-        print("pushdoc \(Engine.version) (protocol 1)")
-    }
-}
-
 @main
 enum Main {
+    static let overview = "Sends MyCompanyFiles documents to Inqom (the \"Inqom - Pushdoc API\" connector engine)."
+
+    static let help = """
+        OVERVIEW: \(overview)
+
+        USAGE: pushdoc <subcommand>
+
+        OPTIONS:
+          -h, --help              Show help information.
+
+        SUBCOMMANDS:
+          serve                   \(Serve.abstract)
+          version                 Print the engine's version.
+
+          See 'pushdoc help <subcommand>' for detailed help.
+        """
+
+    static let versionHelp = """
+        OVERVIEW: Print the engine's version.
+
+        USAGE: pushdoc version
+        """
+
     static func main() {
         // A vanished peer must be an error code on write, never a fatal signal.
         signal(SIGPIPE, SIG_IGN)
-        do {
-            var command = try PushdocCommand.parseAsRoot()
-            try command.run()
-        } catch let error as SettingError {
-            refuse(error.description)
-        } catch {
-            guard PushdocCommand.exitCode(for: error) == .success else {
-                let message = PushdocCommand.message(for: error)
-                refuse(message.split(separator: "\n").first.map(String.init) ?? message)
+        let arguments = CommandLine.arguments.dropFirst()
+        let asksHelp = { (rest: ArraySlice<String>) in rest.contains("--help") || rest.contains("-h") }
+        do throws(SettingError) {
+            switch arguments.first {
+            case nil, "--help", "-h":
+                print(help)
+            case "help":
+                print(["serve": Serve.help, "version": versionHelp][arguments.dropFirst().first ?? ""] ?? help)
+            case "version":
+                guard arguments.count == 1 || asksHelp(arguments.dropFirst()) else {
+                    throw SettingError(description: "Unexpected argument '\(arguments.dropFirst().first ?? "")'")
+                }
+                print(arguments.count == 1 ? "pushdoc \(Engine.version) (protocol 1)" : versionHelp)
+            case "serve":
+                guard let serve = try Serve.parse(arguments.dropFirst()) else {
+                    print(Serve.help)
+                    return
+                }
+                let settings = try ServeSettings(serve, environment: ProcessInfo.processInfo.environment)
+                EngineProcess(settings: settings).run()
+            case let other?:
+                throw SettingError(description: "Unexpected argument '\(other)'")
             }
-            print(PushdocCommand.fullMessage(for: error))
+        } catch {
+            refuse(error.description)
         }
     }
 
     /// One line on stderr, nothing on stdout, exit code 2.
     private static func refuse(_ message: String) -> Never {
-        let text = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-        FileHandle.standardError.write(Data("pushdoc: \(text)\n".utf8))
+        FileHandle.standardError.write(Data("pushdoc: \(message)\n".utf8))
         exit(2)
     }
 }
