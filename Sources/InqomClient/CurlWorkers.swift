@@ -5,7 +5,7 @@ import Synchronization
 /// connections), that run libcurl's blocking transfers away from Swift's
 /// cooperative threads. Transfers beyond the thread count wait their turn.
 /// The threads (and libcurl with OpenSSL) start with the first transfer:
-/// an engine not yet connected to Inqom keeps 2 MB less resident.
+/// an engine not yet connected to Inqom keeps 4 MB less resident.
 final class CurlWorkers: Sendable {
     private struct Job {
         let request: HTTPRequest

@@ -114,12 +114,11 @@ public struct Spool: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !isOwn(name) {
             if name.hasPrefix(".free-") {
                 var info = stat()
-                let path = path(of: name)
-                if lstat(path, &info) != 0 || info.st_nlink != 1 || truncate(path, 0) != 0
-                    || !pool.put(FreeFile(name: name, size: 0))
-                {
-                    unlink(path)
+                guard lstat(path(of: name), &info) == 0, info.st_nlink == 1 else {
+                    unlink(path(of: name))
+                    continue
                 }
+                keepEmptied(name)
             } else if name.hasPrefix(".") || !kept.contains(name) {
                 remove(name)
             }
@@ -146,12 +145,12 @@ public struct Spool: Sendable {
     }
 
     private func emptyFreeFiles() {
-        let holding = pool.takeAll { $0.size > 0 }
-        for file in holding {
-            if truncate(path(of: file.name), 0) != 0 || !pool.put(FreeFile(name: file.name, size: 0)) {
-                unlink(path(of: file.name))
-            }
-        }
+        for file in pool.takeAll(where: { $0.size > 0 }) { keepEmptied(file.name) }
+    }
+
+    /// A free file of this spool's own, emptied and back in the pool (deleted if it cannot be).
+    private func keepEmptied(_ name: String) {
+        if truncate(path(of: name), 0) != 0 || !pool.put(FreeFile(name: name, size: 0)) { unlink(path(of: name)) }
     }
 
     private func writeEntry(_ produce: (Writer) throws -> Void) throws -> Entry {
