@@ -4,8 +4,9 @@ import Synchronization
 /// A fixed set of threads, each owning one easy handle (and so its open
 /// connections), that run libcurl's blocking transfers away from Swift's
 /// cooperative threads. Transfers beyond the thread count wait their turn.
-/// The threads (and libcurl with OpenSSL) start with the first transfer:
-/// an engine not yet connected to Inqom keeps 4 MB less resident.
+/// The threads, and libcurl with the libraries it loads, start with the
+/// first transfer: an engine not yet connected to Inqom keeps 8 MB less
+/// resident.
 final class CurlWorkers: Sendable {
     private struct Job {
         let request: HTTPRequest
@@ -36,7 +37,8 @@ final class CurlWorkers: Sendable {
                 while true {
                     available.wait()
                     guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
-                    job.continuation.resume(returning: handle.perform(job.request, context: job.context))
+                    job.continuation.resume(
+                        returning: handle?.perform(job.request, context: job.context) ?? .failure(EasyHandle.unavailable))
                 }
             }
             thread.name = "pushdoc.curl.\(index)"

@@ -15,14 +15,21 @@ final class EasyHandle {
     private let handle: UnsafeMutableRawPointer
     private let timeouts: Timeouts
 
-    init(timeouts: Timeouts) {
-        CurlGlobal.initialize()
-        guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+    /// Nil when libcurl cannot be loaded or cannot make a handle: `unavailable` says why.
+    init?(timeouts: Timeouts) {
+        guard let handle = pushdoc_curl_easy_init() else { return nil }
         self.handle = handle
         self.timeouts = timeouts
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit { pushdoc_curl_easy_cleanup(handle) }
+
+    /// What every transfer answers when no handle could be made.
+    static var unavailable: TransferFailure {
+        TransferFailure(
+            code: 0, message: pushdoc_curl_load_error().map { String(cString: $0) } ?? "curl_easy_init failed",
+            cancelled: false)
+    }
 
     func perform(_ request: HTTPRequest, context: TransferContext) -> Result<HTTPResponse, TransferFailure> {
         // Checked here, on the transfer's own thread, rather than by the caller: no extra hand-off per upload.
@@ -32,16 +39,16 @@ final class EasyHandle {
                     TransferFailure(code: 0, message: String(cString: strerror(errno)), cancelled: false, unreadableFile: path))
             }
         }
-        curl_easy_reset(handle)
+        pushdoc_curl_easy_reset(handle)
         var cleanups: [() -> Void] = []
         defer { cleanups.forEach { $0() } }
         setCommonOptions(context: context)
         pushdoc_setopt_string(handle, CURLOPT_URL, request.url.absoluteString)
         // An empty Expect header: no 100-continue round trip before a body.
-        var headerList: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
-        for header in request.headers { headerList = curl_slist_append(headerList, header) }
+        var headerList: UnsafeMutablePointer<curl_slist>? = pushdoc_curl_slist_append(nil, "Expect:")
+        for header in request.headers { headerList = pushdoc_curl_slist_append(headerList, header) }
         pushdoc_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
-        cleanups.append { curl_slist_free_all(headerList) }
+        cleanups.append { pushdoc_curl_slist_free_all(headerList) }
         switch request.body {
         case .none:
             if request.method == "POST" { pushdoc_setopt_long(handle, CURLOPT_POST, 1) }
@@ -49,29 +56,29 @@ final class EasyHandle {
             let encoded = fields.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
             pushdoc_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, encoded)
         case .multipart(let parts):
-            let mime = curl_mime_init(handle)
-            cleanups.append { curl_mime_free(mime) }
+            let mime = pushdoc_curl_mime_init(handle)
+            cleanups.append { pushdoc_curl_mime_free(mime) }
             for part in parts {
-                let mimePart = curl_mime_addpart(mime)
+                let mimePart = pushdoc_curl_mime_addpart(mime)
                 switch part {
                 case .field(let name, let value):
-                    curl_mime_name(mimePart, name)
+                    pushdoc_curl_mime_name(mimePart, name)
                     pushdoc_mime_text(mimePart, value)
                 case .file(let name, let path, let fileName, let contentType):
-                    curl_mime_name(mimePart, name)
-                    curl_mime_filedata(mimePart, path)
-                    curl_mime_filename(mimePart, fileName)
-                    curl_mime_type(mimePart, contentType)
+                    pushdoc_curl_mime_name(mimePart, name)
+                    pushdoc_curl_mime_filedata(mimePart, path)
+                    pushdoc_curl_mime_filename(mimePart, fileName)
+                    pushdoc_curl_mime_type(mimePart, contentType)
                 }
             }
             pushdoc_setopt_mime(handle, mime)
         }
-        let code = curl_easy_perform(handle)
+        let code = pushdoc_curl_easy_perform(handle)
         guard code == CURLE_OK else {
             let cancelled = context.cancelled.load(ordering: .relaxed)
             return .failure(
                 TransferFailure(
-                    code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)), cancelled: cancelled))
+                    code: Int(code.rawValue), message: String(cString: pushdoc_curl_easy_strerror(code)), cancelled: cancelled))
         }
         var status = 0
         pushdoc_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -121,16 +128,5 @@ final class EasyHandle {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
-}
-
-/// `curl_global_init` must run once, before any other thread uses libcurl.
-enum CurlGlobal {
-    private static let initialized: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
-    }()
-
-    static func initialize() {
-        precondition(initialized, "curl_global_init failed")
     }
 }

@@ -20,11 +20,13 @@ public struct SMTPSender: Sendable {
     }
 
     public func send(_ message: MailMessage) throws(Failure) {
-        guard let handle = curl_easy_init() else { throw Failure(description: "libcurl cannot start") }
-        defer { curl_easy_cleanup(handle) }
+        guard let handle = pushdoc_curl_easy_init() else {
+            throw Failure(description: pushdoc_curl_load_error().map { String(cString: $0) } ?? "libcurl cannot start")
+        }
+        defer { pushdoc_curl_easy_cleanup(handle) }
         let source = MessageSource(bytes: Array(message.rendered().utf8))
-        let recipients = curl_slist_append(nil, "<\(message.toAddress)>")
-        defer { curl_slist_free_all(recipients) }
+        let recipients = pushdoc_curl_slist_append(nil, "<\(message.toAddress)>")
+        defer { pushdoc_curl_slist_free_all(recipients) }
         pushdoc_setopt_string(handle, CURLOPT_URL, url.absoluteString)
         pushdoc_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         pushdoc_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue))
@@ -45,11 +47,11 @@ public struct SMTPSender: Sendable {
             let source = Unmanaged<MessageSource>.fromOpaque(userData).takeUnretainedValue()
             return source.read(into: UnsafeMutableRawPointer(buffer), capacity: size * count)
         }
-        let code = curl_easy_perform(handle)
+        let code = pushdoc_curl_easy_perform(handle)
         guard code == CURLE_OK else {
             var status = 0
             pushdoc_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-            let detail = String(cString: curl_easy_strerror(code))
+            let detail = String(cString: pushdoc_curl_easy_strerror(code))
             throw Failure(description: status > 0 ? "SMTP server answered \(status): \(detail)" : detail)
         }
     }
