@@ -86,24 +86,17 @@ public struct Spool: Sendable {
         var info = stat()
         // A second link (a rename half-persisted by a crash on a file system
         // without a journal) shares the bytes: only the name goes.
-        guard pool.hasRoom, lstat(path, &info) == 0, info.st_nlink == 1 else {
+        guard lstat(path, &info) == 0, info.st_nlink == 1, let kept = pool.reserve(bytes: Int64(info.st_size)) else {
             unlink(path)
             return
         }
-        var size = Int64(info.st_size)
-        if !pool.mayKeep(bytes: size) {
-            guard truncate(path, 0) == 0 else {
-                unlink(path)
-                return
-            }
-            size = 0
-        }
-        let free = FreeFile(name: ".free-\(session)-\(pool.nextNumber())", size: size)
-        guard rename(path, self.path(of: free.name)) == 0 else {
+        let free = FreeFile(name: ".free-\(session)-\(pool.nextNumber())", size: kept)
+        guard kept == info.st_size || truncate(path, 0) == 0, rename(path, self.path(of: free.name)) == 0 else {
+            pool.cancel(reservedBytes: kept)
             unlink(path)
             return
         }
-        if !pool.put(free) { unlink(self.path(of: free.name)) }
+        pool.put(free)
     }
 
     /// After a restart, while documents may already come in: removes what
@@ -150,7 +143,16 @@ public struct Spool: Sendable {
 
     /// A free file of this spool's own, emptied and back in the pool (deleted if it cannot be).
     private func keepEmptied(_ name: String) {
-        if truncate(path(of: name), 0) != 0 || !pool.put(FreeFile(name: name, size: 0)) { unlink(path(of: name)) }
+        guard pool.reserve(bytes: 0) != nil else {
+            unlink(path(of: name))
+            return
+        }
+        guard truncate(path(of: name), 0) == 0 else {
+            pool.cancel(reservedBytes: 0)
+            unlink(path(of: name))
+            return
+        }
+        pool.put(FreeFile(name: name, size: 0))
     }
 
     private func writeEntry(_ produce: (Writer) throws -> Void) throws -> Entry {
@@ -218,6 +220,9 @@ private struct FreeFile {
 private final class FreeFiles: Sendable {
     private struct State {
         var files: [FreeFile] = []
+        /// Places taken by files on their way in (`reserve`, then `put`).
+        var reserved = 0
+        /// Bytes kept by the files, those on their way in included.
         var bytes: Int64 = 0
         var next: UInt64 = 0
     }
@@ -230,12 +235,6 @@ private final class FreeFiles: Sendable {
     }
 
     var count: Int { state.withLock { $0.files.count } }
-    var hasRoom: Bool { count < limits.files }
-
-    /// Whether a file of `bytes` may keep them in the pool.
-    func mayKeep(bytes: Int64) -> Bool {
-        bytes <= limits.bytesPerFile && state.withLock { $0.bytes + bytes <= limits.bytes }
-    }
 
     func nextNumber() -> UInt64 {
         state.withLock { state in
@@ -244,13 +243,33 @@ private final class FreeFiles: Sendable {
         }
     }
 
-    /// False when the pool is full: the caller deletes the file.
-    func put(_ file: FreeFile) -> Bool {
+    /// A place for a file of `bytes`, taken at once so that files released
+    /// together never overfill the pool: the bytes it may keep (all of them,
+    /// or 0 when they do not fit and it must be emptied), nil when the pool
+    /// is full and the file must go.
+    func reserve(bytes: Int64) -> Int64? {
         state.withLock { state in
-            guard state.files.count < limits.files, state.bytes + file.size <= limits.bytes else { return false }
+            guard state.files.count + state.reserved < limits.files else { return nil }
+            state.reserved += 1
+            guard bytes <= limits.bytesPerFile, state.bytes + bytes <= limits.bytes else { return 0 }
+            state.bytes += bytes
+            return bytes
+        }
+    }
+
+    /// A file into the place `reserve` gave it.
+    func put(_ file: FreeFile) {
+        state.withLock { state in
+            state.reserved -= 1
             state.files.append(file)
-            state.bytes += file.size
-            return true
+        }
+    }
+
+    /// The file could not come in after all.
+    func cancel(reservedBytes: Int64) {
+        state.withLock { state in
+            state.reserved -= 1
+            state.bytes -= reservedBytes
         }
     }
 

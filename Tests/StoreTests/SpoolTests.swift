@@ -55,6 +55,23 @@ struct SpoolTests {
         #expect(entries(spool).values.reduce(0, +) == 180_000)
     }
 
+    /// Workers release their documents' files at the same time, while the
+    /// bytes kept are at the pool's bound: each file is kept (emptied when its
+    /// bytes do not fit), none is deleted for want of room it had been told
+    /// it had, and the bound holds.
+    @Test func filesReleasedTogetherAreAllKeptWithinTheBytes() throws {
+        var limits = Spool.Pool()
+        limits.bytes = 20 * 10_000
+        let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool", pool: limits)
+        let stored = try (0..<400).map { _ in try spool.store(bytes: Array(repeating: 4, count: 10_000)) }
+        DispatchQueue.concurrentPerform(iterations: 8) { share in
+            for index in stride(from: share, to: stored.count, by: 8) { spool.remove(stored[index].name) }
+        }
+        #expect(spool.freeFiles == 400)
+        #expect(entries(spool).count == 400)
+        #expect(entries(spool).values.reduce(0, +) <= 20 * 10_000)
+    }
+
     @Test func thePoolIsBoundedAndExtraFilesAreDeleted() throws {
         var limits = Spool.Pool()
         limits.files = 8
