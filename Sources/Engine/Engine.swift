@@ -160,9 +160,23 @@ public final class Engine: Sendable {
         do {
             return try await database.write(body)
         } catch let error as SQLiteError where error.isStorageFailure {
-            logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
-            throw EngineError.storageUnavailable(detail: error.message)
+            throw storageUnavailable(error)
         }
+    }
+
+    /// The same as `write`, from a thread that may block (a transfer thread).
+    @discardableResult
+    func writeHere<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+        do {
+            return try database.writeHere(body)
+        } catch let error as SQLiteError where error.isStorageFailure {
+            throw storageUnavailable(error)
+        }
+    }
+
+    private func storageUnavailable(_ error: SQLiteError) -> EngineError {
+        logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
+        return .storageUnavailable(detail: error.message)
     }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }

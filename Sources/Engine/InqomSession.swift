@@ -40,17 +40,18 @@ actor InqomSession {
     /// Runs `call` with a valid token; a token refused with 401 is replaced
     /// once and the call retried at once.
     func withToken<T: Sendable>(_ call: @Sendable (AccessToken) async throws(InqomError) -> T) async throws -> T {
-        let first = try await currentToken()
+        let first = try await validToken()
         do {
             return try await call(first)
         } catch .tokenExpired {
-            if token?.value == first.value { token = nil }
-            return try await call(try await currentToken())
+            discard(first)
+            return try await call(try await validToken())
         }
     }
 
-    private func currentToken() async throws -> AccessToken {
-        if let token, token.expiresAt > now().addingTimeInterval(30) { return token }
+    /// A token that stays valid for `renewalMargin` at least.
+    func validToken() async throws -> AccessToken {
+        if let token, Self.isUsable(token, at: now()) { return token }
         if let pendingToken { return try await pendingToken.value }
         guard let credentials else { throw EngineError.notConnected }
         let request = Task { [client] in try await client.requestToken(credentials) }
@@ -59,5 +60,19 @@ actor InqomSession {
         let fresh = try await request.value
         token = fresh
         return fresh
+    }
+
+    /// Inqom refused `refused` (401): the next caller gets a new token,
+    /// unless another caller already replaced it.
+    func discard(_ refused: AccessToken) {
+        if token?.value == refused.value { token = nil }
+    }
+
+    /// A token is renewed this long before it expires, so that no call
+    /// starts with one about to lapse.
+    static let renewalMargin: TimeInterval = 30
+
+    nonisolated static func isUsable(_ token: AccessToken, at date: Date) -> Bool {
+        token.expiresAt > date.addingTimeInterval(renewalMargin)
     }
 }

@@ -182,33 +182,70 @@ final class Sender: Sendable {
         return due
     }
 
-    /// A worker: uploads a document, records the outcome and, in the same
-    /// transaction, claims the next due document for itself, until none is
-    /// due, the circuit opens or the sender stops. One commit and no
-    /// hand-off to the claiming loop per document.
+    /// A worker: sends the document it was given, then each it claims when
+    /// recording the last outcome, until none is due, the circuit opens or
+    /// the sender stops. It runs in turns on a transfer thread: upload,
+    /// commit (itself, when no other commit is under way), spool release and
+    /// next claim all there, with no hand-off per document. A turn ends to
+    /// renew the token, or to let other calls to Inqom have the thread.
     private func send(_ first: Outgoing) async {
-        var document = first
-        while true {
-            let outcome = await upload(document)
-            var next: Outgoing?
+        var next: Outgoing? = first
+        var renewedToken = false
+        while let document = next {
+            let token: AccessToken
             do {
-                next = try await record(outcome, for: document)
-                if case .transmitted = outcome, let spoolName = document.spoolName {
-                    // Inqom has the bytes and the store knows it (else a resend after a
-                    // restart would find none): the spool need not keep them, nor the worker wait.
-                    let spool = engine.spool
-                    engine.blocking.detach { spool.remove(spoolName) }
-                }
+                token = try await engine.inqom.validToken()
             } catch {
-                engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+                next = await recordAfterTokenFailure(error, for: document)
+                renewedToken = false
+                continue
             }
-            engine.changes.notify()
-            guard let next else { break }
-            document = next
+            let renewable = !renewedToken
+            let end = await engine.inqom.client.onTransferThread { calls in
+                self.turn(from: document, token: token, renewable: renewable, calls: calls)
+            }
+            switch end {
+            case .done:
+                next = nil
+            case .handBack(let document):
+                next = document
+                renewedToken = false
+            case .tokenRefused(let document):
+                // Sent again at once with a new token, once; a second 401 counts as a failed attempt.
+                await engine.inqom.discard(token)
+                next = document
+                renewedToken = true
+            }
         }
         state.withLock { $0.inFlight -= 1 }
         workerEnded.notify()
         engine.changes.notify()
+    }
+
+    /// How a worker's turn on a transfer thread ended.
+    private enum TurnEnd: Sendable {
+        /// Nothing more for this worker.
+        case done
+        /// This document, claimed and not sent yet, goes on in the next turn.
+        case handBack(Outgoing)
+        /// Inqom refused the token (401) for this document, not sent.
+        case tokenRefused(Outgoing)
+    }
+
+    /// Documents one after another on this transfer thread, while the token
+    /// stays valid and no other call waits for a thread.
+    private func turn(from first: Outgoing, token: AccessToken, renewable: Bool, calls: InqomCalls) -> TurnEnd {
+        var document = first
+        var renewable = renewable
+        while true {
+            guard let outcome = upload(document, token: token, renewable: renewable, calls: calls) else {
+                return .tokenRefused(document)
+            }
+            guard let next = recordHere(outcome, for: document, cancelled: calls.isCancelled) else { return .done }
+            if !InqomSession.isUsable(token, at: engine.now()) || calls.othersWaiting { return .handBack(next) }
+            document = next
+            renewable = true
+        }
     }
 
     enum Outcome {
@@ -223,60 +260,110 @@ final class Sender: Sendable {
     private static let fileMissing = Outcome.failed(
         reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
 
-    private func upload(_ document: Outgoing) async -> Outcome {
+    /// Sends one document; nil when Inqom refused the token (401) and
+    /// `renewable` says a new one may be tried.
+    private func upload(_ document: Outgoing, token: AccessToken, renewable: Bool, calls: InqomCalls) -> Outcome? {
         guard let folder = document.inqomFolderID else {
             return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         guard let spoolName = document.spoolName else { return Self.fileMissing }
         let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
-        let client = engine.inqom.client
         let started = ContinuousClock.now
-        do {
-            let receipt = try await engine.inqom.withToken { token throws(InqomError) in
+        do throws(InqomError) {
+            let receipt =
                 if let typeScan = document.documentType.typeScan {
-                    return try await client.uploadDocument(
-                        token: token, folderID: folder, file: file, typeScan: typeScan, sourceID: document.id)
+                    try calls.uploadDocument(token: token, folderID: folder, file: file, typeScan: typeScan, sourceID: document.id)
+                } else {
+                    try calls.uploadExpenseBill(token: token, folderID: folder, file: file, reference: document.id)
                 }
-                return try await client.uploadExpenseBill(token: token, folderID: folder, file: file, reference: document.id)
-            }
             engine.logger.info(
                 "document transmitted",
                 metadata: ["documentId": "\(document.id)", "dossierId": "\(document.dossierID)",
                            "elapsed": "\(ContinuousClock.now - started)", "duplicate": "\(receipt.duplicate)"])
             return .transmitted(receipt)
-        } catch let error as InqomError {
-            engine.logger.warning(
-                "upload failed", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
-            switch error {
-            case .permanent(let status, let body):
-                return .failed(
-                    reason: status == 404 ? "inqom_folder_not_found" : "inqom_rejected",
-                    message: "Inqom answered \(status): \(body)", httpStatus: status)
-            case .transient(let status, let retryAfter, _):
-                return .transient(message: error.description, httpStatus: status, retryAfter: retryAfter)
-            case .unreachable, .tokenExpired:
-                return .transient(message: error.description, httpStatus: nil, retryAfter: nil)
-            case .invalidGrant, .invalidClient:
-                return .requeue(why: error.description, refusedToken: true)
-            case .cancelled:
-                return .requeue(why: "shutdown", refusedToken: false)
-            case .fileUnreadable:
-                return Self.fileMissing
-            }
+        } catch .tokenExpired where renewable {
+            return nil
         } catch {
-            return .requeue(why: "\(error)", refusedToken: false)
+            engine.logger.warning("upload failed", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+            return Self.outcome(of: error)
         }
     }
 
-    /// Records an outcome with its event; returns the next document this
-    /// worker claimed in the same transaction, if it may go on.
-    private func record(_ outcome: Outcome, for document: Outgoing) async throws -> Outgoing? {
+    /// What an error of Inqom's (or of getting a token) means for the document.
+    private static func outcome(of error: any Error) -> Outcome {
+        guard let error = error as? InqomError else { return .requeue(why: "\(error)", refusedToken: false) }
+        switch error {
+        case .permanent(let status, let body):
+            return .failed(
+                reason: status == 404 ? "inqom_folder_not_found" : "inqom_rejected",
+                message: "Inqom answered \(status): \(body)", httpStatus: status)
+        case .transient(let status, let retryAfter, _):
+            return .transient(message: error.description, httpStatus: status, retryAfter: retryAfter)
+        case .unreachable, .tokenExpired:
+            return .transient(message: error.description, httpStatus: nil, retryAfter: nil)
+        case .invalidGrant, .invalidClient:
+            return .requeue(why: error.description, refusedToken: true)
+        case .cancelled:
+            return .requeue(why: "shutdown", refusedToken: false)
+        case .fileUnreadable:
+            return fileMissing
+        }
+    }
+
+    /// No token to send `document` with: what that means is recorded on a
+    /// blocking thread, after turning the connector `disconnected` when
+    /// Inqom refused the stored credentials.
+    private func recordAfterTokenFailure(_ error: any Error, for document: Outgoing) async -> Outgoing? {
+        let outcome = Self.outcome(of: error)
+        engine.logger.warning("no token to send with", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+        if case .requeue(let why, refusedToken: true) = outcome {
+            do {
+                try await engine.markTokenRefused(why)
+            } catch {
+                engine.logger.error("cannot record the refused credentials", metadata: ["error": "\(error)"])
+            }
+        }
+        let cancelled = Task.isCancelled
+        return try? await engine.blocking.run { self.recordHere(outcome, for: document, cancelled: cancelled) }
+    }
+
+    /// Records an outcome with its event and, in the same transaction, claims
+    /// the next due document for this worker if it may go on (not stopping,
+    /// not cancelled, circuit closed); then releases a transmitted document's
+    /// spool file. Blocking: on a transfer thread or a blocking one.
+    private func recordHere(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Outgoing? {
         let now = engine.now()
+        let change = change(recording: outcome, for: document, now: now)
+        let goOn = !cancelled && state.withLock { !$0.stopping && $0.circuitOpenUntil == nil }
+        defer { engine.changes.notify() }
+        while true {
+            do {
+                let next = try engine.writeHere { connection -> Outgoing? in
+                    try change(connection)
+                    return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
+                }
+                if case .transmitted = outcome, let spoolName = document.spoolName {
+                    // Only now that the store knows Inqom has the bytes: a resend after a restart must find them.
+                    engine.spool.remove(spoolName)
+                }
+                return next
+            } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
+                // A full or read-only disk: what Inqom answered must not be lost, nor the
+                // document wait for a restart. Tried again until the store can write.
+                Thread.sleep(forTimeInterval: Self.storageRetryInterval.seconds)
+            } catch {
+                engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+                return nil
+            }
+        }
+    }
+
+    /// The outcome's changes to the document, its history and the event log.
+    private func change(recording outcome: Outcome, for document: Outgoing, now: Date) -> @Sendable (SQLiteConnection) throws -> Void {
         let at = now.timeIntervalSince1970
         let base: [String: EventValue] = [
             "documentId": .text(document.id), "dossierId": .text(document.dossierID), "path": .text(document.path),
         ]
-        let change: @Sendable (SQLiteConnection) throws -> Void
         switch outcome {
         case .transmitted(let receipt):
             state.withLock { $0.consecutiveTransientFailures = 0; $0.circuitOpenUntil = nil }
@@ -284,7 +371,7 @@ final class Sender: Sendable {
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
             }.map { $0 + "/" + document.fileName }
-            change = { connection in
+            return { connection in
                 try connection.run(
                     """
                     UPDATE documents SET state = 'transmitted', attempts = attempts + 1, next_attempt_at = NULL,
@@ -298,7 +385,7 @@ final class Sender: Sendable {
                 try connection.appendEvent("document.transmitted", at: now, data)
             }
         case .failed(let reason, let message, let status):
-            change = Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
+            return Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
         case .transient(let message, let status, let retryAfter):
             let spend = state.withLock { state -> Bool in
                 state.consecutiveTransientFailures += 1
@@ -312,11 +399,11 @@ final class Sender: Sendable {
             let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
-                change = Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
+                return Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
             } else if let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) {
                 let next = now.addingTimeInterval(delay.seconds)
                 let lastError = Self.lastError(reason: "inqom_unavailable", message: message, status: status)
-                change = { connection in
+                return { connection in
                     try connection.run(
                         "UPDATE documents SET state = 'retrying', attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
                         [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
@@ -328,27 +415,12 @@ final class Sender: Sendable {
                     try connection.appendEvent("document.retry_scheduled", at: now, data)
                 }
             } else {
-                change = Self.failure(
+                return Self.failure(
                     document, reason: "inqom_unavailable", message: "no attempt succeeded: \(message)", status: status, spent: 1,
                     now: now, base: base)
             }
-        case .requeue(let why, let refusedToken):
-            if refusedToken { try await engine.markTokenRefused(why) }
-            change = Self.requeueing(document, at: now, detail: why, now: now)
-        }
-        // Go on only while sending as usual: not stopping, not cancelled, circuit closed.
-        let goOn = !Task.isCancelled && state.withLock { !$0.stopping && $0.circuitOpenUntil == nil }
-        while true {
-            do {
-                return try await engine.write { connection -> Outgoing? in
-                    try change(connection)
-                    return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
-                }
-            } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
-                // A full or read-only disk: what Inqom answered must not be lost, nor the
-                // document wait for a restart. Tried again until the store can write.
-                try? await Task.sleep(for: Self.storageRetryInterval)
-            }
+        case .requeue(let why, _):
+            return Self.requeueing(document, at: now, detail: why, now: now)
         }
     }
 

@@ -3,15 +3,14 @@ import Synchronization
 
 /// A fixed set of threads, each owning one easy handle (and so its open
 /// connections), that run libcurl's blocking transfers away from Swift's
-/// cooperative threads. Transfers beyond the thread count wait their turn.
+/// cooperative threads. Work beyond the thread count waits its turn.
 /// The threads, and libcurl with the libraries it loads, start with the
 /// first transfer: an engine not yet connected to Inqom keeps 8 MB less
 /// resident.
 final class CurlWorkers: Sendable {
     private struct Job {
-        let request: HTTPRequest
-        let context: TransferContext
-        let continuation: CheckedContinuation<Result<HTTPResponse, TransferFailure>, Never>
+        let cancellation: CancellationFlag
+        let run: @Sendable (EasyHandle?, CancellationFlag) -> Void
     }
 
     private let queue = Mutex<[Job]>([])
@@ -37,8 +36,7 @@ final class CurlWorkers: Sendable {
                 while true {
                     available.wait()
                     guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
-                    job.continuation.resume(
-                        returning: handle?.perform(job.request, context: job.context) ?? .failure(EasyHandle.unavailable))
+                    job.run(handle, job.cancellation)
                 }
             }
             thread.name = "pushdoc.curl.\(index)"
@@ -46,17 +44,33 @@ final class CurlWorkers: Sendable {
         }
     }
 
-    /// Runs one transfer; cancelling the task aborts it.
-    func perform(_ request: HTTPRequest, maxBodyBytes: Int) async -> Result<HTTPResponse, TransferFailure> {
-        let context = TransferContext(maxBodyBytes: maxBodyBytes)
+    /// Runs `body` on one of the threads, with that thread's handle (nil when
+    /// libcurl cannot be loaded); cancelling the task aborts its transfers.
+    func run<T: Sendable>(_ body: @escaping @Sendable (EasyHandle?, CancellationFlag) -> T) async -> T {
+        let cancellation = CancellationFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 startThreads()
-                queue.withLock { $0.append(Job(request: request, context: context, continuation: continuation)) }
+                queue.withLock {
+                    $0.append(Job(cancellation: cancellation) { continuation.resume(returning: body($0, $1)) })
+                }
                 available.signal()
             }
         } onCancel: {
-            context.cancelled.store(true, ordering: .relaxed)
+            cancellation.set()
         }
     }
+
+    /// Work is waiting for a thread.
+    var hasWaitingWork: Bool { queue.withLock { !$0.isEmpty } }
+}
+
+/// Set when the task that asked for some work is cancelled: its transfers
+/// abort at libcurl's next progress call.
+final class CancellationFlag: Sendable {
+    private let flag = Atomic(false)
+
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+
+    func set() { flag.store(true, ordering: .relaxed) }
 }

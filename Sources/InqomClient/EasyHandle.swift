@@ -75,7 +75,7 @@ final class EasyHandle {
         }
         let code = pushdoc_curl_easy_perform(handle)
         guard code == CURLE_OK else {
-            let cancelled = context.cancelled.load(ordering: .relaxed)
+            let cancelled = context.cancellation.isSet
             return .failure(
                 TransferFailure(
                     code: Int(code.rawValue), message: String(cString: pushdoc_curl_easy_strerror(code)), cancelled: cancelled))
@@ -115,7 +115,7 @@ final class EasyHandle {
         pushdoc_setopt_progress_callback(handle) { userData, _, _, _, _ in
             guard let userData else { return 0 }
             let context = Unmanaged<TransferContext>.fromOpaque(userData).takeUnretainedValue()
-            return context.cancelled.load(ordering: .relaxed) ? 1 : 0
+            return context.cancellation.isSet ? 1 : 0
         }
     }
 

@@ -49,11 +49,12 @@ final class TransferContext: Sendable {
     }
 
     let maxBodyBytes: Int
-    let cancelled = Atomic<Bool>(false)
+    let cancellation: CancellationFlag
     private let received = Mutex(Received())
 
-    init(maxBodyBytes: Int) {
+    init(maxBodyBytes: Int, cancellation: CancellationFlag) {
         self.maxBodyBytes = maxBodyBytes
+        self.cancellation = cancellation
     }
 
     var body: [UInt8] { received.withLock { $0.body } }

@@ -30,11 +30,11 @@ public final class InqomClient: Sendable {
         }
     }
 
-    private let configuration: Configuration
+    fileprivate let configuration: Configuration
     private let workers: CurlWorkers
-    private let pacer: RequestPacer
-    private let logger: Logger
-    private let now: @Sendable () -> Date
+    fileprivate let pacer: RequestPacer
+    fileprivate let logger: Logger
+    fileprivate let now: @Sendable () -> Date
 
     public init(configuration: Configuration, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
@@ -46,8 +46,71 @@ public final class InqomClient: Sendable {
         self.now = now
     }
 
+    /// Runs `body` on a transfer thread, where Inqom's calls block that
+    /// thread (never a cooperative one): work that makes several calls in a
+    /// row, and blocking work of its own between them, with no hand-off per
+    /// call. Cancelling the task aborts the call under way.
+    public func onTransferThread<T: Sendable>(_ body: @escaping @Sendable (InqomCalls) -> T) async -> T {
+        await workers.run { handle, cancellation in
+            body(InqomCalls(client: self, handle: handle, cancellation: cancellation))
+        }
+    }
+
+    private func call<T: Sendable>(_ call: @escaping @Sendable (InqomCalls) throws(InqomError) -> T) async throws(InqomError) -> T {
+        try await onTransferThread { calls in Result { () throws(InqomError) -> T in try call(calls) } }.get()
+    }
+
+    /// Work is waiting for a transfer thread.
+    var hasWaitingWork: Bool { workers.hasWaitingWork }
+
     /// OAuth2 password grant.
     public func requestToken(_ credentials: InqomCredentials) async throws(InqomError) -> AccessToken {
+        try await call { calls throws(InqomError) in try calls.requestToken(credentials) }
+    }
+
+    /// Every accounting folder the account sees.
+    public func accountingFolders(token: AccessToken) async throws(InqomError) -> [AccountingFolder] {
+        try await call { calls throws(InqomError) in try calls.accountingFolders(token: token) }
+    }
+
+    /// A document for the Documents endpoint (purchase and sales invoices,
+    /// administrative and other documents).
+    public func uploadDocument(
+        token: AccessToken, folderID: Int64, file: UploadFile, typeScan: TypeScan, sourceID: String
+    ) async throws(InqomError) -> UploadReceipt {
+        try await call { calls throws(InqomError) in
+            try calls.uploadDocument(token: token, folderID: folderID, file: file, typeScan: typeScan, sourceID: sourceID)
+        }
+    }
+
+    /// An expense report (Note de frais) for the expense-bills endpoint.
+    public func uploadExpenseBill(
+        token: AccessToken, folderID: Int64, file: UploadFile, reference: String
+    ) async throws(InqomError) -> UploadReceipt {
+        try await call { calls throws(InqomError) in
+            try calls.uploadExpenseBill(token: token, folderID: folderID, file: file, reference: reference)
+        }
+    }
+}
+
+/// Inqom's calls, made on the transfer thread that runs them: each blocks
+/// until Inqom answers. Given by `InqomClient.onTransferThread` alone.
+public struct InqomCalls {
+    fileprivate let client: InqomClient
+    fileprivate let handle: EasyHandle?
+    fileprivate let cancellation: CancellationFlag
+
+    /// The task that asked for this thread was cancelled.
+    public var isCancelled: Bool { cancellation.isSet }
+
+    /// Other work waits for a transfer thread: work that could go on should
+    /// give the thread back.
+    public var othersWaiting: Bool { client.hasWaitingWork }
+
+    private var configuration: InqomClient.Configuration { client.configuration }
+
+    /// OAuth2 password grant.
+    public func requestToken(_ credentials: InqomCredentials) throws(InqomError) -> AccessToken {
         let request = HTTPRequest(
             method: "POST", url: configuration.authURL.appending(path: "identity/connect/token"),
             body: .form([
@@ -56,8 +119,8 @@ public final class InqomClient: Sendable {
                 ("password", credentials.password), ("scope", "openid apidata"),
             ]),
             secrets: [credentials.password, credentials.clientSecret])
-        let sentAt = now()
-        let response = try await perform(request, kind: "token", maxBodyBytes: 64 << 10)
+        let sentAt = client.now()
+        let response = try perform(request, kind: "token", maxBodyBytes: 64 << 10)
         if let error = InqomAnswer.tokenError(response, now: sentAt) { throw error }
         struct TokenAnswer: Decodable {
             let access_token: String
@@ -69,12 +132,12 @@ public final class InqomClient: Sendable {
     }
 
     /// Every accounting folder the account sees.
-    public func accountingFolders(token: AccessToken) async throws(InqomError) -> [AccountingFolder] {
+    public func accountingFolders(token: AccessToken) throws(InqomError) -> [AccountingFolder] {
         let request = HTTPRequest(
             method: "GET", url: configuration.apiURL.appending(path: "api/app/companies/accounting-folders"),
             headers: authorization(token), secrets: [token.value])
-        let response = try await perform(request, kind: "folders", maxBodyBytes: 64 << 20)
-        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        let response = try perform(request, kind: "folders", maxBodyBytes: 64 << 20)
+        if let error = InqomAnswer.apiError(response, now: client.now()) { throw error }
         guard let folders = try? SafeJSON.decode([AccountingFolder].self, from: response.body) else {
             throw .transient(status: response.status, retryAfter: nil, detail: "unreadable accounting folder list")
         }
@@ -85,7 +148,7 @@ public final class InqomClient: Sendable {
     /// administrative and other documents).
     public func uploadDocument(
         token: AccessToken, folderID: Int64, file: UploadFile, typeScan: TypeScan, sourceID: String
-    ) async throws(InqomError) -> UploadReceipt {
+    ) throws(InqomError) -> UploadReceipt {
         let request = HTTPRequest(
             method: "POST",
             url: configuration.apiURL.appending(path: "api/accounting-documents/accounting-folders/\(folderID)/Documents/"),
@@ -98,8 +161,8 @@ public final class InqomClient: Sendable {
                 .field(name: "SourceId", value: sourceID),
             ]),
             secrets: [token.value])
-        let response = try await perform(request, kind: "upload", maxBodyBytes: 64 << 10)
-        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        let response = try perform(request, kind: "upload", maxBodyBytes: 64 << 10)
+        if let error = InqomAnswer.apiError(response, now: client.now()) { throw error }
         struct Answer: Decodable {
             let Id: Int64
             let Status: String?
@@ -113,7 +176,7 @@ public final class InqomClient: Sendable {
     /// An expense report (Note de frais) for the expense-bills endpoint.
     public func uploadExpenseBill(
         token: AccessToken, folderID: Int64, file: UploadFile, reference: String
-    ) async throws(InqomError) -> UploadReceipt {
+    ) throws(InqomError) -> UploadReceipt {
         let request = HTTPRequest(
             method: "POST", url: configuration.apiURL.appending(path: "api/v1/accounting-folders/\(folderID)/expense-bills"),
             headers: authorization(token),
@@ -123,8 +186,8 @@ public final class InqomClient: Sendable {
                 .field(name: "DocumentReference", value: reference),
             ]),
             secrets: [token.value])
-        let response = try await perform(request, kind: "expense", maxBodyBytes: 64 << 10)
-        if let error = InqomAnswer.apiError(response, now: now()) { throw error }
+        let response = try perform(request, kind: "expense", maxBodyBytes: 64 << 10)
+        if let error = InqomAnswer.apiError(response, now: client.now()) { throw error }
         struct Answer: Decodable {
             let DocumentId: Int64
         }
@@ -138,24 +201,24 @@ public final class InqomClient: Sendable {
         ["Authorization: Bearer \(token.value)", "Accept: application/json"]
     }
 
-    private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) async throws(InqomError)
-        -> HTTPResponse
-    {
-        do { try await pacer.acquire() } catch { throw .cancelled }
+    private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) throws(InqomError) -> HTTPResponse {
+        guard client.pacer.acquire(unless: cancellation) else { throw .cancelled }
         let started = ContinuousClock.now
-        let outcome = await workers.perform(request, maxBodyBytes: maxBodyBytes)
+        let outcome =
+            handle?.perform(request, context: TransferContext(maxBodyBytes: maxBodyBytes, cancellation: cancellation))
+            ?? .failure(EasyHandle.unavailable)
         let elapsed = ContinuousClock.now - started
         switch outcome {
         case .success(let response):
-            logger.debug(
+            client.logger.debug(
                 "inqom answered",
                 metadata: ["call": "\(kind)", "status": "\(response.status)", "elapsed": "\(elapsed)"])
-            if response.status == 429 { pacer.throttled() }
+            if response.status == 429 { client.pacer.throttled() }
             return redacted(response, secrets: request.secrets)
         case .failure(let failure):
             if failure.cancelled { throw .cancelled }
             if let path = failure.unreadableFile { throw .fileUnreadable(path: path) }
-            logger.debug(
+            client.logger.debug(
                 "inqom unreachable",
                 metadata: ["call": "\(kind)", "curl": "\(failure.code)", "error": "\(failure.message)"])
             throw .unreachable(detail: failure.message)

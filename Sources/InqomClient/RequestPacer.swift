@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Keeps requests to Inqom under a rate: each request takes the next free
@@ -19,9 +20,10 @@ final class RequestPacer: Sendable {
         state = Mutex(State(nextSlot: .now, slowUntil: .now))
     }
 
-    /// Waits (without blocking a thread) for this request's slot.
-    func acquire() async throws {
-        guard let interval else { return }
+    /// Waits for this request's slot, on the transfer thread that will make
+    /// it; false when `cancellation` is set meanwhile.
+    func acquire(unless cancellation: CancellationFlag) -> Bool {
+        guard let interval else { return true }
         let slot = state.withLock { state -> ContinuousClock.Instant in
             let now = ContinuousClock.now
             if now >= state.slowUntil { state.slowdown = 1 }
@@ -29,8 +31,17 @@ final class RequestPacer: Sendable {
             state.nextSlot = slot + interval * state.slowdown
             return slot
         }
-        if slot > .now { try await Task.sleep(until: slot, clock: .continuous) }
+        while !cancellation.isSet {
+            let wait = slot - .now
+            guard wait > .zero else { return true }
+            // In short steps: a cancelled task's call must not wait out a slow rate.
+            let step = min(wait, Self.cancellationCheck).components
+            usleep(useconds_t(step.seconds * 1_000_000 + step.attoseconds / 1_000_000_000_000))
+        }
+        return false
     }
+
+    private static let cancellationCheck = Duration.milliseconds(20)
 
     /// Inqom said 429: slower for the next minute.
     func throttled() {
@@ -41,3 +52,4 @@ final class RequestPacer: Sendable {
         }
     }
 }
+

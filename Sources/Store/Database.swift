@@ -34,6 +34,13 @@ public final class Database: Sendable {
         try await writer.write(body)
     }
 
+    /// The same as `write`, from a thread that may block: a transfer thread
+    /// recording what Inqom answered commits with no hand-off.
+    @discardableResult
+    public func writeHere<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+        try writer.writeHere(body)
+    }
+
     /// Runs `body` on the reading connection, in one read transaction (a
     /// consistent snapshot while writes go on).
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {

@@ -8,7 +8,8 @@ import Synchronization
 /// alone; a commit that fails fails every body of its group. Nobody is
 /// answered before the commit that holds their work.
 final class GroupCommitWriter: @unchecked Sendable {
-    // @unchecked: `connection` is used only on `queue`.
+    // @unchecked: `connection` is used only by the one drainer at a time
+    // (`pending.draining`), on `queue` or on a thread in `writeHere`.
     private let connection: SQLiteConnection
     private let queue: DispatchQueue
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
@@ -22,6 +23,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private struct Job: Sendable {
         let run: @Sendable (SQLiteConnection) -> (any Error)?
         let finish: @Sendable ((any Error)?) -> Void
+        /// A job whose caller blocks in `writeHere`: tells that caller to
+        /// commit the next group itself.
+        var lead: (@Sendable () -> Void)? = nil
     }
 
     init(_ connection: SQLiteConnection, label: String) {
@@ -31,37 +35,66 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let outcome = Mutex<Result<T, any Error>?>(nil)
-            enqueue(Job(
-                run: { connection in
-                    let result = Result { try body(connection) }
-                    outcome.withLock { $0 = result }
-                    if case .failure(let error) = result { return error }
-                    return nil
-                },
-                finish: { lost in
-                    // `lost`: the work did not reach the disk, whatever the body returned.
-                    switch (outcome.withLock { $0 }, lost) {
-                    case (.failure(let error)?, _): continuation.resume(throwing: error)
-                    case (_, let lost?): continuation.resume(throwing: lost)
-                    case (let result?, nil): continuation.resume(with: result)
-                    case (nil, nil): preconditionFailure("a body finished without running")
-                    }
-                }))
+            if enqueue(job(body, then: { continuation.resume(with: $0) })) { queue.async { self.drain() } }
         }
     }
 
-    private func enqueue(_ job: Job) {
-        let startDrain = pending.withLock { state -> Bool in
+    /// The same from a thread that may block (never a cooperative one): when
+    /// no commit is under way, or when the one under way hands over, this
+    /// thread commits its group itself, with no hand-off to the writer's
+    /// queue and back.
+    func writeHere<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+        let woken = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        var job = job(body) { outcome in
+            result.withLock { $0 = outcome }
+            woken.signal()
+        }
+        // Woken with no result: this thread commits next.
+        job.lead = { woken.signal() }
+        if !enqueue(job) {
+            woken.wait()
+        }
+        if result.withLock({ $0 == nil }) { drain(until: { result.withLock { $0 != nil } }) }
+        return try result.withLock { $0! }.get()
+    }
+
+    private func job<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> T, then answer: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) -> Job {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        return Job(
+            run: { connection in
+                let result = Result { try body(connection) }
+                outcome.withLock { $0 = result }
+                if case .failure(let error) = result { return error }
+                return nil
+            },
+            finish: { lost in
+                // `lost`: the work did not reach the disk, whatever the body returned.
+                switch (outcome.withLock { $0 }, lost) {
+                case (.failure(let error)?, _): answer(.failure(error))
+                case (_, let lost?): answer(.failure(lost))
+                case (let result?, nil): answer(result)
+                case (nil, nil): preconditionFailure("a body finished without running")
+                }
+            })
+    }
+
+    /// Queues a job; true when the caller must drain (nobody is draining).
+    private func enqueue(_ job: Job) -> Bool {
+        pending.withLock { state -> Bool in
             state.jobs.append(job)
             defer { state.draining = true }
             return !state.draining
         }
-        if startDrain { queue.async { self.drain() } }
     }
 
-    /// Commits groups until nothing waits.
-    private func drain() {
+    /// Commits groups until nothing waits, or until `done` (the caller's own
+    /// job is committed): then the caller goes back to its work and what came
+    /// meanwhile goes to a caller waiting in `writeHere`, who is woken
+    /// anyway, else to the writer's queue.
+    private func drain(until done: (() -> Bool)? = nil) {
         while true {
             let group = pending.withLock { state -> [Job] in
                 let taken = Array(state.jobs.prefix(Self.maximumGroup))
@@ -71,6 +104,17 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             guard !group.isEmpty else { return }
             commit(group)
+            if let done, done() {
+                let next = pending.withLock { state -> (@Sendable () -> Void)? in
+                    if state.jobs.isEmpty {
+                        state.draining = false
+                        return nil
+                    }
+                    return state.jobs.lazy.compactMap(\.lead).first ?? { @Sendable in self.queue.async { self.drain() } }
+                }
+                next?()
+                return
+            }
         }
     }
 
