@@ -240,4 +240,22 @@ struct WizardTests {
         #expect(answer.string("error", "data", "detail")?.contains("503") == true)
         #expect(try await call("wizard.state").bool("result", "steps", "connection", "done") == false)
     }
+
+    /// libcurl is loaded at the first call to Inqom, not at start: when it
+    /// cannot be, the engine still serves, and the call says why.
+    @Test func withoutLibcurlTheEngineServesAndTheCallSaysWhy() async throws {
+        let libraries = TemporaryDirectory.make(prefix: "pushdoc-no-libcurl")
+        try "not a library".write(toFile: libraries + "/libcurl.so.4", atomically: true, encoding: .utf8)
+        let engine = try PushdocProcess(
+            ["serve", "--stdio", "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url", standIn.url.absoluteString,
+             "--inqom-client-id", InqomStandIn.clientID],
+            environment: ["LD_LIBRARY_PATH": libraries])
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+        let params = try JSONSerialization.data(
+            withJSONObject: ["login": InqomStandIn.login, "password": InqomStandIn.password, "clientSecret": InqomStandIn.clientSecret])
+        let answer = try await engine.stdio.call("wizard.connect", String(decoding: params, as: UTF8.self))
+        #expect(answer.errorReason == "inqom_unreachable")
+        #expect(answer.string("error", "data", "detail")?.contains("libcurl cannot be loaded") == true)
+        #expect(try await engine.stdio.call("ping").string("result") == "pong")
+    }
 }
