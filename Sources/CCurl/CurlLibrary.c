@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 // Loaded with dlopen at the first transfer: libcurl and the 30 libraries it needs (GnuTLS,
-// Kerberos, LDAP, SSH, ...) kept 4 MB resident in an engine that had not sent anything yet.
+// Kerberos, LDAP, SSH, ...) kept 4.5 MB resident in an engine that had not sent anything yet.
 static struct {
     CURLcode (*global_init)(long);
     CURL *(*easy_init)(void);
@@ -60,14 +60,14 @@ static void load(void) {
     for (size_t index = 0; index < sizeof symbols / sizeof symbols[0]; index++) {
         *symbols[index].slot = dlsym(handle, symbols[index].name);
         if (!*symbols[index].slot) {
-            snprintf(loadError, sizeof loadError, "%s has no %s", library, symbols[index].name);
+            snprintf(loadError, sizeof loadError, "libcurl cannot be loaded: %s has no %s", library, symbols[index].name);
             return;
         }
     }
     // Once, before any handle exists: curl_global_init is not thread-safe.
     CURLcode code = curl.global_init(CURL_GLOBAL_ALL);
     if (code != CURLE_OK) {
-        snprintf(loadError, sizeof loadError, "curl_global_init failed: %s", curl.easy_strerror(code));
+        snprintf(loadError, sizeof loadError, "libcurl cannot start: curl_global_init failed: %s", curl.easy_strerror(code));
         return;
     }
     loaded = 1;

@@ -40,8 +40,8 @@ struct TransferFailure: Error, Sendable {
     var unreadableFile: String?
 }
 
-/// Where libcurl's callbacks put what they receive. Shared with the task's
-/// cancellation handler, hence the atomic flag.
+/// Where libcurl's callbacks put what they receive, and the flag its
+/// progress callback polls (set by the task's cancellation handler).
 final class TransferContext: Sendable {
     private struct Received {
         var body: [UInt8] = []

@@ -64,12 +64,26 @@ public final class PushdocProcess: @unchecked Sendable {
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
+            if let status = exitStatusNotYetSeen() { return status }
             if ContinuousClock.now > deadline {
                 throw LineStream.Timeout(description: "pushdoc still running after \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
         return process.terminationStatus
+    }
+
+    /// The exit status of a process that ended but that Foundation has not
+    /// seen end: it watches a socket the child inherits, which a child
+    /// spawned at the same moment by another test may inherit too and keep
+    /// open (swift-corelibs-foundation#4795). Read without reaping
+    /// (`WNOWAIT`), so that Foundation still reaps it.
+    private func exitStatusNotYetSeen() -> Int32? {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
+            info._sifields._sigchld.si_pid == pid, info.si_code == CLD_EXITED
+        else { return nil }
+        return info._sifields._sigchld.si_status
     }
 
     /// Waits until stderr has a line containing `text` (e.g. a log record).
