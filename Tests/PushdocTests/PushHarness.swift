@@ -12,8 +12,8 @@ struct PushHarness {
 
     static let engineOptions = ["--retry-delays", "0.05,0.1", "--max-attempts", "3", "--circuit-probe-seconds", "0.3"]
 
-    init(finish: Bool = true, extra: [String] = []) async throws {
-        standIn = try await InqomStandIn()
+    init(finish: Bool = true, extra: [String] = [], tokenLifetime: Int = 3600) async throws {
+        standIn = try await InqomStandIn(tokenLifetime: tokenLifetime)
         files = TemporaryDirectory.make(prefix: "pushdoc-files")
         engine = try PushdocProcess(Self.serveArguments(standIn) + Self.engineOptions + extra)
         let dossiers = #"{"dossiers":[{"id":"d1","name":"Boulangerie Martin","attributes":{"SIRET":"73282932000074"}},{"id":"d2","name":"Café Sans Siret","attributes":{}},{"id":"d3","name":"Non choisi","attributes":{}}]}"#

@@ -248,6 +248,22 @@ struct PushTests {
         #expect((try await harness.standIn.stats()["token"] ?? 0) - before == 1)
     }
 
+    /// A token about to lapse is renewed before an upload rather than after
+    /// Inqom refuses it: a sender's turn on its transfer thread ends when
+    /// its token enters the renewal margin (here every token does at once),
+    /// even with the next document already claimed.
+    @Test func aTokenNearItsExpiryIsRenewedBeforeTheNextUpload() async throws {
+        let harness = try await PushHarness(extra: ["--workers", "1"], tokenLifetime: 20)
+        _ = try await harness.expectResult("connector.pause")
+        for index in 0..<6 { _ = try await harness.submit("d1", "Achats/lapsing-\(index).pdf", content: "lapsing \(index)") }
+        let before = try await harness.standIn.stats()
+        _ = try await harness.expectResult("connector.resume")
+        #expect(try await harness.drain().int("result", "documents", "transmitted") == 6)
+        let after = try await harness.standIn.stats()
+        #expect((after["token"] ?? 0) - (before["token"] ?? 0) == 6)
+        #expect((after["upload"] ?? 0) - (before["upload"] ?? 0) == 6)
+    }
+
     @Test func aRevokedPasswordDisconnectsWithoutSpendingAttemptsUntilReconnected() async throws {
         let harness = try await PushHarness()
         try await harness.standIn.control("password", ["username": InqomStandIn.login, "password": "changed"])
