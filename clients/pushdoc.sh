@@ -16,6 +16,7 @@ UNTIL_IDLE=${1:-}
 # Coprocess descriptors do not reach $( ) subshells; plain duplicates do.
 exec {TO_ENGINE}>&"${ENGINE[1]}" {FROM_ENGINE}<&"${ENGINE[0]}"
 SEQ_FILE=$ROOT/.pushdoc-sh.seq SENT=$ROOT/.pushdoc-sh.sent EVENTS=$(mktemp)
+trap 'rm -f "$EVENTS" "$EVENTS.one"' EXIT
 touch "$SENT"; [ -f "$SEQ_FILE" ] || echo 0 > "$SEQ_FILE"
 NEXT_ID=0
 
@@ -105,4 +106,3 @@ while true; do
         fi
     fi
 done
-rm -f "$EVENTS" "$EVENTS.one"

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Engine
@@ -6,7 +7,7 @@ import Testing
 
 struct EventLogTests {
     @Test func eventsAreKeptThirtyDaysThenPruned() async throws {
-        let path = NSTemporaryDirectory() + "/events-\(UUID().uuidString).sqlite"
+        let path = TemporaryDirectory.make(prefix: "pushdoc-events") + "/events.sqlite"
         let database = try Database(path: path, migrations: Schema.migrations)
         let start = Date(timeIntervalSince1970: 1_790_000_000)
         try await database.write { connection in

@@ -94,14 +94,26 @@ public final class PushdocProcess: @unchecked Sendable {
 }
 
 /// A fresh directory under the system's temporary directory.
+/// New directories for a test's files, all under one directory of this
+/// process removed when it exits: a developer's /tmp kept every run's data
+/// directories, thousands of them.
 public enum TemporaryDirectory {
     public static func make(prefix: String) -> String {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
-        let path = template.withUnsafeMutableBufferPointer { buffer -> String in
+        unique(in: root, prefix: prefix)
+    }
+
+    private static let root: String = {
+        let root = unique(in: NSTemporaryDirectory(), prefix: "pushdoc-tests")
+        atexit { try? FileManager.default.removeItem(atPath: TemporaryDirectory.root) }
+        return root
+    }()
+
+    private static func unique(in parent: String, prefix: String) -> String {
+        var template = Array("\(parent)/\(prefix)-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { buffer -> String in
             guard let result = mkdtemp(buffer.baseAddress!) else { fatalError("mkdtemp failed") }
             return String(cString: result)
         }
-        return path
     }
 }
 
