@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -35,6 +36,53 @@ struct GroupCommitTests {
         // A "taken" writer inserts the name twice and fails: its first insert goes too, nobody else's.
         #expect(outcomes.values.filter { !$0 }.count == 40)
         #expect(stored == Set((0..<400).filter { $0 % 10 != 9 }.map { "item-\($0)" }))
+    }
+
+    /// Threads that may block write through `writeHere` (committing groups
+    /// themselves, or handing them on) while tasks write through `write`:
+    /// each write succeeds or fails alone, whoever commits it, and each
+    /// caller gets the answer of its own body.
+    @Test(.timeLimit(.minutes(1))) func blockingAndAsyncWritersShareGroupsAndEachGetsItsOwnAnswer() async throws {
+        let database = try database()
+        final class Answers: Sendable {
+            let byName = Mutex<[String: Int64?]>([:])
+        }
+        let answers = Answers()
+        let name = { @Sendable (index: Int) in index % 10 == 9 ? "taken" : "item-\(index)" }
+        let body = { @Sendable (written: String) in
+            { @Sendable (connection: SQLiteConnection) throws -> Int64 in
+                try connection.run("INSERT INTO items (name) VALUES (?)", [.text(written)])
+                // A second insert of a colliding name: the body fails after writing.
+                if written.hasSuffix("taken") { try connection.run("INSERT INTO items (name) VALUES (?)", [.text(written)]) }
+                return connection.lastInsertRowID
+            }
+        }
+        let threads = DispatchGroup()
+        for thread in 0..<8 {
+            DispatchQueue.global().async(group: threads) {
+                for index in stride(from: thread, to: 400, by: 8) {
+                    let written = "thread-" + name(index)
+                    let id = try? database.writeHere(body(written))
+                    answers.byName.withLock { $0[written] = id }
+                }
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    let written = "task-" + name(index)
+                    let id = try? await database.write(body(written))
+                    answers.byName.withLock { $0[written] = id }
+                }
+            }
+        }
+        await withCheckedContinuation { done in threads.notify(queue: .global()) { done.resume() } }
+        let stored = Dictionary(
+            uniqueKeysWithValues: try await database.read { try $0.rows("SELECT name, id FROM items") { ($0.text(0), $0.int(1)) } })
+        let succeeded = answers.byName.withLock { $0.compactMapValues { $0 } }
+        // 40 names each way collide with themselves and fail alone; every other write is there, under the id it was told.
+        #expect(succeeded.count == 720)
+        #expect(stored == succeeded)
     }
 
     @Test func aWriteSeesTheWritesBeforeItInItsGroup() async throws {
