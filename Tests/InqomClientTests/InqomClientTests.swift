@@ -259,6 +259,19 @@ struct InqomClientTests {
         #expect(ContinuousClock.now - slowed >= .milliseconds(900))
     }
 
+    @Test func aCancelledCallDoesNotWaitOutTheRate() async throws {
+        let client = client(concurrency: 2, maxRequestsPerSecond: 0.1)
+        let token = try await client.requestToken(credentials)
+        // The token took the first slot: this call waits ten seconds for its own, on a transfer thread.
+        let started = ContinuousClock.now
+        let task = Task { try await client.accountingFolders(token: token) }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let result = await task.result
+        #expect(throws: InqomError.cancelled) { try result.get() }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test func cancellingATaskAbortsItsTransfer() async throws {
         let client = client()
         let token = try await client.requestToken(credentials)
