@@ -185,9 +185,9 @@ final class Sender: Sendable {
     /// A worker: sends the document it was given, then each it claims when
     /// recording the last outcome, until none is due, the circuit opens or
     /// the sender stops. It runs in turns on a transfer thread: upload,
-    /// commit (itself, when no other commit is under way), spool release and
-    /// next claim all there, with no hand-off per document. A turn ends to
-    /// renew the token, or to let other calls to Inqom have the thread.
+    /// commit with the next claim (itself, when no other commit is under
+    /// way), with no hand-off per document. A turn ends to renew the token,
+    /// or to let other calls to Inqom have the thread.
     private func send(_ first: Outgoing) async {
         var next: Outgoing? = first
         var renewedToken = false
@@ -329,8 +329,8 @@ final class Sender: Sendable {
 
     /// Records an outcome with its event and, in the same transaction, claims
     /// the next due document for this worker if it may go on (not stopping,
-    /// not cancelled, circuit closed); then releases a transmitted document's
-    /// spool file. Blocking: on a transfer thread or a blocking one.
+    /// not cancelled, circuit closed); then has a transmitted document's spool
+    /// file released. Blocking: on a transfer thread or a blocking one.
     private func recordHere(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Outgoing? {
         let now = engine.now()
         let change = change(recording: outcome, for: document, now: now)
@@ -343,8 +343,11 @@ final class Sender: Sendable {
                     return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
                 }
                 if case .transmitted = outcome, let spoolName = document.spoolName {
-                    // Only now that the store knows Inqom has the bytes: a resend after a restart must find them.
-                    engine.spool.remove(spoolName)
+                    // Only now that the store knows Inqom has the bytes (a resend after a restart
+                    // must find them), and on a file thread: the worker's next upload waits for its
+                    // commit already, not for this too (0.4 ms of a 6.5 ms turn here).
+                    let spool = engine.spool
+                    engine.blocking.detach { spool.remove(spoolName) }
                 }
                 return next
             } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
