@@ -11,7 +11,7 @@ struct FullStoreTests {
     @Test func anOutcomeIsRecordedOnceTheStoreCanWriteAgain() async throws {
         let standIn = try await InqomStandIn()
         let engine = try await EngineFixture.active(standIn, retryDelay: .seconds(30))
-        try await standIn.inject("upload", ["delay": 1.5])
+        try await standIn.inject("upload", ["delay": 6])
         let id = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/full.pdf", content: .base64(Data("full".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
@@ -32,8 +32,11 @@ struct FullStoreTests {
             }
         }
         #expect(filled < 1_000)
-        // The answer comes, its commit fails, and is tried again meanwhile.
-        try await Task.sleep(for: .seconds(3))
+        // Full before Inqom answers (6 s leave room for a loaded machine); then the
+        // answer comes, its commit fails, and is tried again meanwhile.
+        #expect(try await standIn.uploads().isEmpty, "the store was not full before Inqom answered")
+        while try await standIn.uploads().isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .seconds(2))
         #expect(try await engine.documentStatus(id: id).state == "sending")
         #expect(try await standIn.stats()["upload"] == 1)
 

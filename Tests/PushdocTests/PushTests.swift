@@ -340,16 +340,17 @@ struct PushTests {
     }
 
     @Test func anOpenCircuitSpendsNoAttempts() async throws {
-        // Three attempts each, but eight failures in a row: without the
+        // Three attempts each, but twelve failures in a row: without the
         // circuit some document would fail; with it, probes spend nothing.
+        // (Open for seven probes, 0.3 s apart: long enough to be seen on a loaded machine.)
         let harness = try await PushHarness()
-        try await harness.standIn.inject("upload", count: 8, ["status": 503])
+        try await harness.standIn.inject("upload", count: 12, ["status": 503])
         // All four start together: Inqom's outage meets them at once.
         _ = try await harness.expectResult("connector.pause")
         for index in 0..<4 { _ = try await harness.submit("d1", "Achats/c-\(index).pdf", content: "circuit \(index)") }
         _ = try await harness.expectResult("connector.resume")
         var sawOpen = false
-        for _ in 0..<100 where !sawOpen {
+        for _ in 0..<250 where !sawOpen {
             sawOpen = try await harness.call("status.summary").string("result", "inqom", "circuit") == "open"
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -35,21 +35,32 @@ public final class PushdocProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHDOC_") }
         env.merge(environment) { $1 }
         process.environment = env
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
+        // Close-on-exec pipes: another test's child, spawned at the same moment, must not
+        // inherit this one's ends (it kept a stream open after its engine had exited).
+        let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
+        let childEnds = [input.read, output.write, errors.write].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
+        process.standardInput = childEnds[0]
+        process.standardOutput = childEnds[1]
+        process.standardError = childEnds[2]
+        do {
+            try process.run()
+        } catch {
+            for fd in [input.write, output.read, errors.read] { close(fd) }
+            throw error
+        }
         self.process = process
-        self.stdio = RPCPeer(
-            readFD: dup(output.fileHandleForReading.fileDescriptor),
-            writeFD: dup(input.fileHandleForWriting.fileDescriptor), isSocket: false)
-        self.stderr = LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
-        try input.fileHandleForWriting.close()
-        try output.fileHandleForReading.close()
-        try errors.fileHandleForReading.close()
+        self.stdio = RPCPeer(readFD: output.read, writeFD: input.write, isSocket: false)
+        self.stderr = LineStream(fd: errors.read)
+        for end in childEnds { try end.close() }
+    }
+
+    /// (`pipe2` does not import: flagged right after, a window of nanoseconds
+    /// where Foundation's own pipes stay inheritable for the child's life.)
+    private static func pipe() throws -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [0, 0]
+        guard Glibc.pipe(&ends) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        return (ends[0], ends[1])
     }
 
     deinit {
