@@ -36,6 +36,39 @@ struct CatalogIndexTests {
         #expect(index.search(needle: [], selectedOnly: true, offset: 0, limit: 10).total == 0)
     }
 
+    /// The name order kept through renames, arrivals and removals (the same
+    /// id twice in one batch, equal names) is the order sorted afresh.
+    @Test func theOrderKeptThroughChangesIsTheOrderSortedAfresh() {
+        var generator = SystemRandomNumberGenerator()
+        let names = ["Atelier", "Boulangerie", "Café", "atelier", "Zénith", "Hôtel", "Garage", ""]
+        let kept = CatalogIndex()
+        var truth: [String: String] = [:]
+        let initial = (0..<300).map { entry("d\($0)", names[$0 % names.count] + " \($0 % 7)") }
+        kept.replaceAll(initial)
+        for item in initial { truth[item.id] = String(decoding: item.sortKey, as: UTF8.self) }
+        _ = kept.search(needle: [], selectedOnly: false, offset: 0, limit: 1)
+        for round in 0..<40 {
+            var batch: [CatalogIndex.Entry] = []
+            for _ in 0..<Int.random(in: 1...30, using: &generator) {
+                let id = "d\(Int.random(in: 0..<400, using: &generator))"
+                let name = names.randomElement(using: &generator)! + " \(Int.random(in: 0..<5, using: &generator))"
+                batch.append(entry(id, name))
+            }
+            kept.upsert(batch)
+            for item in batch { truth[item.id] = String(decoding: item.sortKey, as: UTF8.self) }
+            if round % 3 == 0 {
+                let gone = (0..<5).map { _ in "d\(Int.random(in: 0..<400, using: &generator))" }
+                kept.remove(gone)
+                for id in gone { truth[id] = nil }
+            }
+        }
+        let fresh = CatalogIndex()
+        fresh.replaceAll(truth.map { CatalogIndex.Entry(id: $0.key, sortKey: Array($0.value.utf8), text: [], selected: false) })
+        let all = { (index: CatalogIndex) in index.search(needle: [], selectedOnly: false, offset: 0, limit: 1_000).ids }
+        #expect(all(kept).count == truth.count)
+        #expect(all(kept) == all(fresh))
+    }
+
     @Test func matchesAnyPartOfTheText() {
         let index = CatalogIndex()
         index.replaceAll([entry("x", "Boulangerie", "boulangerie\n73282932000074\nnantes")])
