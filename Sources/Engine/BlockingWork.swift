@@ -11,14 +11,13 @@ final class BlockingWork: Sendable {
 
     init(threads: Int) {
         for index in 0..<threads {
-            let thread = Thread { [self] in
+            Thread { [self] in
+                Thread.current.name = "pd-file-\(index)"
                 while true {
                     available.wait()
                     jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }?()
                 }
-            }
-            thread.name = "pushdoc.blocking.\(index)"
-            thread.start()
+            }.start()
         }
     }
 

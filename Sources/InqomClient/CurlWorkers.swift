@@ -31,16 +31,15 @@ final class CurlWorkers: Sendable {
         }
         guard !alreadyStarted else { return }
         for index in 0..<threads {
-            let thread = Thread { [self] in
+            Thread { [self] in
+                Thread.current.name = "pd-curl-\(index)"
                 let handle = EasyHandle(timeouts: timeouts)
                 while true {
                     available.wait()
                     guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
                     job.run(handle, job.cancellation)
                 }
-            }
-            thread.name = "pushdoc.curl.\(index)"
-            thread.start()
+            }.start()
         }
     }
 

@@ -11,10 +11,11 @@ public enum StdioTransport {
         let protocolOutput = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         let output = OutputChannel(fd: protocolOutput, isSocket: false)
-        let thread = Thread {
+        // Threads name themselves (`top -H`, `perf`): on Linux, Foundation applies only a
+        // name set from inside the thread, of 15 bytes at most.
+        Thread {
+            Thread.current.name = "pd-stdio"
             server.serve(name: "stdio", input: STDIN_FILENO, output: output, onEndOfInput: onEndOfInput)
-        }
-        thread.name = "pushdoc.stdio"
-        thread.start()
+        }.start()
     }
 }

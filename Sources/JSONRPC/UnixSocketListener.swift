@@ -41,9 +41,10 @@ public final class UnixSocketListener: Sendable {
 
     /// Accepts clients on a thread of its own until `stop()`.
     public func start() {
-        let thread = Thread { self.acceptLoop() }
-        thread.name = "pushdoc.socket.accept"
-        thread.start()
+        Thread {
+            Thread.current.name = "pd-accept"
+            self.acceptLoop()
+        }.start()
     }
 
     /// Stops accepting and removes the socket file; connected clients finish.
@@ -69,9 +70,10 @@ public final class UnixSocketListener: Sendable {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             number += 1
             let name = "socket#\(number)"
-            let thread = Thread { self.serveClient(client, name: name) }
-            thread.name = "pushdoc.\(name)"
-            thread.start()
+            Thread {
+                Thread.current.name = "pd-\(name)"
+                self.serveClient(client, name: name)
+            }.start()
         }
         close(listeningFD)
     }
