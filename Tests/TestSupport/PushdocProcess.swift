@@ -54,8 +54,9 @@ public final class PushdocProcess: @unchecked Sendable {
         for end in childEnds { try end.close() }
     }
 
-    /// (`pipe2` does not import: flagged right after, a window of nanoseconds
-    /// where Foundation's own pipes stay inheritable for the child's life.)
+    /// A pipe made close-on-exec right after `pipe` (`pipe2` does not
+    /// import): inheritable for nanoseconds, where Foundation's `Pipe` stays
+    /// so for the child's whole life.
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
         guard Glibc.pipe(&ends) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
