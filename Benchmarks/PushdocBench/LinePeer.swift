@@ -153,6 +153,20 @@ struct Percentiles {
     }
 }
 
+/// From spawning a JSON-RPC peer to reading its first answer to `ping`. The
+/// peer stops once the clock has: a clean stop is not part of a start.
+func timeToFirstPong(_ spawn: () throws -> LinePeer) throws -> Duration {
+    var peer: LinePeer?
+    let elapsed = try time {
+        let started = try spawn()
+        peer = started
+        started.send(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        guard started.readLine().contains("pong") else { throw BenchError(description: "no first pong") }
+    }
+    withExtendedLifetime(peer) {}
+    return elapsed
+}
+
 func time(_ body: () throws -> Void) rethrows -> Duration {
     let started = ContinuousClock.now
     try body()

@@ -101,13 +101,7 @@ struct ProtocolLatency {
     /// From spawning the process to reading the first `pong`, fresh data directory each time.
     private func startUp(into table: inout ResultTable) throws {
         func firstPong(_ executable: String, _ arguments: () -> [String]) throws -> Duration {
-            Percentiles(try (0..<starts).map { _ in
-                try time {
-                    let peer = try LinePeer(spawning: executable, arguments())
-                    peer.send(Self.ping)
-                    guard !peer.readLine().isEmpty else { throw BenchError(description: "no first pong") }
-                }
-            }).p50
+            Percentiles(try (0..<starts).map { _ in try timeToFirstPong { try LinePeer(spawning: executable, arguments()) } }).p50
         }
         let engine = try firstPong(PushdocProcess.binaryPath) {
             LinePeer.engineArguments(dataDir: TemporaryDirectory.make(prefix: "bench-start")) + ["--stdio"]

@@ -62,7 +62,10 @@ public final class Engine: Sendable {
         try await recoverInterruptedWork()
         logger.info(
             "engine started",
-            metadata: ["dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)"])
+            metadata: [
+                "dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)",
+                "databaseCheck": "\(database.integrityCheck.rawValue)",
+            ])
     }
 
     /// Opens the sealed credentials of an earlier `wizard.connect`. A copy
@@ -152,6 +155,24 @@ public final class Engine: Sendable {
     }
 
     var sender: Sender? { senderBox.withLock { $0 } }
+
+    /// Last of a clean stop, once sending has stopped and requests are
+    /// answered: the database checked and sealed, so that the next start on
+    /// an unchanged file need not check it again.
+    public func sealDatabase() async {
+        let started = ContinuousClock.now
+        do {
+            let check = try await database.seal()
+            logger.info(
+                "database sealed", metadata: ["check": "\(check.rawValue)", "duration": "\(ContinuousClock.now - started)"])
+        } catch let error as SQLiteError where error.isCorruption {
+            logger.error(
+                "database \(database.path) is corrupted (\(error.message)): the next start will refuse it",
+                metadata: ["error": "\(error.message)"])
+        } catch {
+            logger.warning("database not sealed: the next start checks it", metadata: ["error": "\(error)"])
+        }
+    }
 
     /// A write transaction; a data directory that cannot store says so as
     /// `EngineError.storageUnavailable`.

@@ -8,16 +8,35 @@ import Dispatch
 /// before it is acknowledged.
 public final class Database: Sendable {
     public let path: String
+    /// How this start made sure the file is sound.
+    public let integrityCheck: IntegrityCheck
+    /// The file's fingerprint when the start found it sealed.
+    private let fingerprintAtStart: FileFingerprint?
     private let writer: GroupCommitWriter
     private let reader: QueueOwnedConnection
+
+    /// How a start made sure the file is sound.
+    public enum IntegrityCheck: String, Sendable {
+        /// `PRAGMA quick_check` said "ok".
+        case quickCheck = "PRAGMA quick_check"
+        /// The file is byte for byte the one that passed it at the last clean stop (`seal`).
+        case unchangedSinceSealed = "unchanged since it was checked"
+    }
 
     /// Opens (creating if needed) the database, checks it, and applies the
     /// migrations it lacks. Blocking: call it at start-up, before serving.
     public init(path: String, migrations: [Migration]) throws {
         self.path = path
+        // Read before SQLite opens the file: the data directory's lock keeps other writers out.
+        fingerprintAtStart = DatabaseSeal(databasePath: path).unchangedFingerprint()
         let writing = try SQLiteConnection(path: path, readOnly: false)
         try writing.execute("PRAGMA busy_timeout = 5000")
-        try Self.checkIntegrity(writing)
+        if fingerprintAtStart != nil {
+            integrityCheck = .unchangedSinceSealed
+        } else {
+            try Self.checkIntegrity(writing)
+            integrityCheck = .quickCheck
+        }
         try writing.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
         try Migrator(migrations: migrations).migrate(writing)
         let reading = try SQLiteConnection(path: path, readOnly: true)
@@ -48,6 +67,28 @@ public final class Database: Sendable {
             try connection.execute("BEGIN")
             defer { try? connection.execute("COMMIT") }
             return try body(connection)
+        }
+    }
+
+    /// At a clean stop, once nothing is written any more: folds the WAL into
+    /// the file, checks the file (unless it is still the one found sealed at
+    /// start), and records its fingerprint so that the next start, finding
+    /// it unchanged, need not check it again (100,000 documents: `PRAGMA
+    /// quick_check` 80 ms, the fingerprint 16 ms). A write after this leaves
+    /// WAL frames, and the next start checks. Says how the file was found sound.
+    @discardableResult
+    public func seal() async throws -> IntegrityCheck {
+        let seal = DatabaseSeal(databasePath: path)
+        let fingerprintAtStart = fingerprintAtStart
+        return try await writer.alone { connection in
+            var busy: Int64 = 1
+            try connection.query("PRAGMA wal_checkpoint(TRUNCATE)") { busy = $0.int(0) }
+            guard busy == 0 else { throw DatabaseSeal.Failure(description: "a reader kept the WAL from being checkpointed") }
+            let fingerprint = try seal.currentFingerprint()
+            let check: IntegrityCheck = fingerprint == fingerprintAtStart ? .unchangedSinceSealed : .quickCheck
+            if check == .quickCheck { try Self.checkIntegrity(connection) }
+            try seal.record(fingerprint)
+            return check
         }
     }
 

@@ -26,6 +26,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         /// A job whose caller blocks in `writeHere`: tells that caller to
         /// commit the next group itself.
         var lead: (@Sendable () -> Void)? = nil
+        /// Runs by itself, outside any transaction (`alone`).
+        var isAlone = false
     }
 
     init(_ connection: SQLiteConnection, label: String) {
@@ -57,6 +59,17 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         if result.withLock({ $0 == nil }) { drain(until: { result.withLock { $0 != nil } }) }
         return try result.withLock { $0! }.get()
+    }
+
+    /// Runs `body` by itself, outside any transaction, after the writes
+    /// queued before it and before those queued after: for work such as a
+    /// checkpoint that a transaction would forbid.
+    func alone<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            var job = job(body, then: { continuation.resume(with: $0) })
+            job.isAlone = true
+            if enqueue(job) { queue.async { self.drain() } }
+        }
     }
 
     private func job<T: Sendable>(
@@ -97,7 +110,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func drain(until done: (() -> Bool)? = nil) {
         while true {
             let group = pending.withLock { state -> [Job] in
-                let taken = Array(state.jobs.prefix(Self.maximumGroup))
+                var count = min(state.jobs.count, Self.maximumGroup)
+                // A job that runs alone ends the group before it, or is the group.
+                if let alone = state.jobs.prefix(count).firstIndex(where: \.isAlone) { count = max(alone, 1) }
+                let taken = Array(state.jobs.prefix(count))
                 state.jobs.removeFirst(taken.count)
                 if taken.isEmpty { state.draining = false }
                 return taken
@@ -119,6 +135,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ group: [Job]) {
+        if group.count == 1, group[0].isAlone {
+            _ = group[0].run(connection)
+            group[0].finish(nil)
+            return
+        }
         var remaining = group[...]
         while !remaining.isEmpty { remaining = commitSome(remaining) }
     }

@@ -65,6 +65,7 @@ struct EngineProcess {
             logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])
         }
         server.flushAll()
+        _ = Self.waitFor { await engine.sealDatabase() }
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         StderrLogHandler.flush()

@@ -95,6 +95,37 @@ struct LifecycleTests {
         #expect(engine.stdio.lines.pending.isEmpty)
     }
 
+    /// A clean stop seals the database; the next start skips the check on
+    /// the unchanged file, and still refuses one damaged in between.
+    @Test func aDatabaseDamagedWhileTheEngineIsStoppedIsStillRefused() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"])
+        let dossiers = #"{"dossiers":[{"id":"d1","name":"Boulangerie","attributes":{"SIRET":"73282932000074"}}]}"#
+        #expect(try await engine.stdio.call("catalog.upsertDossiers", dossiers)["result"] != nil)
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        try await engine.waitForLog(#"msg="database sealed" check="PRAGMA quick_check""#)
+        let databasePath = engine.dataDir + "/pushdoc.sqlite"
+        #expect(FileManager.default.fileExists(atPath: databasePath + "-verified"))
+
+        let again = try PushdocProcess(["serve", "--stdio"], dataDir: engine.dataDir)
+        try await again.waitForLog(#"databaseCheck="unchanged since it was checked""#)
+        again.stdio.closeWrite()
+        #expect(try await again.waitForExit() == 0)
+
+        // Every page but the header's, written over while no engine runs.
+        let handle = try #require(FileHandle(forUpdatingAtPath: databasePath))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: Int(size) - 4096))
+        try handle.close()
+        let damaged = try PushdocProcess(["serve", "--stdio"], dataDir: engine.dataDir)
+        #expect(try await damaged.waitForExit() == 1)
+        try await damaged.stderr.waitForEnd()
+        let complaint = damaged.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
+        #expect(complaint.count == 1)
+        #expect(complaint.first?.contains("is corrupted") == true)
+    }
+
     @Test func logsAreJSONOnStderrWhenAsked() async throws {
         let engine = try PushdocProcess(["serve", "--stdio", "--log-format", "json", "--log-level", "debug"])
         #expect(try await engine.stdio.call("ping").string("result") == "pong")
