@@ -37,7 +37,11 @@ public final class Database: Sendable {
             try Self.checkIntegrity(writing)
             integrityCheck = .quickCheck
         }
-        try writing.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON")
+        // temp_store: each body of a group runs in a savepoint whose undo
+        // journal SQLite otherwise spills past 64 KB into a new file in
+        // /var/tmp — a file created, written and deleted for one commit in two.
+        try writing.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
         try Migrator(migrations: migrations).migrate(writing)
         let reading = try SQLiteConnection(path: path, readOnly: true)
         // Reads scan the catalog: map the file rather than copy pages through a small cache.

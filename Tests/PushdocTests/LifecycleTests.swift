@@ -126,6 +126,28 @@ struct LifecycleTests {
         #expect(complaint.first?.contains("is corrupted") == true)
     }
 
+    /// Each body of a group commit runs in a savepoint; SQLite would spill
+    /// its undo journal past 64 KB into a file created and deleted in its
+    /// temporary directory, at every such commit.
+    @Test func commitsCreateNoTemporaryFiles() async throws {
+        let temporary = TemporaryDirectory.make(prefix: "pushdoc-sqlite-tmp")
+        let watch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        #expect(watch >= 0)
+        defer { close(watch) }
+        #expect(inotify_add_watch(watch, temporary, UInt32(IN_CREATE)) >= 0)
+        let engine = try PushdocProcess(["serve", "--stdio"], environment: ["SQLITE_TMPDIR": temporary])
+        // Written twice: the second batch changes pages that were already there.
+        for name in ["Dossier", "Renamed dossier"] {
+            let dossiers = (0..<3000).map { #"{"id":"d\#($0)","name":"\#(name) \#($0)","attributes":{"SIRET":"73282932000074"}}"# }
+            let answer = try await engine.stdio.call("catalog.upsertDossiers", #"{"dossiers":[\#(dossiers.joined(separator: ","))]}"#)
+            #expect(answer.int("result", "upserted") == 3000)
+        }
+        engine.stdio.closeWrite()
+        #expect(try await engine.waitForExit() == 0)
+        var events = [UInt8](repeating: 0, count: 4096)
+        #expect(read(watch, &events, events.count) == -1 && errno == EAGAIN, "SQLite created files in its temporary directory")
+    }
+
     @Test func logsAreJSONOnStderrWhenAsked() async throws {
         let engine = try PushdocProcess(["serve", "--stdio", "--log-format", "json", "--log-level", "debug"])
         #expect(try await engine.stdio.call("ping").string("result") == "pong")
