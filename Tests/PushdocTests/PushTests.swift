@@ -40,8 +40,14 @@ struct PushTests {
         #expect(transmitted.count == 5)
         let f1 = transmitted.compactMap { $0["data"] as? [String: Any] }.first { $0["documentId"] as? String == ids[0] }
         #expect(f1?["archivePath"] as? String == "Achats/Envoyés/\(year)/f1.pdf")
-        // The spool keeps no document's file, only free ones for the next documents.
-        #expect((FileManager.default.subpaths(atPath: harness.engine.dataDir + "/spool") ?? []).allSatisfy { $0.hasPrefix(".free-") })
+        // The spool keeps no document's file (no row names one), only the five free ones for the next documents.
+        let spoolState = """
+            import os, sqlite3, sys
+            database = sqlite3.connect('file:' + sys.argv[1] + '/pushdoc.sqlite?mode=ro', uri=True)
+            named = database.execute('SELECT count(*) FROM documents WHERE spool_name IS NOT NULL').fetchone()[0]
+            sys.exit(0 if named == 0 and len(os.listdir(sys.argv[1] + '/spool')) == 5 else 1)
+            """
+        #expect(try await runPython(spoolState, [harness.engine.dataDir]) == 0)
     }
 
     @Test func intakeSaysWhyItIgnoresAndIsIdempotent() async throws {

@@ -27,12 +27,13 @@ struct SpoolTests {
         let first = try spool.store(bytes: Array(repeating: 1, count: 100_000))
         let firstInode = inode(spool.path(of: first.name))
         spool.remove(first.name)
-        // No document name is left; the free file keeps its blocks for the next one.
-        #expect(entries(spool).keys.allSatisfy { $0.hasPrefix(".free-") })
+        // The free file keeps its name and its blocks for the next document.
+        #expect(entries(spool) == [first.name: 100_000])
         #expect(spool.freeFiles == 1)
 
         // Shorter than what it is written over: nothing of the former bytes is left.
         let second = try spool.store(bytes: Array("second".utf8))
+        #expect(second.name == first.name)
         #expect(inode(spool.path(of: second.name)) == firstInode)
         #expect(try Data(contentsOf: URL(fileURLWithPath: spool.path(of: second.name))) == Data("second".utf8))
         #expect(second.sha256 == SHA256.hex(Array("second".utf8)))
@@ -82,33 +83,29 @@ struct SpoolTests {
         #expect(entries(spool).count == 8)
     }
 
-    @Test func recoveryKeepsNamedFilesAndRemovesOrphansAndHalfWrittenOnes() throws {
+    @Test func recoveryKeepsNamedFilesAndTakesEveryOtherIntoThePool() throws {
         let directory = TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool"
         let before = try Spool(directory: directory)
         let kept = try before.store(bytes: Array("queued document".utf8))
         let orphan = try before.store(bytes: Array("transmitted, not yet removed".utf8))
-        for free in try (0..<3).map({ _ in try before.store(bytes: [1]) }) { before.remove(free.name) }
-        // A crash while a free file was being written again, and one while a new file was.
-        let freeName = try #require(entries(before).keys.first { $0.hasPrefix(".free-") })
-        try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: freeName)))
+        let free = try (0..<3).map { _ in try before.store(bytes: [1]) }
+        for file in free { before.remove(file.name) }
+        // A crash while a free file was written over, and a file an earlier version left half written.
+        try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: free[0].name)))
         try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: ".tmp-crashed")))
 
         let after = try Spool(directory: directory)
         // The new session stores before recovery has run: recovery leaves its files alone.
         let fresh = try after.store(bytes: Array("arrived at once".utf8))
         after.recover(keeping: [kept.name])
-        let left = entries(after)
-        #expect(left[kept.name] == 15)
-        #expect(left[fresh.name] == 15)
-        #expect(left[orphan.name] == nil)
-        #expect(left[".tmp-crashed"] == nil)
-        let others = left.filter { $0.key != kept.name && $0.key != fresh.name }
-        #expect(others.allSatisfy { $0.key.hasPrefix(".free-") })
-        // Earlier free files are emptied; the orphan's and the half-written one's bytes wait to be written over.
-        #expect(others.values.sorted() == [0, 0, 0, 4, 28])
-        // The three free files, the orphan's and the half-written one's: none lost or counted twice.
-        #expect(others.count == 3 + 2)
+        let expected = [kept.name: 15, fresh.name: 15, orphan.name: 28, free[0].name: 4, free[1].name: 1, free[2].name: 1, ".tmp-crashed": 4]
+        #expect(entries(after) == expected)
+        // Five free files, none lost or counted twice: the next five documents are written over them.
         #expect(after.freeFiles == 5)
+        let later = try (0..<5).map { _ in try after.store(bytes: Array("later".utf8)) }
+        #expect(Set(later.map(\.name)) == [orphan.name, free[0].name, free[1].name, free[2].name, ".tmp-crashed"])
+        #expect(entries(after)[kept.name] == 15)
+        #expect(entries(after).count == expected.count)
     }
 
     @Test func aSecondLinkToADocumentsBytesIsUnlinkedNeverEmptied() throws {
