@@ -214,7 +214,10 @@ public struct InqomCalls {
                 "inqom answered",
                 metadata: ["call": "\(kind)", "status": "\(response.status)", "elapsed": "\(elapsed)"])
             if response.status == 429 { client.pacer.throttled() }
-            return redacted(response, secrets: request.secrets)
+            // A success is only decoded, never told; any other answer may
+            // become an error's detail. Redacting a success would also cut a
+            // secret out of a new token that happens to contain it.
+            return [200, 201].contains(response.status) ? response : redacted(response, secrets: request.secrets)
         case .failure(let failure):
             if failure.cancelled { throw .cancelled }
             if let path = failure.unreadableFile { throw .fileUnreadable(path: path) }
@@ -225,7 +228,7 @@ public struct InqomCalls {
         }
     }
 
-    /// A body that echoes a secret back must not carry it into messages.
+    /// A body that echoes a secret back must not carry it into an error.
     private func redacted(_ response: HTTPResponse, secrets: [String]) -> HTTPResponse {
         let nonEmpty = secrets.filter { !$0.isEmpty }
         let text = String(decoding: response.body, as: UTF8.self)
