@@ -46,16 +46,9 @@ struct DatabaseSealTests {
     @Test func aFileDamagedSinceItsSealIsCheckedAndRefused() async throws {
         let path = try await filledDatabase()
         #expect(try Database(path: path, migrations: migrations).integrityCheck == .unchangedSinceSealed)
-        // Bit rot while the engine is stopped: same size, other bytes.
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        try handle.seek(toOffset: 8192)
-        try handle.write(contentsOf: Data(repeating: 0xA5, count: 8192))
-        try handle.close()
-        #expect {
-            try Database(path: path, migrations: migrations)
-        } throws: { error in
-            (error as? SQLiteError)?.isCorruption == true
-        }
+        // Bit rot while the engine is stopped.
+        try scribbleOverTheMiddle(of: path)
+        expectRefusedAsCorrupted(path, migrations: migrations)
     }
 }
 

@@ -62,15 +62,8 @@ struct DatabaseTests {
             }
         }
         // Closing checkpointed the WAL into the file; scribble over its middle.
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        try handle.seek(toOffset: 8192)
-        try handle.write(contentsOf: Data(repeating: 0xA5, count: 8192))
-        try handle.close()
-        #expect {
-            try Database(path: path, migrations: migrations)
-        } throws: { error in
-            (error as? SQLiteError)?.isCorruption == true
-        }
+        try scribbleOverTheMiddle(of: path)
+        expectRefusedAsCorrupted(path, migrations: migrations)
     }
 
     @Test func readsSeeCommittedWritesAndStorageFailuresAreRecognised() async throws {
@@ -84,5 +77,21 @@ struct DatabaseTests {
         } catch let error as SQLiteError {
             #expect(error.isStorageFailure)
         }
+    }
+}
+
+/// Same size, other bytes: two pages in the middle of the file written over.
+func scribbleOverTheMiddle(of path: String) throws {
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    try handle.seek(toOffset: 8192)
+    try handle.write(contentsOf: Data(repeating: 0xA5, count: 8192))
+    try handle.close()
+}
+
+func expectRefusedAsCorrupted(_ path: String, migrations: [Migration]) {
+    #expect {
+        try Database(path: path, migrations: migrations)
+    } throws: { error in
+        (error as? SQLiteError)?.isCorruption == true
     }
 }
