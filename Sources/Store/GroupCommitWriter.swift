@@ -14,8 +14,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let queue: DispatchQueue
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
 
-    /// A group bounds how long its first body waits for the commit.
-    static let maximumGroup = 512
+    /// A group bounds how long its first body waits for the commit, and how
+    /// long a sender recording an outcome waits behind a burst of intake (at
+    /// the writer's ~0.1 ms per intake body, 512 of them held it ~50 ms). At
+    /// 32, intake still shares one fsync among 32 documents, far under this
+    /// disk's 2,300–3,900 commits/s.
+    static let maximumGroup = 32
 
     /// A body in a group: `run` says how it went (nil: it succeeded), then
     /// `finish` is told whether its work was lost (the error why) or is
