@@ -38,6 +38,49 @@ struct GroupCommitTests {
         #expect(stored == Set((0..<400).filter { $0 % 10 != 9 }.map { "item-\($0)" }))
     }
 
+    /// A sender waits on its own thread for its outcome's commit before its
+    /// next upload: its body goes ahead of a burst of pipelined submissions
+    /// queued before it, into the next group.
+    @Test(.timeLimit(.minutes(1))) func aBlockingWriterIsNotQueuedBehindABurstOfAsyncWrites() async throws {
+        let path = TemporaryDirectory.make(prefix: "pushdoc-group") + "/test.sqlite"
+        let connection = try SQLiteConnection(path: path, readOnly: false)
+        try connection.execute("PRAGMA journal_mode = WAL; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        let writer = GroupCommitWriter(connection, label: "test.writer")
+        let insert = { @Sendable (name: String) in
+            { @Sendable (connection: SQLiteConnection) throws in try connection.run("INSERT INTO items (name) VALUES (?)", [.text(name)]) }
+        }
+        // The writer busy with a first body while the others queue.
+        let holding = DispatchSemaphore(value: 0)
+        let started = Atomic(false)
+        let first = Task {
+            try await writer.write { _ in
+                started.store(true, ordering: .releasing)
+                holding.wait()
+            }
+        }
+        while !started.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(1)) }
+        let burst = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<100 { group.addTask { _ = try? await writer.write(insert("async-\(index)")) } }
+            }
+        }
+        while writer.pendingCount < 100 { try await Task.sleep(for: .milliseconds(1)) }
+        let blockingDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? writer.writeHere(insert("blocking"))
+            blockingDone.signal()
+        }
+        while writer.pendingCount < 101 { try await Task.sleep(for: .milliseconds(1)) }
+        holding.signal()
+        try await first.value
+        await burst.value
+        await withCheckedContinuation { done in DispatchQueue.global().async { blockingDone.wait(); done.resume() } }
+        let reading = try SQLiteConnection(path: path, readOnly: true)
+        let order = try reading.rows("SELECT name FROM items ORDER BY id") { $0.text(0) }
+        #expect(order.count == 101)
+        #expect(order.first == "blocking")
+    }
+
     /// Threads that may block write through `writeHere` (committing groups
     /// themselves, or handing them on) while tasks write through `write`:
     /// each write succeeds or fails alone, whoever commits it, and each
