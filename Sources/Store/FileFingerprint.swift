@@ -2,7 +2,7 @@ import Glibc
 
 /// A 256-bit fingerprint of a file's bytes, fast enough to read a large
 /// database at every start (65 MB in about 16 ms here, against 80 ms for
-/// `PRAGMA quick_check`). It guards against accidents — bit rot, a torn or
+/// `PRAGMA quick_check`, and 37 ms for the SHA-256 the spool uses). It guards against accidents — bit rot, a torn or
 /// foreign write — not against someone forging a file, who could as well
 /// forge the record of it.
 ///
@@ -23,34 +23,26 @@ public struct FileFingerprint: Equatable, Sendable, CustomStringConvertible {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        let capacity = 1 << 20
+        let capacity = 1 << 20  // whole stripes
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var state = Lanes()
         var size: Int64 = 0
-        var filled = 0
         while true {
-            let count = read(fd, buffer + filled, capacity - filled)
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            filled += count
-            size += Int64(count)
-            // Whole stripes only; a partial one waits for more bytes or the end.
-            let whole = filled / Lanes.stripe * Lanes.stripe
-            if count == 0 || filled == capacity {
-                state.absorb(UnsafeRawPointer(buffer), stripes: whole / Lanes.stripe)
-                let rest = filled - whole
-                if count == 0 {
-                    if rest > 0 {
-                        var last = [UInt8](repeating: 0, count: Lanes.stripe)
-                        last.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: buffer + whole, count: rest)) }
-                        last.withUnsafeBytes { state.absorb($0.baseAddress!, stripes: 1) }
-                    }
-                    break
-                }
-                buffer.copyMemory(from: buffer + whole, byteCount: rest)
-                filled = rest
+            var filled = 0
+            while filled < capacity {
+                let count = read(fd, buffer + filled, capacity - filled)
+                if count < 0, errno == EINTR { continue }
+                guard count >= 0 else { return nil }
+                if count == 0 { break }
+                filled += count
             }
+            size += Int64(filled)
+            // The end of the file: its last stripe padded with zeros.
+            let padded = (filled + Lanes.stripe - 1) / Lanes.stripe * Lanes.stripe
+            (buffer + filled).initializeMemory(as: UInt8.self, repeating: 0, count: padded - filled)
+            state.absorb(UnsafeRawPointer(buffer), stripes: padded / Lanes.stripe)
+            if filled < capacity { break }
         }
         self.size = size
         self.lanes = [state.a, state.b, state.c, state.d].map { $0 ^ UInt64(bitPattern: size) }
