@@ -68,8 +68,8 @@ public final class Database: Sendable {
     /// consistent snapshot while writes go on).
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await reader.perform { connection in
-            try connection.execute("BEGIN")
-            defer { try? connection.execute("COMMIT") }
+            try connection.run("BEGIN")
+            defer { _ = try? connection.run("COMMIT") }
             return try body(connection)
         }
     }

@@ -165,7 +165,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// run when SQLite abandoned the transaction under one of them.
     private func commitSome(_ jobs: ArraySlice<Job>) -> ArraySlice<Job> {
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run("BEGIN IMMEDIATE")
         } catch {
             for job in jobs { job.finish(error) }
             return []
@@ -173,13 +173,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         var succeeded: [Job] = []
         for (index, job) in zip(jobs.indices, jobs) {
             do {
-                try connection.execute("SAVEPOINT body")
+                try connection.run("SAVEPOINT body")
             } catch {
                 job.finish(error)
                 continue
             }
             guard let failure = job.run(connection) else {
-                try? connection.execute("RELEASE body")
+                _ = try? connection.run("RELEASE body")
                 succeeded.append(job)
                 continue
             }
@@ -193,7 +193,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             try? connection.execute("ROLLBACK TO body; RELEASE body")
         }
         do {
-            try connection.execute("COMMIT")
+            try connection.run("COMMIT")
             for job in succeeded { job.finish(nil) }
         } catch {
             try? connection.execute("ROLLBACK")

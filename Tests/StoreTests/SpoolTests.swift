@@ -122,12 +122,42 @@ struct SpoolTests {
         #expect(after.freeFiles == 0)
     }
 
-    @Test func aFullDiskEmptiesTheFreeFilesSoThatTheNextDocumentFits() async throws {
+    private func mountTmpfs(megabytes: Int) async throws -> String {
         let mountPoint = TemporaryDirectory.make(prefix: "pushdoc-tmpfs")
-        #expect(try await runPython("import subprocess, sys; subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sys.argv[1]], check=True)", [mountPoint]) == 0)
+        #expect(try await runPython("import subprocess, sys; subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=\(megabytes)m', 'tmpfs', sys.argv[1]], check=True)", [mountPoint]) == 0)
+        return mountPoint
+    }
+
+    private func unmount(_ mountPoint: String) async throws {
+        #expect(try await runPython("import subprocess, sys; subprocess.run(['umount', '-l', sys.argv[1]], check=True)", [mountPoint]) == 0)
+    }
+
+    private func spaceFree(_ path: String) -> Int {
+        var info = statvfs()
+        statvfs(path, &info)
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// Free files never hold more than a quarter of the space spare on the
+    /// file system (free, plus what they hold): on a small disk most are emptied.
+    @Test func freeFilesHoldAtMostAQuarterOfTheSpareSpace() async throws {
+        let mountPoint = try await mountTmpfs(megabytes: 2)
+        let spool = try Spool(directory: mountPoint + "/spool")
+        let stored = try (0..<6).map { _ in try spool.store(bytes: Array(repeating: 5, count: 200_000)) }
+        for entry in stored { spool.remove(entry.name) }
+        let held = entries(spool).values.reduce(0, +)
+        #expect(spool.freeFiles == 6)
+        #expect(held > 0 && held < 1_200_000)
+        #expect(4 * held <= spaceFree(mountPoint) + held)
+        try await unmount(mountPoint)
+    }
+
+    @Test func aFullDiskEmptiesTheFreeFilesAndTheDocumentIsWrittenInTheSpaceTheyHeld() async throws {
+        let mountPoint = try await mountTmpfs(megabytes: 4)
         let spool = try Spool(directory: mountPoint + "/spool")
         let stored = try (0..<3).map { _ in try spool.store(bytes: Array(repeating: 5, count: 200_000)) }
         for entry in stored { spool.remove(entry.name) }
+        #expect(entries(spool).values.reduce(0, +) == 600_000)
         // 600 KB kept by free files; the rest of the disk filled.
         let filled = try await runPython(
             """
@@ -140,14 +170,18 @@ struct SpoolTests {
                     pass
             """, [mountPoint + "/filler"])
         #expect(filled == 0)
-        let document = [UInt8](repeating: 6, count: 300_000)
-        var refused: Spool.Failure?
-        do { _ = try spool.store(bytes: document) } catch let failure as Spool.Failure { refused = failure }
-        #expect(refused?.isStorageFailure == true)
-        #expect(entries(spool).values.allSatisfy { $0 == 0 })
-        // The space free files held is back: the same document now fits.
-        let entry = try spool.store(bytes: document)
+        // Copied from a file: the second copy reads it again from its start.
+        let document = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let source = TemporaryDirectory.make(prefix: "pushdoc-source") + "/invoice.pdf"
+        try Data(document).write(to: URL(fileURLWithPath: source))
+        let fd = open(source, O_RDONLY)
+        defer { close(fd) }
+        let entry = try spool.store(copying: fd, maxBytes: 1 << 20)
         #expect(entry.size == 300_000)
-        #expect(try await runPython("import subprocess, sys; subprocess.run(['umount', '-l', sys.argv[1]], check=True)", [mountPoint]) == 0)
+        #expect(entry.sha256 == SHA256.hex(document))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: spool.path(of: entry.name))) == Data(document))
+        // The other free files gave their blocks back.
+        #expect(entries(spool).filter { $0.key != entry.name }.values.allSatisfy { $0 == 0 })
+        try await unmount(mountPoint)
     }
 }
