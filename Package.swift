@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CCurl"),
+        .target(name: "CByteSearch"),
         .target(name: "JSONSafety", swiftSettings: strictness),
         .target(
             name: "JSONRPC",
@@ -55,7 +56,7 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "CByteSearch", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(

@@ -77,4 +77,45 @@ struct CatalogIndexTests {
         }
         #expect(index.search(needle: Array("nanteS".utf8), selectedOnly: false, offset: 0, limit: 1).total == 0)
     }
+
+    /// Texts laid end to end are searched as each text alone would be: no
+    /// match across two texts, each text counted once, empty texts, changes
+    /// in between; compared with a plain scan of random texts.
+    @Test func searchesFindWhatAScanOfEachTextFinds() {
+        var generator = SystemRandomNumberGenerator()
+        let index = CatalogIndex()
+        var texts: [String: [UInt8]] = [:]
+        func randomText() -> [UInt8] { (0..<Int.random(in: 0..<12, using: &generator)).map { _ in UInt8(ascii: "a") + UInt8.random(in: 0..<3, using: &generator) } }
+        for round in 0..<30 {
+            let batch = (0..<40).map { _ in
+                CatalogIndex.Entry(id: "d\(Int.random(in: 0..<300, using: &generator))", sortKey: randomText(), text: randomText(), selected: false)
+            }
+            index.upsert(batch)
+            for entry in batch { texts[entry.id] = entry.text }
+            if round % 3 == 2 {
+                let gone = (0..<5).map { _ in "d\(Int.random(in: 0..<300, using: &generator))" }
+                index.remove(gone)
+                for id in gone { texts[id] = nil }
+            }
+            let everyone = index.search(needle: [], selectedOnly: false, offset: 0, limit: 500).ids
+            for needle in ["a", "ab", "ca", "abc", "cab", "aaa", "bcab"].map({ Array($0.utf8) }) {
+                let found = index.search(needle: needle, selectedOnly: false, offset: 0, limit: 500)
+                let scanned = everyone.filter { id in
+                    let text = texts[id]!
+                    return text.count >= needle.count && (0...(text.count - needle.count)).contains { Array(text[$0..<($0 + needle.count)]) == needle }
+                }
+                #expect(found.ids == scanned, "\(String(decoding: needle, as: UTF8.self))")
+                #expect(found.total == scanned.count)
+            }
+        }
+    }
+
+    @Test func aMatchAcrossTwoTextsIsNoMatchAndSelectionFollowsTheSearch() {
+        let index = CatalogIndex()
+        index.replaceAll([entry("1", "a", "xxab"), entry("2", "b", ""), entry("3", "c", "cdyy"), entry("4", "d", "abcd")])
+        #expect(index.search(needle: Array("abcd".utf8), selectedOnly: false, offset: 0, limit: 10).ids == ["4"])
+        #expect(index.search(needle: Array("bc".utf8), selectedOnly: false, offset: 0, limit: 10).ids == ["4"])
+        index.select(matching: Array("cd".utf8), true)
+        #expect(index.search(needle: [], selectedOnly: true, offset: 0, limit: 10).ids == ["3", "4"])
+    }
 }
