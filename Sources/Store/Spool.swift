@@ -9,10 +9,11 @@ import Synchronization
 /// scans every inode freed in the last five minutes (`recently_deleted`); on
 /// this machine a spooled 200 KB file cost 1.3 ms of CPU created that way and
 /// 0.3 ms reused. Free files keep their blocks (within `Pool`'s bounds) and
-/// are overwritten in place: no block is freed then allocated again (emptying
-/// 200 KB files past a 64 MiB pool cost 0.05–0.3 ms of CPU per document at
-/// intake, 0.07–0.14 at sending). When the disk fills anyway, free files give their blocks back and
-/// the document is written again in the space they held.
+/// are overwritten in place: no block is freed then allocated again
+/// (emptying 200 KB files past a 64 MiB pool cost 0.05–0.3 ms of CPU per
+/// document at intake, 0.07–0.14 at sending). When the disk fills anyway,
+/// free files give their blocks back and the document is written again in
+/// the space they held.
 ///
 /// Files keep their names for life: a free file written over is synced and
 /// is then the new document's, with no rename and no directory sync (two
