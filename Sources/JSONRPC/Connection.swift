@@ -1,3 +1,4 @@
+import Dispatch
 import JSONSafety
 import Glibc
 import Logging
@@ -18,6 +19,10 @@ public final class Connection: Sendable {
     public let output: OutputChannel
     let server: RPCServer
     private let inFlight = Mutex<[UInt64: Tracked]>([:])
+    /// The reader waits on this while requests under way are at the limit;
+    /// `readerWaits` says whether the request that ends must wake it.
+    private let roomMade = DispatchSemaphore(value: 0)
+    private let readerWaits = Atomic<Bool>(false)
     private let nextToken = Atomic<UInt64>(0)
     private let closeHandlers = Mutex<[@Sendable () -> Void]>([])
 
@@ -47,6 +52,7 @@ public final class Connection: Sendable {
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
         defer { chunk.deallocate() }
         let handleFrame: (LineFramer.Frame) -> Void = { frame in
+            self.waitForRoom()
             switch frame {
             case .line(let line): self.receive(line)
             case .oversized:
@@ -69,13 +75,6 @@ public final class Connection: Sendable {
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
             output.release()
             justServed = true
-            // A client that does not read its replies is not read either, nor
-            // one with a flood of requests under way: memory stays bounded.
-            while output.backlog > Self.backlogLimit || inFlight.withLock({ $0.count }) >= Self.inFlightLimit,
-                !output.isBroken
-            {
-                usleep(200)
-            }
         }
         framer.finish(emit: handleFrame)
         onEndOfInput()
@@ -109,6 +108,38 @@ public final class Connection: Sendable {
     /// to keep group commits full, few enough to bound memory (a flood of
     /// 5,000 pipelined submits held 36 MB of heap without it, 12 MB with it).
     static let inFlightLimit = 256
+    /// Reading resumes once this few are under way: one wake-up per half
+    /// limit of answers, not one per answer.
+    static let resumeAt = inFlightLimit / 2
+
+    /// Before each message: a client that does not read its replies is not
+    /// read either, nor one with `inFlightLimit` requests under way, so that
+    /// memory stays bounded. The answers held for this chunk leave first.
+    private func waitForRoom() {
+        func isFull() -> Bool { inFlight.withLock { $0.count } >= Self.inFlightLimit }
+        func isBacklogged() -> Bool { output.backlog > Self.backlogLimit }
+        guard isFull() || isBacklogged() else { return }
+        output.release()
+        defer { output.hold() }
+        while !output.isBroken {
+            if isBacklogged() {
+                // Only the peer's reading shrinks the backlog: looked at again shortly.
+                usleep(1000)
+                continue
+            }
+            readerWaits.store(true, ordering: .sequentiallyConsistent)
+            // Counted again after saying so: a request ending in between wakes the wait.
+            guard inFlight.withLock({ $0.count }) > Self.resumeAt else { break }
+            // Timed: a peer that vanishes meanwhile is noticed without waiting for an answer.
+            _ = roomMade.wait(timeout: .now() + .milliseconds(50))
+        }
+        readerWaits.store(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// Requests ended, `remaining` still under way: wakes a reader waiting for room.
+    private func requestsEnded(remaining: Int) {
+        if remaining <= Self.resumeAt, readerWaits.exchange(false, ordering: .sequentiallyConsistent) { roomMade.signal() }
+    }
 
     func receive(_ line: UnsafeBufferPointer<UInt8>) {
         switch JSONValidator.validate(line, maxDepth: RPCServer.maxDepth) {
@@ -192,9 +223,11 @@ public final class Connection: Sendable {
             // Created under the lock: the task's own removal waits for this insertion.
             let task = Task {
                 let answer = await work()
-                if let finished = self.inFlight.withLock({ $0.removeValue(forKey: token) }) {
+                let (finished, remaining) = self.inFlight.withLock { ($0.removeValue(forKey: token), $0.count) }
+                if let finished {
                     finished.reply.deliver(self.response(to: id, with: answer))
                     context.followUps.run()
+                    self.requestsEnded(remaining: remaining)
                 }
                 self.server.logger.trace(
                     "request done",

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import TestSupport
+import Synchronization
 import Testing
 
 @testable import JSONRPC
@@ -31,11 +32,48 @@ struct ConnectionTests {
         typealias Result = String
     }
 
+    enum Hold: RPCMethod {
+        static let name = "test.hold"
+        typealias Params = NoParams
+        typealias Result = String
+    }
+
+    /// Holds `test.hold` requests until opened, counting those held at once.
+    final class Gate: Sendable {
+        private let state = Mutex<(held: Int, most: Int, open: Bool, waiting: [CheckedContinuation<Void, Never>])>((0, 0, false, []))
+
+        var held: Int { state.withLock { $0.held } }
+        var most: Int { state.withLock { $0.most } }
+
+        func pass() async {
+            await withCheckedContinuation { continuation in
+                let passes = state.withLock { state -> Bool in
+                    if state.open { return true }
+                    state.held += 1
+                    state.most = max(state.most, state.held)
+                    state.waiting.append(continuation)
+                    return false
+                }
+                if passes { continuation.resume() }
+            }
+        }
+
+        func open() {
+            let waiting = state.withLock { state in
+                state.open = true
+                state.held = 0
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for continuation in waiting { continuation.resume() }
+        }
+    }
+
     struct KnownFailure: Error {}
     struct UnknownFailure: Error {}
 
     /// A server with the test methods, serving one end of a socketpair.
-    private func connect(maxMessageBytes: Int = 1 << 20) -> (RPCServer, RPCPeer) {
+    private func connect(maxMessageBytes: Int = 1 << 20, gate: Gate = Gate()) -> (RPCServer, RPCPeer) {
         var table = MethodTable { error in
             error is KnownFailure ? ResponseError(code: ErrorCode(rawValue: 1999), reason: "known", message: "Known") : nil
         }
@@ -44,6 +82,10 @@ struct ConnectionTests {
             return "late"
         }
         table.register(Echo.self) { params, _ in String(repeating: params.text, count: params.count ?? 1) }
+        table.register(Hold.self) { _, _ in
+            await gate.pass()
+            return "passed"
+        }
         table.registerImmediate(Fail.self) { params, _ in
             throw params.known ? KnownFailure() as any Error : UnknownFailure()
         }
@@ -150,6 +192,29 @@ struct ConnectionTests {
             let id = try #require(answer.int("id"))
             #expect(answer.string("result") == "r\(id)")
         }
+    }
+
+    @Test func aFloodOfRequestsIsReadNoFasterThanItIsAnsweredAndAllAreAnswered() async throws {
+        let gate = Gate()
+        let (_, peer) = connect(gate: gate)
+        let count = Connection.inFlightLimit * 3
+        var flood = ""
+        for index in 0..<count { flood += #"{"jsonrpc":"2.0","id":\#(index),"method":"test.hold"}"# + "\n" }
+        peer.write(Array(flood.utf8))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while gate.held < Connection.inFlightLimit, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        // The reader has stopped: what it had read is all that runs.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(gate.held == Connection.inFlightLimit)
+        gate.open()
+        var answered = Set<Int>()
+        for _ in 0..<count {
+            let answer = try await peer.next()
+            #expect(answer.string("result") == "passed")
+            answered.insert(try #require(answer.int("id")))
+        }
+        #expect(answered.count == count)
+        #expect(gate.most == Connection.inFlightLimit)
     }
 
     @Test func oversizedLinesAreAnsweredAndTheConnectionStaysUsable() async throws {
