@@ -118,7 +118,9 @@ public final class Connection: Sendable {
     private func waitForRoom() {
         func isFull() -> Bool { inFlight.withLock { $0.count } >= Self.inFlightLimit }
         func isBacklogged() -> Bool { output.backlog > Self.backlogLimit }
-        guard isFull() || isBacklogged() else { return }
+        // Only this reader adds requests: paused, their count can only fall.
+        let full = isFull()
+        guard full || isBacklogged() else { return }
         output.release()
         defer { output.hold() }
         while !output.isBroken {
@@ -127,6 +129,7 @@ public final class Connection: Sendable {
                 usleep(1000)
                 continue
             }
+            guard full else { break }
             readerWaits.store(true, ordering: .sequentiallyConsistent)
             // Counted again after saying so: a request ending in between wakes the wait.
             guard inFlight.withLock({ $0.count }) > Self.resumeAt else { break }

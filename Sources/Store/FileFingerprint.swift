@@ -2,9 +2,9 @@ import Glibc
 
 /// A 256-bit fingerprint of a file's bytes, fast enough to read a large
 /// database at every start (65 MB in about 16 ms here, against 80 ms for
-/// `PRAGMA quick_check`, and 37 ms for the SHA-256 the spool uses). It guards against accidents — bit rot, a torn or
-/// foreign write — not against someone forging a file, who could as well
-/// forge the record of it.
+/// `PRAGMA quick_check`, and 37 ms for the SHA-256 the spool uses). It
+/// guards against accidents — bit rot, a torn or foreign write — not
+/// against someone forging a file, who could as well forge the record of it.
 ///
 /// Four lanes take the file's 8-byte words in turn; each step
 /// `lane = rotl(lane + word × p2, 31) × p1` is a bijection of the word and
