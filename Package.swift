@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CCurl"),
         .target(name: "CByteSearch"),
+        .systemLibrary(name: "CLinux"),
         .target(name: "JSONSafety", swiftSettings: strictness),
         .target(
             name: "JSONRPC",
@@ -56,7 +57,7 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "CByteSearch", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "CByteSearch", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(

@@ -140,12 +140,11 @@ extension Engine {
 
     /// Dossiers whose name or an attribute value contains `query` (case and
     /// accents ignored), by name; `selectedOnly` for step 1's selection list.
-    public func searchDossiers(query: String?, page: Int, pageSize: Int, selectedOnly: Bool) async throws -> Page<Dossier> {
-        try Self.checkPaging(page: page, pageSize: pageSize)
+    public func searchDossiers(query: String?, paging: Paging, selectedOnly: Bool) async throws -> Page<Dossier> {
         let index = try await loadedCatalogIndex()
         let (total, ids) = index.search(
             needle: Array(TextFolding.fold(query ?? "").utf8), selectedOnly: selectedOnly,
-            offset: (page - 1) * pageSize, limit: pageSize)
+            offset: paging.offset, limit: paging.pageSize)
         let idList = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
         let found = try await database.read { connection in
             try connection.rows(
@@ -156,7 +155,7 @@ extension Engine {
             }
         }
         let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
-        return Page(total: total, page: page, pageSize: pageSize, items: ids.compactMap { byID[$0] })
+        return Page(total: total, page: paging.page, pageSize: paging.pageSize, items: ids.compactMap { byID[$0] })
     }
 
     /// Selects (or unselects) dossiers by id, or every dossier a query
@@ -183,12 +182,5 @@ extension Engine {
 
     static func attributes(_ json: String) -> [String: String] {
         (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
-    }
-
-    static func checkPaging(page: Int, pageSize: Int) throws {
-        guard page >= 1 else { throw EngineError.invalidParameter(field: "page", message: "must be 1 or more") }
-        guard (1...500).contains(pageSize) else {
-            throw EngineError.invalidParameter(field: "pageSize", message: "must be from 1 to 500")
-        }
     }
 }

@@ -156,11 +156,12 @@ extension Engine {
         return (stored, spooled)
     }
 
-    /// The bytes, durably in the spool: copied from `file` (inside
-    /// `--files-root`, links resolved) or decoded from base64.
+    /// The bytes, durably in the spool: copied from a `file` the engine may
+    /// read, or decoded from base64.
     private func spoolIn(_ content: Submission.Content) async throws -> Spool.Entry {
         let maxBytes = configuration.maxFileBytes
-        let filesRoot = configuration.filesRoot
+        let readableFiles = readableFiles
+        let logger = logger
         let spool = spool
         return try await blocking.run {
             do {
@@ -173,12 +174,10 @@ extension Engine {
                     guard Int64(bytes.count) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
                     return try spool.store(bytes: Array(bytes))
                 case .file(let path):
-                    let fd = try Self.openInsideRoot(path, root: filesRoot)
+                    let fd = try readableFiles.open(path, logger: logger)
                     defer { close(fd) }
                     var info = stat()
-                    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-                        throw EngineError.fileUnreadable(detail: "not a regular file")
-                    }
+                    guard fstat(fd, &info) == 0 else { throw ReadableFiles.refusal }
                     guard Int64(info.st_size) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
                     return try spool.store(copying: fd, maxBytes: maxBytes)
                 }
@@ -188,27 +187,6 @@ extension Engine {
                 throw EngineError.fileUnreadable(detail: failure.description)
             }
         }
-    }
-
-    /// Opens a file for reading, refusing what lies outside `root` once
-    /// links are resolved (and NUL bytes, and relative paths).
-    static func openInsideRoot(_ path: String, root: String?) throws -> Int32 {
-        guard path.hasPrefix("/"), !path.utf8.contains(0) else {
-            throw EngineError.fileUnreadable(detail: "file must be an absolute path")
-        }
-        guard let resolved = realpath(path, nil) else {
-            throw EngineError.fileUnreadable(detail: "\(path): \(String(cString: strerror(errno)))")
-        }
-        let real = String(cString: resolved)
-        free(resolved)
-        if let root, real != root, !real.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
-            throw EngineError.fileUnreadable(detail: "\(path) is outside --files-root")
-        }
-        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer,
-        // forever; the caller then refuses anything but a regular file.
-        let fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
-        guard fd >= 0 else { throw EngineError.fileUnreadable(detail: "\(path): \(String(cString: strerror(errno)))") }
-        return fd
     }
 
     static func existingResult(_ connection: SQLiteConnection, _ documentID: String) throws -> SubmissionResult? {

@@ -179,17 +179,16 @@ extension Engine {
     }
 
     /// The saved mapping, page by page.
-    public func savedMapping(page: Int, pageSize: Int) async throws -> SavedMapping {
-        try Self.checkPaging(page: page, pageSize: pageSize)
+    public func savedMapping(paging: Paging) async throws -> SavedMapping {
         return try await database.read { connection in
             SavedMapping(
                 siretAttribute: try connection.setting(.siretAttribute),
-                total: try connection.count("SELECT count(*) FROM mapping"), page: page, pageSize: pageSize,
+                total: try connection.count("SELECT count(*) FROM mapping"), page: paging.page, pageSize: paging.pageSize,
                 items: try connection.rows(
                     """
                     SELECT m.dossier_id, d.name, m.siret, m.inqom_folder_id, m.inqom_folder_name
                     FROM mapping m JOIN dossiers d ON d.id = m.dossier_id ORDER BY d.sort_key, d.id LIMIT ? OFFSET ?
-                    """, [.integer(Int64(pageSize)), .integer(Int64((page - 1) * pageSize))]
+                    """, [.integer(Int64(paging.pageSize)), .integer(Int64(paging.offset))]
                 ) {
                     MatchedDossier(
                         dossierId: $0.text(0), name: $0.text(1), siret: $0.text(2), inqomFolderId: $0.int(3),

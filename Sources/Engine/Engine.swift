@@ -17,6 +17,7 @@ public final class Engine: Sendable {
     let secretBox: SecretBox
     let inqom: InqomSession
     let spool: Spool
+    let readableFiles: ReadableFiles
     let blocking = BlockingWork(threads: 8)
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
@@ -41,6 +42,7 @@ public final class Engine: Sendable {
         self.now = now
         let directory = try DataDirectory(path: configuration.dataDirectory)
         self.dataDirectory = directory
+        self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         self.secretBox = SecretBox(key: try directory.masterKey(environment: environment))
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
@@ -141,7 +143,7 @@ public final class Engine: Sendable {
     /// Starts sending documents (once the wizard is finished), and loads the
     /// search index meanwhile so that the first search does not wait for it.
     public func startSending() {
-        Task { _ = try? await self.searchDossiers(query: nil, page: 1, pageSize: 1, selectedOnly: false) }
+        Task { _ = try? await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false) }
         let sender = Sender(engine: self)
         senderBox.withLock { $0 = sender }
         sender.start()

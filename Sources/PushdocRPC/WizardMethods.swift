@@ -13,7 +13,7 @@ extension PushdocMethods {
         table.register(WizardStateMethod.self) { _, _ in try await engine.wizardState() }
         table.register(SearchDossiers.self) { params, _ in
             try await engine.searchDossiers(
-                query: params.query, page: params.page ?? 1, pageSize: params.pageSize ?? 50, selectedOnly: false)
+                query: params.query, paging: try Paging(page: params.page, pageSize: params.pageSize), selectedOnly: false)
         }
         table.register(SelectDossiers.self) { params, _ in
             guard params.ids != nil || params.query != nil else {
@@ -23,7 +23,7 @@ extension PushdocMethods {
         }
         table.register(SelectedDossiers.self) { params, _ in
             try await engine.searchDossiers(
-                query: nil, page: params.page ?? 1, pageSize: params.pageSize ?? 50, selectedOnly: true)
+                query: nil, paging: try Paging(page: params.page, pageSize: params.pageSize), selectedOnly: true)
         }
         table.register(Connect.self) { params, _ in
             let credentials = InqomCredentials(
@@ -38,7 +38,7 @@ extension PushdocMethods {
             try await engine.mapDossiers(siretAttribute: params.siretAttribute, save: params.save ?? true)
         }
         table.register(Mapping.self) { params, _ in
-            try await engine.savedMapping(page: params.page ?? 1, pageSize: params.pageSize ?? 50)
+            try await engine.savedMapping(paging: try Paging(page: params.page, pageSize: params.pageSize))
         }
         table.register(Finish.self) { _, _ in .init(state: try await engine.finishWizard()) }
         table.register(Pause.self) { _, _ in .init(state: try await engine.setPaused(true)) }

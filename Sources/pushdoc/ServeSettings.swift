@@ -50,6 +50,11 @@ struct ServeSettings {
             StderrLogHandler.Format(rawValue: $0)
         }
         engine = try Self.engineConfiguration(command, source: source, environment: environment)
+        // Whoever connects may make the engine read files with its rights: other
+        // users only within a root that the operator chose.
+        guard allowedUIDs.isEmpty || engine.filesRoot != nil else {
+            throw SettingError(description: "--allow-uid requires --files-root: other users could otherwise make the engine read any of its files")
+        }
         guard stdio || socketPath != nil else {
             throw SettingError(description: "nothing to serve: give --stdio, --socket PATH, or both")
         }

@@ -20,6 +20,7 @@ struct CommandLineTests {
         (["serve", "--stdio", "--shutdown-grace", "soon"], [:], "--shutdown-grace"),
         (["serve", "--stdio", "--max-message-bytes", "12"], [:], "--max-message-bytes"),
         (["serve", "--stdio", "--allow-uid", "root"], [:], "--allow-uid"),
+        (["serve", "--socket", "/tmp/pushdoc-never.sock", "--allow-uid", "65534"], [:], "--allow-uid requires --files-root"),
         (["serve", "--stdio", "--smtp-url", "http://mail"], [:], "--smtp-url"),
         (["serve", "--stdio", "--smtp-from", "not an address"], [:], "--smtp-from"),
         (["serve", "--stdio", "--digest-at", "7h"], [:], "--digest-at"),

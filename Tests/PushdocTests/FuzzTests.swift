@@ -72,6 +72,37 @@ struct FuzzTests {
         print("fuzz: \(sent) wrongly typed calls over \(try Self.methods().count) methods, \(accepted.count) accepted as allowed, 0 internal errors")
     }
 
+    /// Every page, size, limit and timeout of every method, alone and in
+    /// pairs, at the edges of 64-bit integers: a range check must come before
+    /// any arithmetic (an overflow traps and kills the engine for everyone).
+    @Test func extremeIntegersInEveryNumberParameterNeverStopTheEngine() async throws {
+        let engine = try PushdocProcess(["serve", "--stdio"])
+        let extremes = [
+            "9223372036854775807", "-9223372036854775808", "4611686018427387905", "-4611686018427387904",
+            "2147483648", "-1", "0", "1", "2", "500", "1e19",
+        ]
+        var sent = 0
+        for (method, params) in try Self.methods() where method != "shutdown" {
+            let numeric = params.filter { !$0.types.isDisjoint(with: ["integer", "number"]) }.map(\.name)
+            guard !numeric.isEmpty else { continue }
+            // Every value of each parameter, with every value of at most one other.
+            var combinations: [[String: String]] = extremes.flatMap { value in numeric.map { [$0: value] } }
+            for (first, second) in zip(numeric, numeric.dropFirst()) {
+                for a in extremes { for b in extremes { combinations.append([first: a, second: b]) } }
+            }
+            for combination in combinations {
+                let params = "{" + combination.map { #""\#($0.key)":\#($0.value)"# }.joined(separator: ",") + "}"
+                sent += 1
+                let answer = try await engine.stdio.call(method, params)
+                #expect(answer["result"] != nil || answer.errorCode != nil, "\(method) \(params): \(answer)")
+                #expect(answer.errorCode != -32603, "internal error for \(method) \(params): \(answer)")
+            }
+            #expect(try await engine.stdio.call("ping").string("result") == "pong", "after \(method)")
+        }
+        #expect(sent > 100)
+        print("fuzz: \(sent) calls with extreme integers, the engine still serving")
+    }
+
     @Test func aSeededCorpusNeverHurtsTheEngine() async throws {
         let engine = try PushdocProcess(["serve", "--stdio", "--max-message-bytes", "1M"])
         var random = SplitMix64(seed: Self.seed)

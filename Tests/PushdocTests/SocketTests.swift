@@ -126,7 +126,7 @@ struct SocketTests {
         let engine = try await startEngine()
         #expect(try runAsNobody(connectingTo: socketPath).contains("peer_not_allowed"))
         let allowedPath = directory + "/allowed.sock"
-        let allowing = try PushdocProcess(["serve", "--socket", allowedPath, "--allow-uid", "65534"])
+        let allowing = try PushdocProcess(["serve", "--socket", allowedPath, "--allow-uid", "65534", "--files-root", directory])
         try await allowing.waitForLog("listening")
         #expect(try runAsNobody(connectingTo: allowedPath).contains(#""result":"pong""#))
         try await stop(engine)

@@ -2,7 +2,7 @@ import Engine
 import JSONRPC
 
 /// Paging of the wizard's lists: `page` from 1, `pageSize` 50 by default.
-public struct Paging: Decodable, Sendable {
+public struct PagingParams: Decodable, Sendable {
     public let page: Int?
     public let pageSize: Int?
 }
@@ -35,7 +35,7 @@ public enum SelectDossiers: RPCMethod {
 
 public enum SelectedDossiers: RPCMethod {
     public static let name = "wizard.selectedDossiers"
-    public typealias Params = Paging
+    public typealias Params = PagingParams
     public typealias Result = Page<Dossier>
 }
 
@@ -69,7 +69,7 @@ public enum MapDossiers: RPCMethod {
 
 public enum Mapping: RPCMethod {
     public static let name = "wizard.mapping"
-    public typealias Params = Paging
+    public typealias Params = PagingParams
     public typealias Result = SavedMapping
 }
 
