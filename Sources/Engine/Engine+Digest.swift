@@ -52,7 +52,8 @@ extension Engine {
             }
             return (previews, skipped)
         }
-        let sender = SMTPSender(url: smtp.url, user: smtp.user, password: smtp.password)
+        let sender = SMTPSender(
+            url: smtp.url, user: smtp.user, password: smtp.password, requireTLS: smtp.requireTLS, caFile: smtp.caFile)
         var sent = 0
         for (collaborator, preview) in previews {
             let message = MailMessage(

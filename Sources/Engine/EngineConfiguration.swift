@@ -7,12 +7,17 @@ public struct EngineConfiguration: Sendable {
         public var from: String
         public var user: String?
         public var password: String?
+        /// STARTTLS must succeed on `smtp://`: never a password in clear.
+        public var requireTLS: Bool
+        public var caFile: String?
 
-        public init(url: URL, from: String, user: String?, password: String?) {
+        public init(url: URL, from: String, user: String?, password: String?, requireTLS: Bool, caFile: String?) {
             self.url = url
             self.from = from
             self.user = user
             self.password = password
+            self.requireTLS = requireTLS
+            self.caFile = caFile
         }
     }
 

@@ -1,9 +1,10 @@
 import CCurl
 import Foundation
 
-/// Sends one prepared message through SMTP with libcurl: `smtp://` upgrades
-/// with STARTTLS when the server offers it, `smtps://` is TLS from the
-/// start; AUTH when a user is given. Blocking: call it from a thread of its own.
+/// Sends one prepared message through SMTP with libcurl: `smtps://` is TLS
+/// from the start; `smtp://` upgrades with STARTTLS, which must succeed when
+/// `requireTLS` (else only when the server offers it); AUTH when a user is
+/// given. Blocking: call it from a thread of its own.
 public struct SMTPSender: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -12,11 +13,15 @@ public struct SMTPSender: Sendable {
     public let url: URL
     public let user: String?
     public let password: String?
+    public let requireTLS: Bool
+    public let caFile: String?
 
-    public init(url: URL, user: String?, password: String?) {
+    public init(url: URL, user: String?, password: String?, requireTLS: Bool, caFile: String?) {
         self.url = url
         self.user = user
         self.password = password
+        self.requireTLS = requireTLS
+        self.caFile = caFile
     }
 
     public func send(_ message: MailMessage) throws(Failure) {
@@ -29,7 +34,8 @@ public struct SMTPSender: Sendable {
         defer { pushdoc_curl_slist_free_all(recipients) }
         pushdoc_setopt_string(handle, CURLOPT_URL, url.absoluteString)
         pushdoc_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        pushdoc_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue))
+        pushdoc_setopt_long(handle, CURLOPT_USE_SSL, Int((requireTLS ? CURLUSESSL_ALL : CURLUSESSL_TRY).rawValue))
+        if let caFile { pushdoc_setopt_string(handle, CURLOPT_CAINFO, caFile) }
         pushdoc_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
         pushdoc_setopt_long(handle, CURLOPT_TIMEOUT, 60)
         if let user {

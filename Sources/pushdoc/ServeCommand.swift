@@ -26,6 +26,8 @@ struct Serve {
     var maxMessageBytes: String?
     var allowUid: [String] = []
     var smtpUrl: String?
+    var smtpCaFile: String?
+    var smtpAllowPlainAuth = false
     var smtpFrom: String?
     var digestAt: String?
     var logLevel: String?
@@ -66,6 +68,9 @@ struct Serve {
         Option("max-message-bytes", "n", "Longest protocol line, in bytes; K, M, G suffixes (default 16M).") { $0.maxMessageBytes = $1 },
         Option("allow-uid", "uid", "Also let this uid use the socket; repeatable (PUSHDOC_ALLOW_UID: comma-separated).") { $0.allowUid.append($1) },
         Option("smtp-url", "url", "SMTP server of the digest: smtp://host:port or smtps://host:port.") { $0.smtpUrl = $1 },
+        Option("smtp-ca-file", "path", "CA certificates the SMTP server's certificate must chain to.") { $0.smtpCaFile = $1 },
+        Option("smtp-allow-plain-auth", nil, "Send SMTP credentials without TLS; loopback hosts only (tests).") { serve, _ in
+            serve.smtpAllowPlainAuth = true },
         Option("smtp-from", "addr", "Sender address of the digest (default pushdoc@localhost).") { $0.smtpFrom = $1 },
         Option("digest-at", "HH:MM", "Time of the daily digest, engine time zone (default 07:00).") { $0.digestAt = $1 },
         Option("log-level", "level", "trace, debug, info, warning or error (default info).") { $0.logLevel = $1 },

@@ -64,6 +64,7 @@ struct ServeSettings {
         _ command: Serve, source: OptionSource, environment: [String: String]
     ) throws(SettingError) -> EngineConfiguration {
         let seconds = "a number of seconds"
+        let inqomURL = "an https URL (http only for a loopback host)"
         let smtpURL = try source.value(
             command.smtpUrl, "smtp-url", default: nil, expected: "smtp://host[:port] or smtps://host[:port]"
         ) { url($0, schemes: ["smtp", "smtps"]) }
@@ -76,11 +77,9 @@ struct ServeSettings {
             timeZone: try source.value(command.timezone, "timezone", default: TimeZone(identifier: "Europe/Paris")!,
                 expected: "an IANA time zone such as Europe/Paris") { TimeZone(identifier: $0) },
             inqomAuthURL: try source.value(command.inqomAuthUrl, "inqom-auth-url",
-                default: URL(string: "https://auth.inqom.com")!, expected: "an http(s) URL") {
-                    url($0, schemes: ["http", "https"]) },
+                default: URL(string: "https://auth.inqom.com")!, expected: inqomURL, secureURL),
             inqomAPIURL: try source.value(command.inqomApiUrl, "inqom-api-url",
-                default: URL(string: "https://api.inqom.com")!, expected: "an http(s) URL") {
-                    url($0, schemes: ["http", "https"]) },
+                default: URL(string: "https://api.inqom.com")!, expected: inqomURL, secureURL),
             inqomClientID: try source.value(command.inqomClientId, "inqom-client-id", default: "mcf-pushdoc",
                 expected: "a client id") { $0.isEmpty ? nil : $0 },
             workers: try source.value(command.workers, "workers", default: 4, expected: "a whole number from 1 to 64") {
@@ -103,9 +102,8 @@ struct ServeSettings {
                 expected: "an existing directory") { existingDirectory($0) },
             shutdownGrace: try source.value(command.shutdownGrace, "shutdown-grace", default: .seconds(10),
                 expected: seconds) { duration($0, allowZero: true) },
-            smtp: smtpURL.map {
-                EngineConfiguration.SMTP(url: $0, from: smtpFrom, user: environment["PUSHDOC_SMTP_USER"],
-                    password: environment["PUSHDOC_SMTP_PASSWORD"]) },
+            smtp: try smtpURL.map { url throws(SettingError) in
+                try smtp(url, from: smtpFrom, command: command, source: source, environment: environment) },
             digestAtMinutes: try source.value(command.digestAt, "digest-at", default: 7 * 60,
                 expected: "a time of day as HH:MM") { clockTime($0) }
         )
@@ -113,6 +111,42 @@ struct ServeSettings {
             command.inqomStallSeconds, "inqom-stall-seconds", default: .seconds(60), expected: seconds
         ) { duration($0, allowZero: false) }
         return configuration
+    }
+
+    /// The digest's SMTP settings. Credentials never travel in clear: with a
+    /// user, STARTTLS must succeed, unless the host is on the loopback and
+    /// `--smtp-allow-plain-auth` says so; a distant host always needs TLS.
+    private static func smtp(
+        _ url: URL, from: String, command: Serve, source: OptionSource, environment: [String: String]
+    ) throws(SettingError) -> EngineConfiguration.SMTP {
+        let loopback = isLoopback(url.host ?? "")
+        let allowPlainAuth = try source.value(
+            command.smtpAllowPlainAuth ? "true" : nil, "smtp-allow-plain-auth", default: false, expected: "true or false",
+            boolean)
+        guard !allowPlainAuth || loopback else {
+            throw SettingError(description: "--smtp-allow-plain-auth is accepted only for a loopback SMTP host, not \(url.host ?? "")")
+        }
+        let user = environment["PUSHDOC_SMTP_USER"]
+        let caFile = try source.value(command.smtpCaFile, "smtp-ca-file", default: nil, expected: "a readable file") {
+            readableFile($0)
+        }
+        return EngineConfiguration.SMTP(
+            url: url, from: from, user: user, password: environment["PUSHDOC_SMTP_PASSWORD"],
+            requireTLS: !loopback || (user != nil && !allowPlainAuth), caFile: caFile)
+    }
+
+    /// https, or http for a loopback host (a stand-in): never credentials in
+    /// clear across a network.
+    static func secureURL(_ text: String) -> URL? {
+        guard let url = url(text, schemes: ["http", "https"]) else { return nil }
+        return url.scheme?.lowercased() == "https" || isLoopback(url.host ?? "") ? url : nil
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     static func defaultDataDirectory(_ environment: [String: String]) -> String {
@@ -163,6 +197,11 @@ struct ServeSettings {
         var info = stat()
         guard stat(resolved, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
         return String(cString: resolved)
+    }
+
+    static func readableFile(_ text: String) -> String? {
+        let path = absolute(text)
+        return access(path, R_OK) == 0 ? path : nil
     }
 
     static func clockTime(_ text: String) -> Int? {

@@ -25,7 +25,7 @@ struct DigestScheduleTests {
             inqomAuthURL: URL(string: "http://127.0.0.1:9")!, inqomAPIURL: URL(string: "http://127.0.0.1:9")!,
             inqomClientID: "test", workers: 1, maxAttempts: 3, retryDelays: [.seconds(1)], inqomMaxRequestsPerSecond: 0,
             circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20, filesRoot: nil, shutdownGrace: .seconds(1),
-            smtp: smtp.map { .init(url: URL(string: $0)!, from: "pushdoc@cabinet.fr", user: nil, password: nil) },
+            smtp: smtp.map { .init(url: URL(string: $0)!, from: "pushdoc@cabinet.fr", user: nil, password: nil, requireTLS: false, caFile: nil) },
             digestAtMinutes: 7 * 60)
         return try await Engine(configuration: configuration, environment: [:], logger: Logger(label: "test"), now: { clock.now })
     }

@@ -98,7 +98,8 @@ struct DigestTests {
         // The same data directory, restarted with an SMTP server that wants AUTH.
         harness.engine.stdio.closeWrite()
         _ = try await harness.engine.waitForExit()
-        let arguments = PushHarness.serveArguments(harness.standIn) + ["--digest-at", "23:59", "--smtp-url", sink.url, "--log-level", "trace"]
+        let arguments = PushHarness.serveArguments(harness.standIn)
+            + ["--digest-at", "23:59", "--smtp-url", sink.url, "--smtp-allow-plain-auth", "--log-level", "trace"]
         harness.engine = try PushdocProcess(
             arguments, dataDir: harness.engine.dataDir,
             environment: ["PUSHDOC_SMTP_USER": "digest@cabinet.fr", "PUSHDOC_SMTP_PASSWORD": "wrong"])
@@ -115,6 +116,50 @@ struct DigestTests {
         try await harness.engine.stderr.waitForEnd()
         #expect(!harness.engine.stderr.pending.isEmpty)
         #expect(!harness.engine.stderr.pending.joined().contains(password))
+    }
+
+    /// With credentials, TLS is required: a server that offers no STARTTLS
+    /// never receives AUTH; one that does, with a certificate from
+    /// `--smtp-ca-file`, receives it over TLS.
+    @Test func smtpCredentialsNeverTravelInClear() async throws {
+        let password = "Sm7p-clear-canary"
+        let credentials = ["PUSHDOC_SMTP_USER": "digest@cabinet.fr", "PUSHDOC_SMTP_PASSWORD": password]
+        let certificate = try Self.selfSignedCertificate()
+        let plain = try await SMTPSink(auth: "digest@cabinet.fr:" + password)
+        let secure = try await SMTPSink(auth: "digest@cabinet.fr:" + password, startTLS: certificate)
+        var harness = try await PushHarness(extra: ["--digest-at", "23:59"])
+        try await prepare(harness)
+        let send = #"{"date":"\#(Self.today)","collaboratorId":"alice"}"#
+        for (sink, extra) in [(plain, [String]()), (secure, ["--smtp-ca-file", certificate.certificate])] {
+            try await harness.restart(
+                PushHarness.serveArguments(harness.standIn) + ["--digest-at", "23:59", "--smtp-url", sink.url] + extra,
+                environment: credentials)
+            let answer = try await harness.call("digest.send", send)
+            if sink === plain {
+                #expect(answer.errorReason == "smtp_failed", "\(answer)")
+                #expect(plain.authentications().isEmpty)
+            } else {
+                #expect(answer.int("result", "sent") == 1, "\(answer)")
+                #expect(secure.authentications() == ["tls"])
+            }
+        }
+    }
+
+    /// A certificate and key for 127.0.0.1, made with openssl for one test.
+    static func selfSignedCertificate() throws -> (certificate: String, key: String) {
+        let directory = TemporaryDirectory.make(prefix: "smtp-tls")
+        let files = (certificate: directory + "/cert.pem", key: directory + "/key.pem")
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", files.key, "-out", files.certificate,
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw PeerError(description: "openssl could not make a certificate") }
+        return files
     }
 
     @Test func collaboratorsAreListedAndRemoved() async throws {

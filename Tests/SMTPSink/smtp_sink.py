@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A real SMTP server (aiosmtpd) for the digest tests.
 
-    python3 smtp_sink.py --dir DIR [--auth USER:PASSWORD] [--exit-with-stdin]
+    python3 smtp_sink.py --dir DIR [--auth USER:PASSWORD] [--starttls CERT KEY] [--exit-with-stdin]
 
 prints {"port": N} once it listens. Every message received is parsed with
 Python's email package and written to DIR/NNNN.json: envelope, decoded
-headers, and each MIME part (content type and decoded text).
+headers, and each MIME part (content type and decoded text). Every AUTH the
+server receives adds a line to DIR/auth.log saying whether it came over TLS.
+With --starttls the server offers STARTTLS and takes AUTH only after it.
 """
 
 import argparse
@@ -13,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from email import message_from_bytes, policy
@@ -56,6 +59,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", required=True)
     parser.add_argument("--auth", help="require AUTH with USER:PASSWORD (LOGIN or PLAIN, no TLS needed)")
+    parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--exit-with-stdin", action="store_true")
     arguments = parser.parse_args()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
@@ -66,9 +70,15 @@ def main():
         user, _, password = arguments.auth.partition(":")
 
         def authenticate(server, session, envelope, mechanism, data):
+            with open(os.path.join(arguments.dir, "auth.log"), "a") as log:
+                log.write("tls\n" if session.ssl else "clear\n")
             ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
             return AuthResult(success=ok)
-        options = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+        options = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": bool(arguments.starttls)}
+    if arguments.starttls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*arguments.starttls)
+        options.update(tls_context=context, require_starttls=True)
     controller = Controller(Sink(arguments.dir), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(json.dumps({"port": port}), flush=True)

@@ -10,14 +10,16 @@ public final class SMTPSink: @unchecked Sendable {
     private let process: Process
     private let stdinWriter: FileHandle
 
-    /// `auth` ("user:password") makes the server require SMTP AUTH.
-    public init(auth: String? = nil) async throws {
+    /// `auth` ("user:password") makes the server require SMTP AUTH;
+    /// `startTLS` (certificate and key files) makes it offer STARTTLS.
+    public init(auth: String? = nil, startTLS: (certificate: String, key: String)? = nil) async throws {
         directory = TemporaryDirectory.make(prefix: "smtp-sink")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("SMTPSink/smtp_sink.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, "--dir", directory, "--exit-with-stdin"] + (auth.map { ["--auth", $0] } ?? [])
+            + (startTLS.map { ["--starttls", $0.certificate, $0.key] } ?? [])
         let output = Pipe()
         let input = Pipe()
         process.standardOutput = output
@@ -40,6 +42,12 @@ public final class SMTPSink: @unchecked Sendable {
     }
 
     public var url: String { "smtp://127.0.0.1:\(port)" }
+
+    /// One entry per AUTH the server received: "tls" or "clear".
+    public func authentications() -> [String] {
+        let log = (try? String(contentsOfFile: directory + "/auth.log", encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").map(String.init)
+    }
 
     /// The messages received so far, oldest first.
     public func messages() throws -> [JSONLine] {
