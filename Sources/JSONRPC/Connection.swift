@@ -9,10 +9,11 @@ import Synchronization
 /// its `OutputChannel`. Requests run concurrently; replies may leave out of
 /// order, each carrying the id it answers.
 public final class Connection: Sendable {
+    /// A request or notification under way; a notification has no id and no reply.
     private struct Tracked {
-        let id: RequestID
+        let id: RequestID?
         let task: Task<Void, Never>
-        let reply: ReplySink
+        let reply: ReplySink?
     }
 
     public let name: String
@@ -23,6 +24,8 @@ public final class Connection: Sendable {
     /// `readerWaits` says whether the request that ends must wake it.
     private let roomMade = DispatchSemaphore(value: 0)
     private let readerWaits = Atomic<Bool>(false)
+    /// Signalled when the last request under way ends, for a reader whose input has ended.
+    private let allEnded = DispatchSemaphore(value: 0)
     private let nextToken = Atomic<UInt64>(0)
     private let closeHandlers = Mutex<[@Sendable () -> Void]>([])
 
@@ -78,9 +81,12 @@ public final class Connection: Sendable {
         }
         framer.finish(emit: handleFrame)
         onEndOfInput()
+        // Nobody will read what is left: a peer that has closed the socket
+        // entirely, or an output that broke, cancels it.
         while !inFlight.withLock({ $0.isEmpty }) {
-            if output.isBroken { cancelAll() }
-            usleep(1000)
+            if output.isBroken || (output.isSocket && Self.peerHasClosed(input)) { cancelAll() }
+            // Timed: a peer that closes meanwhile is noticed without waiting for the requests.
+            _ = allEnded.wait(timeout: .now() + .milliseconds(50))
         }
         for handler in closeHandlers.withLock({ $0 }) { handler() }
         output.flush()
@@ -101,6 +107,12 @@ public final class Connection: Sendable {
         var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let deadline = ContinuousClock.now + spin
         while poll(&watched, 1, 0) == 0, ContinuousClock.now < deadline {}
+    }
+
+    /// Whether a socket's peer has closed both ways (not only its writing).
+    private static func peerHasClosed(_ fd: Int32) -> Bool {
+        var watched = pollfd(fd: fd, events: 0, revents: 0)
+        return poll(&watched, 1, 0) > 0 && watched.revents & Int16(POLLHUP | POLLERR) != 0
     }
 
     private static let backlogLimit = 8 << 20
@@ -142,7 +154,11 @@ public final class Connection: Sendable {
     /// Requests ended, `remaining` still under way: wakes a reader waiting for room.
     private func requestsEnded(remaining: Int) {
         if remaining <= Self.resumeAt, readerWaits.exchange(false, ordering: .sequentiallyConsistent) { roomMade.signal() }
+        if remaining == 0 { allEnded.signal() }
     }
+
+    /// The most elements a batch may hold; each counts as a request.
+    public static let maxBatch = 1_000
 
     func receive(_ line: UnsafeBufferPointer<UInt8>) {
         switch JSONValidator.validate(line, maxDepth: RPCServer.maxDepth) {
@@ -166,8 +182,16 @@ public final class Connection: Sendable {
             output.write(OutgoingMessage.error(id: .null, error: .invalidRequest("empty batch")))
             return
         }
+        guard elements.count <= Self.maxBatch else {
+            let error = ResponseError(
+                code: .invalidRequest, reason: "batch_too_large",
+                message: "Invalid request: a batch holds at most \(Self.maxBatch) elements, not \(elements.count)")
+            output.write(OutgoingMessage.error(id: .null, error: error))
+            return
+        }
         let batch = BatchReply(count: elements.count, output: output)
         for (index, element) in elements.enumerated() {
+            if index > 0 { waitForRoom() }
             dispatch(Incoming(element), reply: .batch(batch, index))
         }
     }
@@ -212,14 +236,8 @@ public final class Connection: Sendable {
         let work: @Sendable () async -> Result<RawJSON, any Error> = {
             do { return .success(try await body(request.params, context)) } catch { return .failure(error) }
         }
-        guard let id = request.id else {
-            reply.deliver(nil)
-            Task {
-                _ = await work()
-                self.server.taskEnded()
-            }
-            return
-        }
+        let id = request.id
+        if id == nil { reply.deliver(nil) }
         let token = nextToken.add(1, ordering: .relaxed).newValue
         let started = ContinuousClock.now
         inFlight.withLock { tracked in
@@ -228,19 +246,19 @@ public final class Connection: Sendable {
                 let answer = await work()
                 let (finished, remaining) = self.inFlight.withLock { ($0.removeValue(forKey: token), $0.count) }
                 if let finished {
-                    finished.reply.deliver(self.response(to: id, with: answer))
+                    if let id { finished.reply?.deliver(self.response(to: id, with: answer)) }
                     context.followUps.run()
                     self.requestsEnded(remaining: remaining)
                 }
                 self.server.logger.trace(
                     "request done",
                     metadata: [
-                        "method": "\(request.method)", "id": "\(id)",
+                        "method": "\(request.method)", "id": "\(id.map { "\($0)" } ?? "none")",
                         "elapsed": "\(ContinuousClock.now - started)",
                     ])
                 self.server.taskEnded()
             }
-            tracked[token] = Tracked(id: id, task: task, reply: reply)
+            tracked[token] = Tracked(id: id, task: task, reply: id == nil ? nil : reply)
         }
     }
 
@@ -260,13 +278,13 @@ public final class Connection: Sendable {
     /// Ends the running requests with this id at once with `-32800`.
     func cancel(_ id: RequestID) {
         let cancelled = inFlight.withLock { tracked in
-            let matching = tracked.filter { $0.value.id.matches(id) }
+            let matching = tracked.filter { $0.value.id?.matches(id) == true }
             for token in matching.keys { tracked.removeValue(forKey: token) }
             return Array(matching.values)
         }
         for request in cancelled {
             request.task.cancel()
-            request.reply.deliver(OutgoingMessage.error(id: request.id, error: .cancelled))
+            if let requestID = request.id { request.reply?.deliver(OutgoingMessage.error(id: requestID, error: .cancelled)) }
         }
     }
 
@@ -276,6 +294,7 @@ public final class Connection: Sendable {
             return Array(tracked.values)
         }
         for request in all { request.task.cancel() }
+        allEnded.signal()
     }
 }
 

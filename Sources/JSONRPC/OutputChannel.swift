@@ -17,7 +17,7 @@ public final class OutputChannel: Sendable {
     }
 
     private let fd: Int32
-    private let isSocket: Bool
+    let isSocket: Bool
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "pushdoc.jsonrpc.output")
 

@@ -24,7 +24,8 @@ extension PushdocMethods {
                 throw ResponseError.invalidParams(field: "progressToken", "must be a string or an integer")
             }
             let progress = params.progressToken.map { progressReporter(token: $0, connection: context.connection) }
-            return try await engine.drain(timeout: .milliseconds(timeout), progress: progress)
+            // A notification's answer is read by nobody: it must not wait.
+            return try await engine.drain(timeout: .milliseconds(context.id == nil ? 0 : timeout), progress: progress)
         }
         table.register(Summary.self) { _, _ in try await engine.summary() }
         table.register(DocumentStatusMethod.self) { params, _ in try await engine.documentStatus(id: params.documentId) }
