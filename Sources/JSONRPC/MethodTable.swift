@@ -104,6 +104,9 @@ public struct MethodTable: Sendable {
     static func decodeParams<P: Decodable>(_ type: P.Type, _ raw: RawJSON?) throws -> P {
         switch raw {
         case let raw? where raw.kind == .object:
+            if let field = raw.firstControlCharacterPath() {
+                throw ResponseError.invalidParams(field: field, "must not contain NUL or other control characters")
+            }
             return try raw.decode(type)
         case let raw? where !raw.elements().isEmpty:
             throw ResponseError.invalidParams(field: "params", "this method takes named params (an object)")

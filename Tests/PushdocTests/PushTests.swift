@@ -104,6 +104,23 @@ struct PushTests {
         #expect(try await harness.standIn.uploads().count == 1)
     }
 
+    /// A NUL once cut stored text short: two documents "ID\0one" and
+    /// "ID\0two" were both read back as "ID", and a collaborator's email
+    /// lost its tail on its way to RCPT TO.
+    @Test func controlCharactersInAnyTextParamAreRefusedByField() async throws {
+        let harness = try await PushHarness()
+        for (method, params, field) in [
+            ("push.submit", #"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"eA==","documentId":"ID\u0000one"}"#, "documentId"),
+            ("collaborators.upsert", #"{"collaborators":[{"id":"c","name":"C","email":"victim@corp.fr\u0000.evil","dailyDigest":true}]}"#, "collaborators.0.email"),
+            ("catalog.upsertDossiers", #"{"dossiers":[{"id":"d9","name":"N","attributes":{"SIRET\n":"1"}}]}"#, "dossiers.0.attributes.SIRET\n"),
+            ("wizard.searchDossiers", #"{"query":"a\u0001"}"#, "query"),
+        ] {
+            let answer = try await harness.call(method, params)
+            #expect(answer.errorCode == -32602 && answer.string("error", "data", "field") == field, "\(method): \(answer)")
+        }
+        #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
+    }
+
     @Test func filesRootIsEnforcedThroughDotsLinksAndNULs() async throws {
         let root = TemporaryDirectory.make(prefix: "pushdoc-root")
         let harness = try await PushHarness(extra: ["--files-root", root])
