@@ -3,7 +3,9 @@ import Glibc
 
 /// The engine's data directory: created 0700, held with an exclusive lock
 /// for the life of the process (a second engine refuses to start), holding
-/// `pushdoc.sqlite`, `spool/` and `master.key`.
+/// `pushdoc.sqlite`, `spool/` and `master.key`. It and the key must belong
+/// to the engine's user: a directory prepared by another user, with a key of
+/// its choosing, would let that user read every secret and swap the database.
 public final class DataDirectory: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -46,13 +48,26 @@ public final class DataDirectory: Sendable {
             }
             return Array(key)
         }
-        if let existing = FileManager.default.contents(atPath: masterKeyPath) {
-            guard existing.count == 32 else {
-                throw Failure(description: "\(masterKeyPath) must hold exactly 32 bytes (it holds \(existing.count))")
-            }
-            return Array(existing)
+        let fd = open(masterKeyPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            guard errno == ENOENT else { throw Failure(description: "cannot open \(masterKeyPath): \(lastError())") }
+            return try createMasterKey()
         }
-        return try createMasterKey()
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Failure(description: "cannot read \(masterKeyPath): \(lastError())") }
+        guard info.st_uid == geteuid() else {
+            throw Failure(description: "\(masterKeyPath) belongs to uid \(info.st_uid), not to the engine's user (uid \(geteuid()))")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw Failure(description: "\(masterKeyPath) may be read by others (mode \(String(info.st_mode & 0o777, radix: 8))): make it 0600")
+        }
+        var key = [UInt8](repeating: 0, count: 33)
+        let count = key.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count == 32 else {
+            throw Failure(description: "\(masterKeyPath) must hold exactly 32 bytes (it holds \(max(count, 0))\(count > 32 ? " or more" : ""))")
+        }
+        return Array(key[..<32])
     }
 
     private func createMasterKey() throws(Failure) -> [UInt8] {
@@ -90,8 +105,14 @@ public final class DataDirectory: Sendable {
             }
         }
         var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK else {
+            throw Failure(description: "data directory \(path) is a symbolic link: give the directory's own path")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
             throw Failure(description: "\(path) is not a directory")
+        }
+        guard info.st_uid == geteuid() else {
+            throw Failure(description: "data directory \(path) belongs to uid \(info.st_uid), not to the engine's user (uid \(geteuid()))")
         }
         // Only the engine's user may look inside, whoever created the directory.
         if info.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {

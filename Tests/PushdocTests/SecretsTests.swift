@@ -14,16 +14,23 @@ struct SecretsTests {
     static let wrongSecret = "CANARY-wrongcs-0d1f"
     static let smtpPassword = "CANARY-smtp-93d1f2"
 
+    /// The SMTP server's certificate, which the engine is told to trust.
+    let smtpCertificate: (certificate: String, key: String)
+
+    init() throws {
+        smtpCertificate = try DigestTests.selfSignedCertificate()
+    }
+
     private func start(_ standIn: InqomStandIn, _ sink: SMTPSink, dataDir: String? = nil) throws -> PushdocProcess {
         try PushdocProcess(
             PushHarness.serveArguments(standIn) + PushHarness.engineOptions
-                + ["--log-level", "trace", "--smtp-url", sink.url, "--digest-at", "23:59"],
+                + ["--log-level", "trace", "--smtp-url", sink.url, "--smtp-ca-file", smtpCertificate.certificate, "--digest-at", "23:59"],
             dataDir: dataDir, environment: ["PUSHDOC_SMTP_USER": "digest@cabinet.fr", "PUSHDOC_SMTP_PASSWORD": Self.smtpPassword])
     }
 
     @Test func noSecretIsEverWrittenLoggedOrAnswered() async throws {
         let standIn = try await InqomStandIn(password: Self.password, clientSecret: Self.clientSecret)
-        let sink = try await SMTPSink(auth: "digest@cabinet.fr:" + Self.smtpPassword)
+        let sink = try await SMTPSink(auth: "digest@cabinet.fr:" + Self.smtpPassword, startTLS: smtpCertificate)
         var engine = try start(standIn, sink)
         var seen: [String] = []
         func call(_ method: String, _ params: String? = nil) async throws -> JSONLine {

@@ -23,6 +23,32 @@ struct DataDirectoryTests {
         #expect(mode(loose) == 0o700)
     }
 
+    @Test func aDirectoryOrKeyThatIsNotTheEnginesOwnIsRefused() throws {
+        let parent = TemporaryDirectory.make(prefix: "pushdoc-dd")
+        let real = parent + "/real"
+        mkdir(real, 0o700)
+        symlink(real, parent + "/link")
+        #expect { try DataDirectory(path: parent + "/link") } throws: { "\($0)".contains("is a symbolic link") }
+        let foreign = parent + "/foreign"
+        mkdir(foreign, 0o700)
+        chown(foreign, 65534, 65534)
+        #expect { try DataDirectory(path: foreign) } throws: { "\($0)".contains("belongs to uid 65534") }
+
+        let directory = try DataDirectory(path: parent + "/keyed")
+        let key = try directory.masterKey(environment: [:])
+        chmod(directory.masterKeyPath, 0o644)
+        #expect { try directory.masterKey(environment: [:]) } throws: { "\($0)".contains("may be read by others (mode 644)") }
+        chmod(directory.masterKeyPath, 0o600)
+        chown(directory.masterKeyPath, 65534, 65534)
+        #expect { try directory.masterKey(environment: [:]) } throws: { "\($0)".contains("belongs to uid 65534") }
+        chown(directory.masterKeyPath, geteuid(), getegid())
+        #expect(try directory.masterKey(environment: [:]) == key)
+        // A key that is a link to another file is not followed.
+        unlink(directory.masterKeyPath)
+        symlink(parent + "/elsewhere.key", directory.masterKeyPath)
+        #expect { try directory.masterKey(environment: [:]) } throws: { "\($0)".contains("cannot open") }
+    }
+
     @Test func aSecondHolderIsRefusedWithThePid() throws {
         let path = TemporaryDirectory.make(prefix: "pushdoc-dd")
         let holder = try DataDirectory(path: path)
