@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "pushdoc",
             dependencies: [
-                "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog",
+                "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["link-order.txt"],

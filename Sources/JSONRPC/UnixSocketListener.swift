@@ -2,9 +2,11 @@ import Foundation
 import Glibc
 
 /// Serves many clients on a Unix domain socket, one thread per connection.
-/// The socket file is 0600 from the moment it exists; a stale file left by a
-/// dead engine is replaced, a live engine's is refused; peers whose uid is
-/// neither ours, nor root, nor allowed are turned away (SO_PEERCRED).
+/// The socket file is 0600 from the moment it exists (0666 when other uids
+/// are allowed: the peer check is then the gate); a stale file left by a
+/// dead engine of the same user is replaced, a live engine's, or another
+/// user's, is refused; peers whose uid is neither ours, nor root, nor allowed
+/// — or whose uid cannot be read — are turned away (SO_PEERCRED).
 public final class UnixSocketListener: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -13,18 +15,21 @@ public final class UnixSocketListener: Sendable {
     public let path: String
     private let listeningFD: Int32
     private let allowedUIDs: Set<uid_t>
-    private let server: RPCServer
 
-    public init(path: String, allowedUIDs: Set<uid_t>, server: RPCServer) throws(Failure) {
+    /// Binds the socket; clients wait in the backlog until `start`. Made
+    /// before the engine opens its data directory, so that a start that
+    /// cannot listen changes nothing.
+    public init(path: String, allowedUIDs: Set<uid_t>) throws(Failure) {
         self.path = path
+        let opensToOthers = !allowedUIDs.subtracting([geteuid(), 0]).isEmpty
         self.allowedUIDs = allowedUIDs.union([geteuid(), 0])
-        self.server = server
         var address = try Self.address(for: path)
         try Self.removeStaleSocket(at: path, address: address)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "cannot create a socket: \(Self.lastError())") }
-        // The umask makes bind create the file 0600: no moment where others may connect.
-        let previousMask = umask(0o177)
+        // The umask makes bind create the file with its final mode: no moment
+        // where others may connect unless they are allowed to.
+        let previousMask = umask(opensToOthers ? 0o111 : 0o177)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -39,11 +44,11 @@ public final class UnixSocketListener: Sendable {
         self.listeningFD = fd
     }
 
-    /// Accepts clients on a thread of its own until `stop()`.
-    public func start() {
+    /// Accepts clients for `server` on a thread of its own until `stop()`.
+    public func start(server: RPCServer) {
         Thread {
             Thread.current.name = "pd-accept"
-            self.acceptLoop()
+            self.acceptLoop(server: server)
         }.start()
     }
 
@@ -53,7 +58,7 @@ public final class UnixSocketListener: Sendable {
         unlink(path)
     }
 
-    private func acceptLoop() {
+    private func acceptLoop(server: RPCServer) {
         var number = 0
         while true {
             let client = accept(listeningFD, nil, nil)
@@ -72,20 +77,22 @@ public final class UnixSocketListener: Sendable {
             let name = "socket#\(number)"
             Thread {
                 Thread.current.name = "pd-\(name)"
-                self.serveClient(client, name: name)
+                self.serveClient(client, name: name, server: server)
             }.start()
         }
         close(listeningFD)
     }
 
-    private func serveClient(_ fd: Int32, name: String) {
+    private func serveClient(_ fd: Int32, name: String, server: RPCServer) {
         defer { close(fd) }
         let output = OutputChannel(fd: fd, isSocket: true)
-        if let uid = Self.peerUID(fd), !allowedUIDs.contains(uid) {
-            server.logger.warning("peer refused", metadata: ["connection": "\(name)", "uid": "\(uid)"])
+        let uid = Self.peerUID(fd)
+        if uid == nil || !allowedUIDs.contains(uid!) {
+            let who = uid.map { "uid \($0)" } ?? "a peer whose uid cannot be read"
+            server.logger.warning("peer refused", metadata: ["connection": "\(name)", "uid": "\(uid.map { "\($0)" } ?? "unknown")"])
             let error = ResponseError(
                 code: .peerNotAllowed, reason: "peer_not_allowed",
-                message: "uid \(uid) may not use this engine (see --allow-uid)")
+                message: "\(who) may not use this engine (see --allow-uid)")
             output.write(OutgoingMessage.error(id: .null, error: error))
             output.flush()
             Self.lingerUntilPeerCloses(fd)
@@ -138,6 +145,11 @@ public final class UnixSocketListener: Sendable {
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw Failure(description: "\(path) exists and is not a socket: not replacing it")
+        }
+        guard info.st_uid == geteuid() else {
+            throw Failure(
+                description: "\(path) is a socket of uid \(info.st_uid), not the engine's user: not replacing it "
+                    + "(keep the socket in a directory only the engine's user can write)")
         }
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(probe) }

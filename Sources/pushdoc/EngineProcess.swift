@@ -1,3 +1,4 @@
+import CLinux
 import Dispatch
 import Engine
 import Foundation
@@ -20,27 +21,36 @@ struct EngineProcess {
         let logger = Logger(label: "pushdoc")
         // Whatever the engine creates (database, spool, key) is its user's alone.
         umask(0o077)
+        // No core dump, and no other process of the user reading this one's
+        // memory through ptrace or /proc: they would hold the master key.
+        _ = pushdoc_set_dumpable(0)
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)
+        var listener: UnixSocketListener?
+        if let path = settings.socketPath {
+            do {
+                listener = try UnixSocketListener(path: path, allowedUIDs: settings.allowedUIDs)
+            } catch {
+                Self.fail("cannot start: \(error)")
+            }
+        }
         let engine: Engine
         switch Self.waitFor({ [settings] in
             try await Engine(configuration: settings.engine, environment: settings.environment, logger: logger)
         }) {
         case .success(let opened): engine = opened
-        case .failure(let error): Self.fail("cannot start: \(error)")
+        case .failure(let error):
+            listener?.stop()
+            Self.fail("cannot start: \(error)")
         }
         let stop = ShutdownTrigger()
         let table = PushdocMethods.table(engine: engine, maxMessageBytes: settings.maxMessageBytes) {
             stop.fire("shutdown request")
         }
         let server = RPCServer(table: table, maxMessageBytes: settings.maxMessageBytes, logger: logger)
-        var listener: UnixSocketListener?
-        if let path = settings.socketPath {
-            do {
-                listener = try UnixSocketListener(path: path, allowedUIDs: settings.allowedUIDs, server: server)
-            } catch {
-                Self.fail("cannot start: \(error)")
-            }
-            listener?.start()
-            logger.info("listening", metadata: ["socket": "\(path)"])
+        if let listener {
+            listener.start(server: server)
+            logger.info("listening", metadata: ["socket": "\(listener.path)"])
         }
         if settings.stdio {
             StdioTransport.start(server: server) { stop.fire("end of stdin") }

@@ -209,3 +209,49 @@ struct SecretsTests {
         #expect(try await runPython(script, [path]) == 0)
     }
 }
+
+/// No core dump or same-user memory read can hold the master key: the
+/// engine makes itself non-dumpable (its /proc files then belong to root)
+/// and its core limit 0. Run as uid 65534, beside a plain process started
+/// the same way, whose /proc files stay its own.
+struct DumpabilityTests {
+    @Test func theEngineCannotBeDumpedNorReadThroughProc() async throws {
+        let parent = TemporaryDirectory.make(prefix: "pushdoc-nobody")
+        let engine = try Self.startAsNobody([PushdocProcess.binaryPath, "serve", "--stdio", "--data-dir", parent + "/data"])
+        let control = try Self.startAsNobody(["/usr/bin/python3", "-c", "import sys; print('up', flush=True); sys.stdin.read()"])
+        defer {
+            for process in [engine.process, control.process] { kill(process.processIdentifier, SIGKILL) }
+        }
+        _ = try await engine.errors.take { $0.contains("engine started") }
+        _ = try await control.output.take { $0 == "up" }
+        #expect(Self.owner("/proc/\(control.process.processIdentifier)/environ") == 65534)
+        #expect(Self.owner("/proc/\(engine.process.processIdentifier)/environ") == 0)
+        let limits = try String(contentsOfFile: "/proc/\(engine.process.processIdentifier)/limits", encoding: .utf8)
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        #expect(core?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"], "\(core ?? "")")
+    }
+
+    /// Runs `command` as uid 65534, kept able to reach root's temporary
+    /// directories through CAP_DAC_OVERRIDE.
+    static func startAsNobody(_ command: [String]) throws -> (process: Process, output: LineStream, errors: LineStream) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
+        ] + command
+        let output = Pipe(), errors = Pipe(), input = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = input
+        try process.run()
+        return (
+            process, LineStream(fd: dup(output.fileHandleForReading.fileDescriptor)),
+            LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
+        )
+    }
+
+    static func owner(_ path: String) -> uid_t? {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_uid : nil
+    }
+}

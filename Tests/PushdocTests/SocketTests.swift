@@ -64,9 +64,34 @@ struct SocketTests {
 
     @Test func aFileThatIsNotASocketIsLeftAlone() async throws {
         _ = FileManager.default.createFile(atPath: socketPath, contents: Data("keep me".utf8))
-        let engine = try PushdocProcess(["serve", "--socket", socketPath])
+        let dataDir = directory + "/never-created"
+        let engine = try PushdocProcess(["serve", "--socket", socketPath, "--data-dir", dataDir])
         #expect(try await engine.waitForExit() == 1)
         #expect(try String(contentsOfFile: socketPath, encoding: .utf8) == "keep me")
+        // Refused before anything else: no data directory, no "engine started".
+        #expect(!FileManager.default.fileExists(atPath: dataDir))
+        try await engine.stderr.waitForEnd()
+        #expect(engine.stderr.pending.count == 1, "\(engine.stderr.pending)")
+    }
+
+    /// Another user's socket where the engine's should be (squatted before
+    /// it started, or left by that user) is never replaced.
+    @Test func anotherUsersSocketIsRefused() async throws {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socketPath.utf8) + [0]) }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        close(fd)
+        chown(socketPath, 65534, 65534)
+        let engine = try PushdocProcess(["serve", "--socket", socketPath])
+        #expect(try await engine.waitForExit() == 1)
+        let message = try await engine.stderr.take { $0.hasPrefix("pushdoc:") }
+        #expect(message.contains("is a socket of uid 65534"), "\(message)")
+        var info = stat()
+        #expect(lstat(socketPath, &info) == 0 && info.st_uid == 65534)
     }
 
     @Test func manyClientsAtOnceEachGetTheirOwnAnswers() async throws {
@@ -128,6 +153,8 @@ struct SocketTests {
         let allowedPath = directory + "/allowed.sock"
         let allowing = try PushdocProcess(["serve", "--socket", allowedPath, "--allow-uid", "65534", "--files-root", directory])
         try await allowing.waitForLog("listening")
+        // Open to every uid at the file: the peer check is the gate.
+        #expect(mode(allowedPath) == 0o666)
         #expect(try runAsNobody(connectingTo: allowedPath).contains(#""result":"pong""#))
         try await stop(engine)
         try await stop(allowing)
