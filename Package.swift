@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport"], swiftSettings: strictness),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport"], swiftSettings: strictness),
+        .testTarget(name: "MailTests", dependencies: ["Mail"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",

@@ -30,8 +30,8 @@ public struct MailMessage: Sendable {
         var lines = [
             "Date: " + Self.rfc5322Date(date),
             "From: Pushdoc <\(fromAddress)>",
-            "To: " + Self.encodedWord(toName) + " <\(toAddress)>",
-            "Subject: " + Self.encodedWord(subject),
+            "To: " + Self.displayName(toName) + " <\(toAddress)>",
+            "Subject: " + Self.headerText(subject),
             "Message-ID: " + messageID,
             "MIME-Version: 1.0",
             "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
@@ -45,10 +45,38 @@ public struct MailMessage: Sendable {
         return lines.joined(separator: "\r\n")
     }
 
-    /// RFC 2047: accents in headers travel as `=?UTF-8?B?…?=`.
-    static func encodedWord(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { !$0.isASCII || $0.value < 0x20 }) else { return text }
-        return "=?UTF-8?B?" + Data(text.utf8).base64EncodedString() + "?="
+    /// A name before an address (RFC 5322): quoted when plain ASCII, so that
+    /// `Evil <attacker@evil.com>, Bob` stays one name, else encoded words.
+    static func displayName(_ name: String) -> String {
+        guard isPlainASCII(name) else { return encodedWords(name) }
+        return "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// Unstructured header text (the subject): as is when plain ASCII.
+    static func headerText(_ text: String) -> String {
+        isPlainASCII(text) ? text : encodedWords(text)
+    }
+
+    private static func isPlainASCII(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 && $0.value != 0x7F }
+    }
+
+    /// RFC 2047: `=?UTF-8?B?…?=` words (39 bytes of text each, whole
+    /// characters: 64 characters, within the 75 allowed, and a line holding
+    /// one within 76 after `Subject: `), folded onto continuation lines.
+    static func encodedWords(_ text: String) -> String {
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        for scalar in text.unicodeScalars {
+            let bytes = Array(String(scalar).utf8)
+            if chunk.count + bytes.count > 39 {
+                words.append("=?UTF-8?B?" + Data(chunk).base64EncodedString() + "?=")
+                chunk = []
+            }
+            chunk += bytes
+        }
+        if !chunk.isEmpty || words.isEmpty { words.append("=?UTF-8?B?" + Data(chunk).base64EncodedString() + "?=") }
+        return words.joined(separator: "\r\n ")
     }
 
     static func base64Lines(_ text: String) -> [String] {
