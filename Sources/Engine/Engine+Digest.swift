@@ -118,10 +118,25 @@ extension Engine {
     /// `YYYY-MM-DD`, checked; today in the engine's time zone by default.
     func digestDay(_ day: String?) throws -> String {
         guard let day else { return localDay(now()) }
-        guard day.count == 10, digestInstant(day) != nil else {
+        guard Self.isCalendarDay(day) else {
             throw EngineError.invalidParameter(field: "date", message: "must be a day as YYYY-MM-DD")
         }
         return day
+    }
+
+    /// Exactly four, two and two ASCII digits, naming a day that exists
+    /// (no sign, no `2026-1-1`, no 30 February).
+    static func isCalendarDay(_ day: String) -> Bool {
+        let bytes = Array(day.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            bytes.indices.allSatisfy({ $0 == 4 || $0 == 7 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[$0]) }),
+            let year = Int(day.prefix(4)), let month = Int(day.dropFirst(5).prefix(2)), let dayOfMonth = Int(day.suffix(2))
+        else { return false }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: DateComponents(year: year, month: month, day: dayOfMonth)) else { return false }
+        let back = calendar.dateComponents([.year, .month, .day], from: date)
+        return back.year == year && back.month == month && back.day == dayOfMonth
     }
 
     /// The 24 hours ending at `day`'s digest time.

@@ -118,6 +118,17 @@ struct DigestTests {
         #expect(!harness.engine.stderr.pending.joined().contains(password))
     }
 
+    @Test func aDateIsExactlyYYYYMMDDAndADayThatExists() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult(
+            "collaborators.upsert", #"{"collaborators":[{"id":"a","name":"A","email":"a@x.fr","dailyDigest":true}]}"#)
+        for date in ["x-2026-1-1", "+2026-12-5", "2026-1-01", "2026-02-30", "2026-13-01", "2026-12-5 ", "-2026-12-05", "2026/12/05"] {
+            let answer = try await harness.call("digest.preview", #"{"collaboratorId":"a","date":"\#(date)"}"#)
+            #expect(answer.errorCode == -32602 && answer.string("error", "data", "field") == "date", "\(date): \(answer)")
+        }
+        #expect(try await harness.call("digest.preview", #"{"collaboratorId":"a","date":"2028-02-29"}"#)["result"] != nil)
+    }
+
     /// With credentials, TLS is required: a server that offers no STARTTLS
     /// never receives AUTH; one that does, with a certificate from
     /// `--smtp-ca-file`, receives it over TLS.
