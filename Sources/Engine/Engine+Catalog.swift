@@ -33,8 +33,8 @@ public struct AttributeUsage: Codable, Sendable, Equatable {
 extension Engine {
     /// Inserts or replaces dossiers (their selection is kept), in one transaction.
     public func upsertDossiers(_ dossiers: [Dossier]) async throws -> Int {
-        for (index, dossier) in dossiers.enumerated() where dossier.id.isEmpty {
-            throw EngineError.invalidParameter(field: "dossiers.\(index).id", message: "must not be empty")
+        for (index, dossier) in dossiers.enumerated() {
+            try TextLimits.checkDossier(dossier, field: "dossiers.\(index)")
         }
         var rows: [[SQLValue]] = []
         var entries: [CatalogIndex.Entry] = []
@@ -119,6 +119,7 @@ extension Engine {
 
     /// Records folder paths of the dossier tree, offered by `rules.completePath`.
     public func upsertFolders(_ paths: [String]) async throws -> Int {
+        for (index, path) in paths.enumerated() { try TextLimits.checkRelativePath(path, field: "paths.\(index)") }
         let cleaned = paths.map(Self.cleanPath)
         if let index = cleaned.firstIndex(of: "") {
             throw EngineError.invalidParameter(field: "paths.\(index)", message: "must name a folder")

@@ -25,6 +25,9 @@ extension Engine {
             guard !collaborator.id.isEmpty else {
                 throw EngineError.invalidParameter(field: "collaborators.\(index).id", message: "must not be empty")
             }
+            try TextLimits.check(collaborator.id, field: "collaborators.\(index).id")
+            try TextLimits.check(collaborator.name, field: "collaborators.\(index).name")
+            try TextLimits.check(collaborator.email, field: "collaborators.\(index).email")
             // A line break in a header field would let it write other headers.
             guard !collaborator.name.contains(where: \.isNewline) else {
                 throw EngineError.invalidParameter(field: "collaborators.\(index).name", message: "must be one line")

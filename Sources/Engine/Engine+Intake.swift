@@ -54,11 +54,10 @@ extension Engine {
         guard !segments.isEmpty else {
             throw EngineError.invalidParameter(field: "path", message: "must name a file in the dossier tree")
         }
-        // The file's name comes back in its archive path, where MCF moves it:
-        // no segment may climb out of the dossier or hide a control character.
-        guard !segments.contains(where: { $0 == "." || $0 == ".." || $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
-        else {
-            throw EngineError.invalidParameter(field: "path", message: "no '.' or '..' segment and no control character")
+        // The file's name comes back in its archive path, where MCF moves it.
+        try TextLimits.checkRelativePath(submission.path, field: "path")
+        if let id = submission.documentID, !TextLimits.documentIDBytes.contains(id.utf8.count) {
+            throw EngineError.invalidParameter(field: "documentId", message: "must be 1 to 256 bytes of UTF-8")
         }
         if let sha = submission.expectedSHA256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
             throw EngineError.invalidParameter(field: "sha256", message: "must be 64 hexadecimal digits")

@@ -121,6 +121,35 @@ struct PushTests {
         #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
     }
 
+    /// What a client may store is bounded: 100 attributes a dossier, 1,000
+    /// bytes a name, attribute or path segment, 1–256 bytes a document id;
+    /// folders are paths inside the dossier, as rules are.
+    @Test func whatAClientStoresIsBounded() async throws {
+        let harness = try await PushHarness()
+        let long = String(repeating: "é", count: 501)
+        let hundred = (0..<100).map { #""a\#($0)":"v""# }.joined(separator: ",")
+        let refusals: [(String, String, String)] = [
+            ("catalog.upsertDossiers", #"{"dossiers":[{"id":"d9","name":"N","attributes":{\#(hundred),"extra":"v"}}]}"#, "dossiers.0.attributes"),
+            ("catalog.upsertDossiers", #"{"dossiers":[{"id":"d9","name":"\#(long)","attributes":{}}]}"#, "dossiers.0.name"),
+            ("catalog.upsertDossiers", #"{"dossiers":[{"id":"d9","name":"N","attributes":{"SIRET":"\#(long)"}}]}"#, "dossiers.0.attributes.SIRET"),
+            ("catalog.upsertFolders", #"{"paths":["Achats","../x"]}"#, "paths.1"),
+            ("catalog.upsertFolders", #"{"paths":["/abs/y"]}"#, "paths.0"),
+            ("catalog.upsertFolders", #"{"paths":["Achats/\#(long)"]}"#, "paths.0"),
+            ("push.submit", #"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"eA==","documentId":""}"#, "documentId"),
+            ("push.submit", #"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"eA==","documentId":"\#(String(repeating: "x", count: 257))"}"#, "documentId"),
+            ("push.submit", #"{"dossierId":"d1","path":"Achats/\#(long).pdf","contentBase64":"eA=="}"#, "path"),
+        ]
+        for (method, params, field) in refusals {
+            let answer = try await harness.call(method, params)
+            #expect(answer.errorCode == -32602 && answer.string("error", "data", "field") == field, "\(method) \(field): \(answer)")
+        }
+        let atTheBounds = String(repeating: "é", count: 500)
+        _ = try await harness.expectResult(
+            "catalog.upsertDossiers", #"{"dossiers":[{"id":"d9","name":"\#(atTheBounds)","attributes":{\#(hundred)}}]}"#)
+        _ = try await harness.expectResult("catalog.upsertFolders", #"{"paths":["Achats/\#(atTheBounds)"]}"#)
+        #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
+    }
+
     @Test func filesRootIsEnforcedThroughDotsLinksAndNULs() async throws {
         let root = TemporaryDirectory.make(prefix: "pushdoc-root")
         let harness = try await PushHarness(extra: ["--files-root", root])
