@@ -57,9 +57,17 @@ public struct UnmatchedDossier: Codable, Sendable, Equatable {
     public let value: String?
 }
 
+/// Several MCF dossiers mapped to one Inqom folder by the same SIRET:
+/// allowed, shown so that an administrator sees it.
+public struct SharedSiret: Codable, Sendable, Equatable {
+    public let siret: String
+    public let dossierIds: [String]
+}
+
 public struct MappingResult: Codable, Sendable {
     public let matched: [MatchedDossier]
     public let unmatched: [UnmatchedDossier]
+    public let sharedSirets: [SharedSiret]
 }
 
 public struct SavedMapping: Codable, Sendable {
@@ -115,6 +123,15 @@ extension Engine {
     /// SIRET, against a fresh folder list; saves unless `save` is false.
     public func mapDossiers(siretAttribute: String, save: Bool) async throws -> MappingResult {
         guard await inqom.isConnected else { throw EngineError.notConnected }
+        // A misspelt attribute would save an all-unmatched mapping over a working one.
+        let carried = try await database.read { connection in
+            try connection.count(
+                "SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute WHERE attribute.key = ?)",
+                [.text(siretAttribute)])
+        }
+        guard carried == 1 else {
+            throw EngineError.invalidParameter(field: "siretAttribute", message: "no dossier of the catalog has the attribute '\(siretAttribute)'")
+        }
         let folders: [AccountingFolder]
         do {
             folders = try await inqom.withToken { token throws(InqomError) in
@@ -163,7 +180,9 @@ extension Engine {
             }
             changes.notify()
         }
-        return MappingResult(matched: matched, unmatched: unmatched)
+        let shared = Dictionary(grouping: matched, by: \.siret).filter { $0.value.count > 1 }
+            .map { SharedSiret(siret: $0.key, dossierIds: $0.value.map(\.dossierId)) }.sorted { $0.siret < $1.siret }
+        return MappingResult(matched: matched, unmatched: unmatched, sharedSirets: shared)
     }
 
     /// Documents that failed for want of a mapping go again, with a fresh

@@ -132,6 +132,14 @@ final class EasyHandle {
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 
+    /// A file name as it stands between quotes in a part's header, escaped
+    /// as HTML's form-data encoding does (as libcurl does itself from 7.81
+    /// on): whatever libcurl is loaded, a quote cannot end the parameter.
+    static func quotedParameter(_ text: String) -> String {
+        text.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "%0D")
+            .replacingOccurrences(of: "\n", with: "%0A")
+    }
+
     private static func formEncode(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

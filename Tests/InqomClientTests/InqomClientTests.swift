@@ -69,6 +69,18 @@ struct InqomClientTests {
         #expect(bill["contentType"] as? String == "image/jpeg")
     }
 
+    /// A quote in a file name cannot close the part's filename parameter and
+    /// add others, whichever libcurl escapes or not.
+    @Test func aQuoteInAFileNameStaysInsideTheFileName() async throws {
+        let client = client()
+        let token = try await client.requestToken(credentials)
+        let invoice = try file(#"Facture "A"; name=x.pdf"#, "%PDF-1.4")
+        _ = try await client.uploadDocument(token: token, folderID: 11287, file: invoice, typeScan: .supplier, sourceID: "q")
+        let upload = try #require(try await standIn.uploads().first)
+        #expect(upload["fileName"] as? String == "Facture %22A%22; name=x.pdf")
+        #expect((upload["fields"] as? [String: String])?["DocumentName"] == #"Facture "A"; name=x.pdf"#)
+    }
+
     @Test func theSameBytesAgainAreADuplicateAndStillASuccess() async throws {
         let client = client()
         let token = try await client.requestToken(credentials)

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import random
+import re
 import os
 import secrets
 import signal
@@ -251,14 +252,16 @@ class MultipartReader:
                 raise BadRequest("multipart body ends inside a part")
 
 
+_HEADER_PARAM = re.compile(r'\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)')
+
+
 def _header_params(text):
-    for item in text.split(";"):
-        key, equals, value = item.strip().partition("=")
-        if equals:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1].replace('\\"', '"')
-            yield key.strip().lower(), value
+    """key=value parameters after a header's first ';', quoted strings kept whole (a ';' inside one is text)."""
+    for match in _HEADER_PARAM.finditer(text):
+        key, value = match.group(1), match.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = re.sub(r'\\(.)', r'\1', value[1:-1])
+        yield key.lower(), value
 
 
 class Handler(BaseHTTPRequestHandler):

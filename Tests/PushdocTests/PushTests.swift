@@ -150,6 +150,20 @@ struct PushTests {
         #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
     }
 
+    /// Two MCF dossiers with one SIRET both map to its Inqom folder, and the
+    /// answer says so.
+    @Test func dossiersSharingASiretAreShown() async throws {
+        let harness = try await PushHarness()
+        _ = try await harness.expectResult(
+            "catalog.upsertDossiers", #"{"dossiers":[{"id":"d5","name":"Boulangerie Martin (ancien)","attributes":{"SIRET":"732 829 320 00074"}}]}"#)
+        _ = try await harness.expectResult("wizard.selectDossiers", #"{"ids":["d5"],"selected":true}"#)
+        let mapping = try await harness.expectResult("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
+        let shared = try #require(mapping.at("result", "sharedSirets") as? [[String: Any]])
+        #expect(shared.count == 1)
+        #expect(shared.first?["siret"] as? String == "73282932000074")
+        #expect(shared.first?["dossierIds"] as? [String] == ["d1", "d5"])
+    }
+
     @Test func filesRootIsEnforcedThroughDotsLinksAndNULs() async throws {
         let root = TemporaryDirectory.make(prefix: "pushdoc-root")
         let harness = try await PushHarness(extra: ["--files-root", root])

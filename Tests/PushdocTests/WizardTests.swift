@@ -103,7 +103,11 @@ struct WizardTests {
         let reasons = Dictionary(uniqueKeysWithValues: unmatched.map { ($0["dossierId"] as! String, $0["reason"] as! String) })
         #expect(reasons == ["d-double": "ambiguous_in_inqom", "d-absent": "not_found_in_inqom", "d-invalid": "invalid_siret", "d-missing": "missing_attribute"])
         #expect(unmatched.first { $0["dossierId"] as? String == "d-invalid" }?["value"] as? String == "73282932000075")
+        #expect((preview.at("result", "sharedSirets") as? [Any])?.isEmpty == true)
         _ = try await call("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
+        // An attribute no dossier carries saves nothing over the working mapping.
+        let misspelt = try await call("wizard.mapDossiers", #"{"siretAttribute":"NOPE"}"#)
+        #expect(misspelt.errorCode == -32602 && misspelt.string("error", "data", "field") == "siretAttribute", "\(misspelt)")
         let saved = try await call("wizard.mapping", #"{"pageSize":2}"#)
         #expect(saved.int("result", "total") == 3)
         #expect(saved.string("result", "siretAttribute") == "SIRET")
