@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "JSONSafety", swiftSettings: strictness),
         .target(
             name: "JSONRPC",
-            dependencies: ["JSONSafety", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSONSafety", "CLinux", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictness
         ),
         .target(

@@ -1,4 +1,3 @@
-import Dispatch
 import JSONSafety
 import Glibc
 import Logging
@@ -20,12 +19,12 @@ public final class Connection: Sendable {
     public let output: OutputChannel
     let server: RPCServer
     private let inFlight = Mutex<[UInt64: Tracked]>([:])
-    /// The reader waits on this while requests under way are at the limit;
-    /// `readerWaits` says whether the request that ends must wake it.
-    private let roomMade = DispatchSemaphore(value: 0)
+    /// Wakes the reader out of `poll`; `readerWaits` says whether a request
+    /// that ends must (the reader waits for room, or for the last request).
+    private let wakeup = Wakeup()
     private let readerWaits = Atomic<Bool>(false)
-    /// Signalled when the last request under way ends, for a reader whose input has ended.
-    private let allEnded = DispatchSemaphore(value: 0)
+    /// Reading paused at the in-flight limit, until half of it is answered.
+    private let paused = Atomic<Bool>(false)
     private let nextToken = Atomic<UInt64>(0)
     private let closeHandlers = Mutex<[@Sendable () -> Void]>([])
 
@@ -33,6 +32,7 @@ public final class Connection: Sendable {
         self.name = name
         self.output = output
         self.server = server
+        output.attach { [wakeup] in wakeup.signal() }
     }
 
     /// Runs `handler` when the client has gone (its input ended and its
@@ -46,9 +46,12 @@ public final class Connection: Sendable {
         output.write(OutgoingMessage.notification(method: method, params: params))
     }
 
-    /// Reads `input` until end of file, answering every message. Blocks: run
-    /// it on a thread of its own. Returns once every request read has been
-    /// answered (or the peer stopped reading).
+    /// Reads `input` until end of file, answering every message, on this
+    /// connection's own thread (it blocks: run it on a thread of its own).
+    /// One `poll` waits for input, for room to send queued answers, and for
+    /// wake-ups from requests that end. Returns once every request read has
+    /// been answered and sent, or the peer is gone, or a line stayed
+    /// unfinished too long.
     func serve(input: Int32, onEndOfInput: @Sendable () -> Void) {
         var framer = LineFramer(maxBytes: server.maxMessageBytes)
         let chunkSize = 1 << 16
@@ -68,34 +71,90 @@ public final class Connection: Sendable {
                         error: .invalidRequest("message longer than \(self.server.maxMessageBytes) bytes")))
             }
         }
+        var inputOpen = true
         var justServed = false
+        var framed = 0
+        var lineStarted: ContinuousClock.Instant?
         while !output.isBroken {
-            if justServed { Self.lookForInput(input, for: Self.spinAfterInput) }
+            if !inputOpen, inFlight.withLock({ $0.isEmpty }), output.backlog == 0 { break }
+            let reading = inputOpen && hasRoom()
+            if reading, justServed { Self.lookForInput(input, for: Self.spinAfterInput) }
+            let deadline = lineStarted.map { $0 + server.unfinishedLineTimeout }
+            let readable = waitForEvents(input: inputOpen ? input : nil, reading: reading, deadline: deadline)
+            if let deadline, ContinuousClock.now >= deadline {
+                server.logger.warning(
+                    "line unfinished for too long: connection closed",
+                    metadata: ["connection": "\(name)", "timeout": "\(server.unfinishedLineTimeout)"])
+                break
+            }
+            justServed = false
+            guard readable else { continue }
             let count = read(input, chunk.baseAddress, chunkSize)
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            guard count > 0 else {
+                inputOpen = false
+                framer.finish(emit: handleFrame)
+                onEndOfInput()
+                // From now on the last request to end wakes the reader.
+                readerWaits.store(true, ordering: .sequentiallyConsistent)
+                continue
+            }
             output.hold()
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
             output.release()
             justServed = true
+            let held = framer.bufferedByteCount
+            if held > framed { server.budget.add(held - framed) } else { server.budget.remove(framed - held) }
+            framed = held
+            lineStarted = held == 0 ? nil : (lineStarted ?? .now)
         }
-        framer.finish(emit: handleFrame)
-        onEndOfInput()
-        // Nobody will read what is left: a peer that has closed the socket
-        // entirely, or an output that broke, cancels it.
-        while !inFlight.withLock({ $0.isEmpty }) {
-            if output.isBroken || (output.isSocket && Self.peerHasClosed(input)) { cancelAll() }
-            // Timed: a peer that closes meanwhile is noticed without waiting for the requests.
-            _ = allEnded.wait(timeout: .now() + .milliseconds(50))
-        }
+        server.budget.remove(framed)
+        cancelAll()
+        // What could not be sent is dropped, and given back to the budget.
+        output.markBroken()
         for handler in closeHandlers.withLock({ $0 }) { handler() }
-        output.flush()
+    }
+
+    /// Waits for one of: input to read (when `reading`), room to send queued
+    /// answers (then sends them), a wake-up, the peer gone, or `deadline`.
+    /// Says whether input is ready to read.
+    private func waitForEvents(input: Int32?, reading: Bool, deadline: ContinuousClock.Instant?) -> Bool {
+        let outputFD = output.descriptor
+        let sending = output.isAwaitingRoom
+        let inputEvents = reading ? Int16(POLLIN) : 0
+        let outputEvents = sending ? Int16(POLLOUT) : 0
+        var watched = [pollfd(fd: wakeup.fd, events: Int16(POLLIN), revents: 0)]
+        if let input, input == outputFD {
+            // A socket is watched even when neither read nor written: its hang-up ends the connection.
+            watched.append(pollfd(fd: input, events: inputEvents | outputEvents, revents: 0))
+        } else {
+            if let input, reading { watched.append(pollfd(fd: input, events: inputEvents, revents: 0)) }
+            if sending { watched.append(pollfd(fd: outputFD, events: outputEvents, revents: 0)) }
+        }
+        var timeout: Int32 = -1
+        if let deadline {
+            let (seconds, attoseconds) = max(deadline - .now, .zero).components
+            timeout = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+        }
+        guard poll(&watched, nfds_t(watched.count), timeout) > 0 else { return false }
+        if watched[0].revents != 0 { wakeup.clear() }
+        var readable = false
+        for entry in watched.dropFirst() {
+            if entry.fd == outputFD {
+                if entry.revents & Int16(POLLOUT) != 0 { output.sendQueued() }
+                // Gone (an error, or a hang-up with nothing left to read): nobody reads answers.
+                let gone = entry.revents & Int16(POLLERR) != 0
+                    || (entry.revents & Int16(POLLHUP) != 0 && entry.revents & Int16(POLLIN) == 0)
+                if gone { output.markBroken() }
+            }
+            if entry.fd == input, reading, entry.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readable = true }
+        }
+        return readable
     }
 
     /// A client that waits for each answer sends its next request within
-    /// microseconds: looking for it a moment before sleeping in `read`
-    /// spares a wake-up from another CPU (stdio round trips of 60–90 µs
-    /// then, against 10–15 µs when both sides stay on their CPUs).
+    /// microseconds: looking for it a moment before sleeping in `poll`
+    /// spares a wake-up from another CPU.
     /// One connection looks at a time, so that many clients cannot spend
     /// the CPUs spinning.
     static let spinAfterInput = Duration.microseconds(50)
@@ -109,53 +168,55 @@ public final class Connection: Sendable {
         while poll(&watched, 1, 0) == 0, ContinuousClock.now < deadline {}
     }
 
-    /// Whether a socket's peer has closed both ways (not only its writing).
-    private static func peerHasClosed(_ fd: Int32) -> Bool {
-        var watched = pollfd(fd: fd, events: 0, revents: 0)
-        return poll(&watched, 1, 0) > 0 && watched.revents & Int16(POLLHUP | POLLERR) != 0
-    }
-
-    private static let backlogLimit = 8 << 20
+    /// Unread answers past which a connection's reading pauses.
+    static let backlogLimit = 8 << 20
     /// Requests under way per connection before its reading pauses: enough
-    /// to keep group commits full, few enough to bound memory (a flood of
-    /// 5,000 pipelined submits held 36 MB of heap without it, 12 MB with it).
+    /// to keep group commits full, few enough to bound memory.
     static let inFlightLimit = 256
     /// Reading resumes once this few are under way: one wake-up per half
     /// limit of answers, not one per answer.
     static let resumeAt = inFlightLimit / 2
 
+    /// Whether another message may be read: fewer than the limit under way
+    /// (after a pause, half of it), answers read by the client, and the
+    /// server's buffer budget not spent.
+    private func hasRoom() -> Bool {
+        let running = inFlight.withLock { $0.count }
+        if paused.load(ordering: .relaxed) {
+            guard running <= Self.resumeAt else { return false }
+            paused.store(false, ordering: .relaxed)
+        } else if running >= Self.inFlightLimit {
+            paused.store(true, ordering: .relaxed)
+            return false
+        }
+        return output.backlog <= Self.backlogLimit && !server.budget.isExhausted
+    }
+
     /// Before each message: a client that does not read its replies is not
     /// read either, nor one with `inFlightLimit` requests under way, so that
-    /// memory stays bounded. The answers held for this chunk leave first.
+    /// memory stays bounded. Meanwhile its queued answers are sent as it
+    /// reads them. The answers held for this chunk leave first.
     private func waitForRoom() {
-        func isFull() -> Bool { inFlight.withLock { $0.count } >= Self.inFlightLimit }
-        func isBacklogged() -> Bool { output.backlog > Self.backlogLimit }
-        // Only this reader adds requests: paused, their count can only fall.
-        let full = isFull()
-        guard full || isBacklogged() else { return }
+        guard !hasRoom() else { return }
         output.release()
         defer { output.hold() }
         while !output.isBroken {
-            if isBacklogged() {
-                // Only the peer's reading shrinks the backlog: looked at again shortly.
-                usleep(1000)
-                continue
-            }
-            guard full else { break }
             readerWaits.store(true, ordering: .sequentiallyConsistent)
-            // Counted again after saying so: a request ending in between wakes the wait.
-            guard inFlight.withLock({ $0.count }) > Self.resumeAt else { break }
-            // Timed: a peer that vanishes meanwhile is noticed without waiting for an answer.
-            _ = roomMade.wait(timeout: .now() + .milliseconds(50))
+            // Looked at again after saying so: a request ending in between wakes the wait.
+            guard !hasRoom() else { break }
+            _ = waitForEvents(input: nil, reading: false, deadline: nil)
         }
         readerWaits.store(false, ordering: .sequentiallyConsistent)
     }
 
-    /// Requests ended, `remaining` still under way: wakes a reader waiting for room.
+    /// Requests ended, `remaining` still under way: wakes a reader waiting
+    /// for room, or for the last request after its input ended.
     private func requestsEnded(remaining: Int) {
-        if remaining <= Self.resumeAt, readerWaits.exchange(false, ordering: .sequentiallyConsistent) { roomMade.signal() }
-        if remaining == 0 { allEnded.signal() }
+        if remaining <= Self.resumeAt, readerWaits.load(ordering: .sequentiallyConsistent) { wakeup.signal() }
     }
+
+    /// Wakes the reader, to look at its room again.
+    func wake() { wakeup.signal() }
 
     /// The most elements a batch may hold; each counts as a request.
     public static let maxBatch = 1_000
@@ -294,7 +355,6 @@ public final class Connection: Sendable {
             return Array(tracked.values)
         }
         for request in all { request.task.cancel() }
-        allEnded.signal()
     }
 }
 

@@ -1,3 +1,4 @@
+import CLinux
 import JSONSafety
 import Glibc
 import Logging
@@ -17,13 +18,27 @@ public final class RPCServer: Sendable {
 
     public let table: MethodTable
     public let maxMessageBytes: Int
+    /// Unfinished lines and unread answers of all connections together.
+    public let budget: BufferBudget
+    /// How long a line may stay unfinished before its connection is closed.
+    public let unfinishedLineTimeout: Duration
     let logger: Logger
     private let state = Mutex(State())
 
-    public init(table: MethodTable, maxMessageBytes: Int, logger: Logger) {
+    public static let defaultBufferBudget = 256 << 20
+
+    public init(
+        table: MethodTable, maxMessageBytes: Int, logger: Logger, bufferBudget: Int = RPCServer.defaultBufferBudget,
+        unfinishedLineTimeout: Duration = .seconds(30)
+    ) {
         self.table = table
         self.maxMessageBytes = maxMessageBytes
         self.logger = logger
+        self.budget = BufferBudget(limit: bufferBudget)
+        self.unfinishedLineTimeout = unfinishedLineTimeout
+        budget.whenFreed { [weak self] in
+            for connection in self?.state.withLock({ Array($0.connections.values) }) ?? [] { connection.wake() }
+        }
     }
 
     public var isAcceptingWork: Bool { state.withLock { $0.acceptingWork } }
@@ -43,10 +58,11 @@ public final class RPCServer: Sendable {
         return true
     }
 
-    /// Writes out every reply already produced, on every connection.
-    public func flushAll() {
+    /// Returns once every reply already produced has been sent, on every
+    /// connection (each connection's thread sends as its client reads).
+    public func flushAll() async {
         for connection in state.withLock({ Array($0.connections.values) }) {
-            connection.output.flush()
+            await connection.output.flush()
         }
     }
 
@@ -56,13 +72,19 @@ public final class RPCServer: Sendable {
     func serve(
         name: String, input: Int32, output: OutputChannel, onEndOfInput: @Sendable () -> Void = {}
     ) {
+        output.attach(budget: budget)
         let connection = Connection(name: name, output: output, server: self)
         let key = ObjectIdentifier(connection)
         state.withLock { $0.connections[key] = connection }
         logger.debug("client connected", metadata: ["connection": "\(name)"])
         connection.serve(input: input, onEndOfInput: onEndOfInput)
-        state.withLock { _ = $0.connections.removeValue(forKey: key) }
+        let remaining = state.withLock { state in
+            state.connections.removeValue(forKey: key)
+            return state.connections.count
+        }
         logger.debug("client disconnected", metadata: ["connection": "\(name)"])
+        // Buffers of a busy connection go back to the system, not only to the allocator.
+        if remaining == 0 || budget.usedBytes == 0 { malloc_trim(0) }
     }
 
     func taskStarted() { state.withLock { $0.activeTasks += 1 } }

@@ -13,6 +13,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable {
     public static let shuttingDown = ErrorCode(rawValue: -32001)
     /// The peer's uid is not allowed on the socket.
     public static let peerNotAllowed = ErrorCode(rawValue: -32002)
+    /// `--max-connections` connections are open already.
+    public static let tooManyConnections = ErrorCode(rawValue: -32003)
     public static let cancelled = ErrorCode(rawValue: -32800)
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// Serves many clients on a Unix domain socket, one thread per connection.
 /// The socket file is 0600 from the moment it exists (0666 when other uids
@@ -15,12 +16,16 @@ public final class UnixSocketListener: Sendable {
     public let path: String
     private let listeningFD: Int32
     private let allowedUIDs: Set<uid_t>
+    public let maxConnections: Int
+    private let open = Atomic<Int>(0)
+    private let refusals = Refusals()
 
     /// Binds the socket; clients wait in the backlog until `start`. Made
     /// before the engine opens its data directory, so that a start that
     /// cannot listen changes nothing.
-    public init(path: String, allowedUIDs: Set<uid_t>) throws(Failure) {
+    public init(path: String, allowedUIDs: Set<uid_t>, maxConnections: Int = 256) throws(Failure) {
         self.path = path
+        self.maxConnections = maxConnections
         let opensToOthers = !allowedUIDs.subtracting([geteuid(), 0]).isEmpty
         self.allowedUIDs = allowedUIDs.union([geteuid(), 0])
         var address = try Self.address(for: path)
@@ -58,6 +63,9 @@ public final class UnixSocketListener: Sendable {
         unlink(path)
     }
 
+    /// Each peer is checked here, before anything is spent on it: a refused
+    /// uid, or one past `maxConnections`, gets one error line and is closed
+    /// by the shared refusals thread; the others get a thread of their own.
     private func acceptLoop(server: RPCServer) {
         var number = 0
         while true {
@@ -75,43 +83,38 @@ public final class UnixSocketListener: Sendable {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             number += 1
             let name = "socket#\(number)"
-            Thread {
-                Thread.current.name = "pd-\(name)"
-                self.serveClient(client, name: name, server: server)
-            }.start()
+            let uid = Self.peerUID(client)
+            guard let uid, allowedUIDs.contains(uid) else {
+                server.logger.warning("peer refused", metadata: ["connection": "\(name)", "uid": "\(uid.map { "\($0)" } ?? "unknown")"])
+                refusals.refuse(
+                    client,
+                    ResponseError(
+                        code: .peerNotAllowed, reason: "peer_not_allowed",
+                        message: "\(uid.map { "uid \($0)" } ?? "a peer whose uid cannot be read") may not use this engine (see --allow-uid)"))
+                continue
+            }
+            guard open.add(1, ordering: .relaxed).newValue <= maxConnections else {
+                open.subtract(1, ordering: .relaxed)
+                server.logger.warning("connection refused: too many", metadata: ["connection": "\(name)", "limit": "\(maxConnections)"])
+                refusals.refuse(
+                    client,
+                    ResponseError(
+                        code: .tooManyConnections, reason: "too_many_connections",
+                        message: "the engine serves \(maxConnections) connections at most (--max-connections): try again later"))
+                continue
+            }
+            let started = startThread(named: "pd-\(name)") {
+                server.serve(name: name, input: client, output: OutputChannel(fd: client, isSocket: true))
+                close(client)
+                self.open.subtract(1, ordering: .relaxed)
+            }
+            if !started {
+                server.logger.error("no thread for a new connection: closed", metadata: ["connection": "\(name)"])
+                close(client)
+                open.subtract(1, ordering: .relaxed)
+            }
         }
         close(listeningFD)
-    }
-
-    private func serveClient(_ fd: Int32, name: String, server: RPCServer) {
-        defer { close(fd) }
-        let output = OutputChannel(fd: fd, isSocket: true)
-        let uid = Self.peerUID(fd)
-        if uid == nil || !allowedUIDs.contains(uid!) {
-            let who = uid.map { "uid \($0)" } ?? "a peer whose uid cannot be read"
-            server.logger.warning("peer refused", metadata: ["connection": "\(name)", "uid": "\(uid.map { "\($0)" } ?? "unknown")"])
-            let error = ResponseError(
-                code: .peerNotAllowed, reason: "peer_not_allowed",
-                message: "\(who) may not use this engine (see --allow-uid)")
-            output.write(OutgoingMessage.error(id: .null, error: error))
-            output.flush()
-            Self.lingerUntilPeerCloses(fd)
-            return
-        }
-        server.serve(name: name, input: fd, output: output)
-    }
-
-    /// Closing with unread input sends a reset that can destroy the refusal
-    /// before the peer reads it: half-close, then drain (a second at most).
-    private static func lingerUntilPeerCloses(_ fd: Int32) {
-        Glibc.shutdown(fd, Int32(SHUT_WR))
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var sink = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<64 {
-            let count = sink.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { return }
-        }
     }
 
     /// `struct ucred` is not visible through Glibc; its layout is fixed.

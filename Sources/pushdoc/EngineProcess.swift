@@ -29,7 +29,8 @@ struct EngineProcess {
         var listener: UnixSocketListener?
         if let path = settings.socketPath {
             do {
-                listener = try UnixSocketListener(path: path, allowedUIDs: settings.allowedUIDs)
+                listener = try UnixSocketListener(
+                    path: path, allowedUIDs: settings.allowedUIDs, maxConnections: settings.maxConnections)
             } catch {
                 Self.fail("cannot start: \(error)")
             }
@@ -74,7 +75,17 @@ struct EngineProcess {
         if !server.waitUntilIdle(deadline: deadline) {
             logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])
         }
-        server.flushAll()
+        // Answers still queued go out as their clients read them, within the grace.
+        let flushed = DispatchSemaphore(value: 0)
+        Task {
+            await server.flushAll()
+            flushed.signal()
+        }
+        if flushed.wait(timeout: .now() + .milliseconds(Int(max(deadline - .now, .milliseconds(500)) / .milliseconds(1))))
+            == .timedOut
+        {
+            logger.warning("answers left unsent at shutdown: their clients were not reading")
+        }
         _ = Self.waitFor { await engine.sealDatabase() }
         signals.forEach { $0.cancel() }
         logger.info("stopped")

@@ -25,6 +25,7 @@ struct Serve {
     var shutdownGrace: String?
     var maxMessageBytes: String?
     var allowUid: [String] = []
+    var maxConnections: String?
     var smtpUrl: String?
     var smtpCaFile: String?
     var smtpAllowPlainAuth = false
@@ -67,6 +68,7 @@ struct Serve {
         Option("shutdown-grace", "s", "Seconds in-flight work gets at shutdown (default 10).") { $0.shutdownGrace = $1 },
         Option("max-message-bytes", "n", "Longest protocol line, in bytes; K, M, G suffixes (default 16M).") { $0.maxMessageBytes = $1 },
         Option("allow-uid", "uid", "Also let this uid use the socket; repeatable (PUSHDOC_ALLOW_UID: comma-separated).") { $0.allowUid.append($1) },
+        Option("max-connections", "n", "Socket connections served at once; more are refused (default 256).") { $0.maxConnections = $1 },
         Option("smtp-url", "url", "SMTP server of the digest: smtp://host:port or smtps://host:port.") { $0.smtpUrl = $1 },
         Option("smtp-ca-file", "path", "CA certificates the SMTP server's certificate must chain to.") { $0.smtpCaFile = $1 },
         Option("smtp-allow-plain-auth", nil, "Send SMTP credentials without TLS; loopback hosts only (tests).") { serve, _ in

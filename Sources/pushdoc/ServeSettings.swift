@@ -16,6 +16,7 @@ struct ServeSettings {
     let stdio: Bool
     let socketPath: String?
     let maxMessageBytes: Int
+    let maxConnections: Int
     let allowedUIDs: Set<uid_t>
     let logLevel: Logger.Level
     let logFormat: StderrLogHandler.Format
@@ -33,6 +34,9 @@ struct ServeSettings {
             command.maxMessageBytes, "max-message-bytes", default: 16 << 20,
             expected: "a size from 1K to 1G (bytes, or with a K, M or G suffix)"
         ) { Self.size($0).flatMap { (1 << 10...1 << 30).contains($0) ? Int($0) : nil } }
+        maxConnections = try source.value(
+            command.maxConnections, "max-connections", default: 256, expected: "a whole number from 1 to 65536"
+        ) { Int($0).flatMap { (1...65_536).contains($0) ? $0 : nil } }
         let uidTexts = command.allowUid.isEmpty
             ? (environment["PUSHDOC_ALLOW_UID"]?.split(separator: ",").map(String.init) ?? [])
             : command.allowUid

@@ -1,0 +1,33 @@
+import CLinux
+import Glibc
+
+/// Starts `body` on a detached thread of its own, named for `top -H` and
+/// `perf` (15 bytes at most). Returns false when no thread could be made
+/// (a thread limit): the caller then gives up what it would have served.
+func startThread(named name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Work: Sendable {
+        let name: String
+        let body: @Sendable () -> Void
+        init(name: String, body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let work = Unmanaged.passRetained(Work(name: String(name.utf8.prefix(15))!, body: body))
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    var thread = pthread_t()
+    let status = pthread_create(&thread, &attributes, { argument in
+        let work = Unmanaged<Work>.fromOpaque(argument!).takeRetainedValue()
+        _ = pushdoc_set_thread_name(work.name)
+        work.body()
+        return nil
+    }, work.toOpaque())
+    guard status == 0 else {
+        work.release()
+        return false
+    }
+    return true
+}
