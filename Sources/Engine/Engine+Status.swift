@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Store
 
 public struct DocumentCounts: Codable, Sendable {
@@ -250,16 +251,27 @@ extension Engine {
     }
 
     /// Streams events after `seq` to `deliver`, in order, then the new ones
-    /// as they are committed, until the task is cancelled.
-    public func followEvents(after seq: Int64, deliver: @Sendable ([Event]) -> Void) async {
+    /// as they are committed, until the task is cancelled. `deliver` may wait
+    /// (a subscriber not reading): the log is durable, the stream resumes
+    /// where it stopped.
+    public func followEvents(after seq: Int64, deliver: @Sendable ([Event]) async -> Void) async {
         var last = seq
         while !Task.isCancelled {
             let seen = changes.generation
             let from = last
             let looked = ContinuousClock.now
-            guard let batch = try? await database.read({ try $0.events(after: from, limit: Self.eventBatch) }) else { return }
+            // A stream whose client has gone skips its query if it is still queued behind others'.
+            let abandoned = Atomic<Bool>(false)
+            let read = try? await withTaskCancellationHandler {
+                try await database.readForStream { connection in
+                    abandoned.load(ordering: .relaxed) ? [] : try connection.events(after: from, limit: Self.eventBatch)
+                }
+            } onCancel: {
+                abandoned.store(true, ordering: .relaxed)
+            }
+            guard let batch = read, !Task.isCancelled else { return }
             if let newest = batch.last {
-                deliver(batch)
+                await deliver(batch)
                 last = newest.seq
                 if batch.count == Self.eventBatch { continue }
             } else {

@@ -112,7 +112,8 @@ public final class Connection: Sendable {
         cancelAll()
         // What could not be sent is dropped, and given back to the budget.
         output.markBroken()
-        for handler in closeHandlers.withLock({ $0 }) { handler() }
+        // Taken, not copied: a handler that holds this connection must not keep it alive.
+        for handler in closeHandlers.withLock({ $0.drain() }) { handler() }
     }
 
     /// Waits for one of: input to read (when `reading`), room to send queued

@@ -41,8 +41,10 @@ final class FollowUps: Sendable {
         actions.withLock { $0.append(action) }
     }
 
+    /// Runs the actions once; taken, not copied: an action holds its request's
+    /// context, and with it this list and the connection.
     func run() {
-        for action in actions.withLock({ $0 }) { action() }
+        for action in actions.withLock({ $0.drain() }) { action() }
     }
 }
 

@@ -45,6 +45,8 @@ extension PushdocMethods {
             context.afterReply {
                 subscriptions.start(on: context.connection) {
                     await engine.followEvents(after: after) { events in
+                        // A subscriber that does not read its answers gets no more until it does.
+                        await context.connection.output.waitForRoom(below: Self.subscriberBacklog)
                         for event in events {
                             if let params = try? RawJSON(encoding: event) {
                                 context.connection.notify(method: "event", params: params)
@@ -60,6 +62,9 @@ extension PushdocMethods {
             return EmptyResult()
         }
     }
+
+    /// Unread bytes past which event delivery to a subscriber pauses.
+    static let subscriberBacklog = 1 << 20
 
     /// Sends `$/progress {token, value: {transmitted, failed, pending, total}}`.
     private static func progressReporter(token: RawJSON, connection: Connection) -> @Sendable (DocumentCounts) -> Void {

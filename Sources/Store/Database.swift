@@ -1,8 +1,9 @@
 import CSQLite
 import Dispatch
 
-/// The engine's SQLite database: one writing connection and one reading
-/// connection, each owned by a serial dispatch queue so that SQLite's
+/// The engine's SQLite database: one writing connection and two reading
+/// connections (one for the clients' calls, one for streams that replay the
+/// event log), each owned by a serial dispatch queue so that SQLite's
 /// blocking calls never run on Swift's cooperative threads. WAL lets reads
 /// proceed while a write commits; `synchronous=FULL` makes a commit durable
 /// before it is acknowledged.
@@ -14,6 +15,8 @@ public final class Database: Sendable {
     private let fingerprintAtStart: FileFingerprint?
     private let writer: GroupCommitWriter
     private let reader: QueueOwnedConnection
+    /// Event replays to subscribers: hundreds of them never queue ahead of a client's call.
+    private let streamReader: QueueOwnedConnection
 
     /// How a start made sure the file is sound.
     public enum IntegrityCheck: String, Sendable {
@@ -43,11 +46,16 @@ public final class Database: Sendable {
         try writing.execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY")
         try Migrator(migrations: migrations).migrate(writing)
+        self.writer = GroupCommitWriter(writing, label: "pushdoc.store.writer")
+        self.reader = try Self.openReader(path, label: "pushdoc.store.reader")
+        self.streamReader = try Self.openReader(path, label: "pushdoc.store.stream-reader")
+    }
+
+    private static func openReader(_ path: String, label: String) throws -> QueueOwnedConnection {
         let reading = try SQLiteConnection(path: path, readOnly: true)
         // Reads scan the catalog: map the file rather than copy pages through a small cache.
         try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456")
-        self.writer = GroupCommitWriter(writing, label: "pushdoc.store.writer")
-        self.reader = QueueOwnedConnection(reading, label: "pushdoc.store.reader")
+        return QueueOwnedConnection(reading, label: label)
     }
 
     /// Runs `body` atomically in a write transaction, committed durably
@@ -67,6 +75,17 @@ public final class Database: Sendable {
     /// Runs `body` on the reading connection, in one read transaction (a
     /// consistent snapshot while writes go on).
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await Self.read(on: reader, body)
+    }
+
+    /// The same as `read`, on the connection kept for long streams.
+    public func readForStream<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await Self.read(on: streamReader, body)
+    }
+
+    private static func read<T: Sendable>(
+        on reader: QueueOwnedConnection, _ body: @escaping @Sendable (SQLiteConnection) throws -> T
+    ) async throws -> T {
         try await reader.perform { connection in
             try connection.run("BEGIN")
             defer { _ = try? connection.run("COMMIT") }

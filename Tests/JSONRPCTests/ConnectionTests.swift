@@ -74,6 +74,14 @@ struct ConnectionTests {
 
     /// A server with the test methods, serving one end of a socketpair.
     private func connect(maxMessageBytes: Int = 1 << 20, gate: Gate = Gate()) -> (RPCServer, RPCPeer) {
+        let server = makeServer(maxMessageBytes: maxMessageBytes, gate: gate)
+        return (server, attach(to: server))
+    }
+
+    private func makeServer(
+        maxMessageBytes: Int = 1 << 20, gate: Gate = Gate(), bufferBudget: Int = RPCServer.defaultBufferBudget,
+        unfinishedLineTimeout: Duration = .seconds(30)
+    ) -> RPCServer {
         var table = MethodTable { error in
             error is KnownFailure ? ResponseError(code: ErrorCode(rawValue: 1999), reason: "known", message: "Known") : nil
         }
@@ -89,7 +97,13 @@ struct ConnectionTests {
         table.registerImmediate(Fail.self) { params, _ in
             throw params.known ? KnownFailure() as any Error : UnknownFailure()
         }
-        let server = RPCServer(table: table, maxMessageBytes: maxMessageBytes, logger: Logger(label: "test"))
+        return RPCServer(
+            table: table, maxMessageBytes: maxMessageBytes, logger: Logger(label: "test"), bufferBudget: bufferBudget,
+            unfinishedLineTimeout: unfinishedLineTimeout)
+    }
+
+    /// Another client of `server`, on its own socketpair and thread.
+    private func attach(to server: RPCServer) -> RPCPeer {
         var fds: [Int32] = [0, 0]
         precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
         let serverFD = fds[0]
@@ -98,7 +112,49 @@ struct ConnectionTests {
             close(serverFD)
         }
         thread.start()
-        return (server, RPCPeer(readFD: fds[1], writeFD: fds[1], isSocket: true))
+        return RPCPeer(readFD: fds[1], writeFD: fds[1], isSocket: true)
+    }
+
+    @Test func aLineLeftUnfinishedClosesItsConnectionAndOnlyIt() async throws {
+        let server = makeServer(unfinishedLineTimeout: .milliseconds(300))
+        let stalled = attach(to: server)
+        let steady = attach(to: server)
+        let started = ContinuousClock.now
+        stalled.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"test.ec"#.utf8))
+        #expect(try await steady.call("test.echo", #"{"text":"x"}"#).string("result") == "x")
+        try await stalled.lines.waitForEnd(timeout: .seconds(10))
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(try await steady.call("test.echo", #"{"text":"y"}"#).string("result") == "y")
+    }
+
+    /// Unfinished lines of all connections share one budget: past it, the
+    /// others stop reading until it is freed (here, by the first one's
+    /// timeout), and then go on.
+    @Test func unfinishedLinesOfAllConnectionsShareOneBudget() async throws {
+        let server = makeServer(maxMessageBytes: 4 << 20, bufferBudget: 1 << 20, unfinishedLineTimeout: .seconds(1))
+        let hog = attach(to: server)
+        let other = attach(to: server)
+        let started = ContinuousClock.now
+        hog.write(Array(#"{"jsonrpc":"2.0","id":1,"method":"test.echo","params":{"text":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 1 << 20))
+        // The budget is spent once the hog's bytes are read; a long line from the other then waits for it.
+        #expect(try await waitFor { server.budget.isExhausted })
+        let long = #"{"jsonrpc":"2.0","id":2,"method":"test.echo","params":{"text":""# + String(repeating: "b", count: 512 << 10) + #""}}"#
+        other.send(long)
+        let answer = try await other.next(timeout: .seconds(10))
+        #expect(answer.int("id") == 2)
+        #expect(ContinuousClock.now - started >= .seconds(1), "answered before the hog's line timed out")
+        try await hog.lines.waitForEnd(timeout: .seconds(10))
+        #expect(server.budget.usedBytes == 0)
+    }
+
+    /// Waits for `condition`, observing a server whose threads change it.
+    private func waitFor(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            await Task.yield()
+        }
+        return true
     }
 
     @Test func aSlowRequestDoesNotDelayOthers() async throws {
