@@ -171,7 +171,7 @@ extension Engine {
                         throw EngineError.fileUnreadable(detail: "contentBase64 is not valid base64")
                     }
                     guard Int64(bytes.count) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
-                    return try spool.store(bytes: Array(bytes))
+                    return try spool.store(bytes: bytes)
                 case .file(let path):
                     let fd = try readableFiles.open(path, logger: logger)
                     defer { close(fd) }

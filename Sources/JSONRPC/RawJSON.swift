@@ -67,7 +67,12 @@ public struct RawJSON: Sendable, Hashable, CustomStringConvertible {
     public var kind: JSONKind { JSONKind(firstByte: bytes.first) }
 
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+        // The decoder reads the bytes in place: a 16 MiB contentBase64 is not copied once more.
+        try bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return try JSONDecoder().decode(type, from: Data()) }
+            return try JSONDecoder().decode(
+                type, from: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
+        }
     }
 
     /// The members of an object, in order; later duplicates win on lookup.

@@ -88,7 +88,7 @@ public struct Spool: Sendable {
         }
     }
 
-    public func store(bytes: [UInt8]) throws -> Entry {
+    public func store(bytes: some ContiguousBytes) throws -> Entry {
         try store { write in try bytes.withUnsafeBytes { try write($0, Int64.max) } }
     }
 

@@ -45,7 +45,7 @@ struct OutageTests {
     @Test(arguments: ["connection refused", "unknown host"])
     func anUnreachableInqomSpendsNoAttempt(_ how: String) async throws {
         var harness = try await PushHarness()
-        let unreachable = how == "unknown host" ? "http://inqom.invalid" : "http://127.0.0.1:\(try closedPort())"
+        let unreachable = how == "unknown host" ? "https://inqom.invalid" : "http://127.0.0.1:\(try closedPort())"
         try await harness.restart(
             ["serve", "--stdio", "--inqom-auth-url", harness.standIn.url.absoluteString, "--inqom-api-url", unreachable]
                 + PushHarness.engineOptions)
