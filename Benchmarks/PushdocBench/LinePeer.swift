@@ -42,6 +42,14 @@ final class LinePeer {
 
     /// Connects to a Unix socket, retrying while the server starts.
     init(connectingTo path: String) throws {
+        let fd = try Self.connectedSocket(path)
+        childPID = nil
+        input = fd
+        output = fd
+    }
+
+    /// A socket connected to `path`, retrying while the server starts.
+    static func connectedSocket(_ path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -55,9 +63,7 @@ final class LinePeer {
             guard ContinuousClock.now < deadline else { throw BenchError(description: "cannot connect to \(path)") }
             usleep(5_000)
         }
-        childPID = nil
-        input = fd
-        output = fd
+        return fd
     }
 
     deinit {

@@ -4,7 +4,7 @@ import InqomClient
 import Logging
 import TestSupport
 
-/// `swift build -c release && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|stored]`:
+/// `swift build -c release && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|hostile|stored]`:
 /// measures, prints a table of figures beside baselines measured in the
 /// same run. Never a pass/fail test. `--quick` (CI) runs every measure on
 /// small counts, only to prove the suite still works. The blocking measures
@@ -30,6 +30,7 @@ enum PushdocBench {
         if selected("catalog") { try CatalogSearch(dossiers: quick ? 5_000 : 50_000).run(into: &table) }
         if selected("upload") { try await UploadThroughput(files: quick ? 100 : 1000, kilobytes: 200, concurrency: 4).run(into: &table) }
         if selected("push") { try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table) }
+        if selected("hostile") { try HostileClients(silent: quick ? 30 : 300, calls: quick ? 100 : 1000).run(into: &table) }
         if selected("stored") { try await StoredDocuments(documents: quick ? 5_000 : 100_000).run(into: &table) }
         table.print()
     }

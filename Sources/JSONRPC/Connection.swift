@@ -25,6 +25,8 @@ public final class Connection: Sendable {
     private let readerWaits = Atomic<Bool>(false)
     /// Reading paused at the in-flight limit, until half of it is answered.
     private let paused = Atomic<Bool>(false)
+    /// Bytes of an unfinished line held by the reader.
+    private let framedBytes = Atomic<Int>(0)
     private let nextToken = Atomic<UInt64>(0)
     private let closeHandlers = Mutex<[@Sendable () -> Void]>([])
 
@@ -106,6 +108,7 @@ public final class Connection: Sendable {
             let held = framer.bufferedByteCount
             if held > framed { server.budget.add(held - framed) } else { server.budget.remove(framed - held) }
             framed = held
+            framedBytes.store(held, ordering: .relaxed)
             lineStarted = held == 0 ? nil : (lineStarted ?? .now)
         }
         server.budget.remove(framed)
@@ -178,9 +181,13 @@ public final class Connection: Sendable {
     /// limit of answers, not one per answer.
     static let resumeAt = inFlightLimit / 2
 
+    /// A connection holding less than this is read even when the server's
+    /// budget is spent: those who filled it wait, the others are served.
+    static let smallHolding = 64 << 10
+
     /// Whether another message may be read: fewer than the limit under way
     /// (after a pause, half of it), answers read by the client, and the
-    /// server's buffer budget not spent.
+    /// server's buffer budget not spent (unless this connection holds little).
     private func hasRoom() -> Bool {
         let running = inFlight.withLock { $0.count }
         if paused.load(ordering: .relaxed) {
@@ -190,7 +197,9 @@ public final class Connection: Sendable {
             paused.store(true, ordering: .relaxed)
             return false
         }
-        return output.backlog <= Self.backlogLimit && !server.budget.isExhausted
+        let backlog = output.backlog
+        guard backlog <= Self.backlogLimit else { return false }
+        return !server.budget.isExhausted || backlog + framedBytes.load(ordering: .relaxed) < Self.smallHolding
     }
 
     /// Before each message: a client that does not read its replies is not

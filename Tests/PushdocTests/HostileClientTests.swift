@@ -158,14 +158,9 @@ struct ProcessFigures: CustomStringConvertible {
     let residentMB: Int
 
     init(pid: Int32) throws {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        func field(_ name: String) -> Int {
-            let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-            return Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
-        }
-        threads = field("Threads")
-        residentMB = field("VmRSS") / 1024
-        descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+        threads = ProcessStatus.number("Threads", pid: pid)
+        residentMB = ProcessStatus.kilobytes("VmRSS", pid: pid) / 1024
+        descriptors = ProcessStatus.openDescriptors(pid: pid)
     }
 
     var description: String { "threads \(threads), descriptors \(descriptors), resident \(residentMB) MB" }

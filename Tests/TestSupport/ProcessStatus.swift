@@ -3,10 +3,18 @@ import Foundation
 /// What /proc says of a process (this one when `pid` is nil): a field of
 /// `/proc/PID/status` in kB (`VmRSS`, `VmHWM`, `RssAnon`, ...), 0 when absent.
 public enum ProcessStatus {
-    public static func kilobytes(_ field: String, pid: pid_t? = nil) -> Int {
+    public static func kilobytes(_ field: String, pid: pid_t? = nil) -> Int { number(field, pid: pid) }
+
+    /// The number a field of `/proc/PID/status` holds (`Threads`, `VmRSS`, ...), 0 when absent.
+    public static func number(_ field: String, pid: pid_t? = nil) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid.map(String.init) ?? "self")/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
+    }
+
+    /// How many descriptors a process holds open.
+    public static func openDescriptors(pid: pid_t) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
     }
 
     /// CPU time (user and system) a process has used, from `/proc/PID/stat`.
