@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import TestSupport
 import Testing
 
@@ -46,6 +47,28 @@ struct CommandLineTests {
         #expect(engine.stderr.pending.first?.hasPrefix("pushdoc: ") == true)
         #expect(engine.stderr.pending.first?.contains(mention) == true, "\(engine.stderr.pending)")
         #expect(engine.stdio.lines.totalBytes == 0)
+    }
+
+    /// A data directory or key that is not the engine's user's own, or a
+    /// key others may read, stops a real start with one line and touches nothing.
+    @Test func aDataDirectoryNotTheEnginesOwnStopsTheStart() async throws {
+        let parent = TemporaryDirectory.make(prefix: "pushdoc-foreign")
+        mkdir(parent + "/foreign", 0o700)
+        chown(parent + "/foreign", 65534, 65534)
+        mkdir(parent + "/loose-key", 0o700)
+        _ = FileManager.default.createFile(atPath: parent + "/loose-key/master.key", contents: Data(repeating: 7, count: 32))
+        chmod(parent + "/loose-key/master.key", 0o644)
+        symlink(parent + "/loose-key", parent + "/linked")
+        for (directory, mention) in [
+            ("foreign", "belongs to uid 65534"), ("loose-key", "may be read by others"), ("linked", "is a symbolic link"),
+        ] {
+            let engine = try PushdocProcess(["serve", "--stdio", "--data-dir", parent + "/" + directory])
+            #expect(try await engine.waitForExit() == 1)
+            try await engine.stderr.waitForEnd()
+            let lines = engine.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
+            #expect(lines.count == 1 && lines.first?.contains(mention) == true, "\(directory): \(engine.stderr.pending)")
+            #expect(!FileManager.default.fileExists(atPath: parent + "/" + directory + "/pushdoc.sqlite"))
+        }
     }
 
     @Test func optionsComeFromTheEnvironmentAndTheCommandLineWins() async throws {
