@@ -10,9 +10,7 @@ struct HostileClientTests {
     var socketPath: String { directory + "/engine.sock" }
 
     private func startEngine(_ extra: [String] = []) async throws -> PushdocProcess {
-        let engine = try PushdocProcess(["serve", "--socket", socketPath] + extra)
-        try await engine.waitForLog("listening")
-        return engine
+        try await PushdocProcess.listening(on: socketPath, extra)
     }
 
     @Test func aBatchOfMoreThanAThousandIsOneError() async throws {

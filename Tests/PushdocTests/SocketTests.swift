@@ -9,9 +9,7 @@ struct SocketTests {
     var socketPath: String { directory + "/engine.sock" }
 
     private func startEngine(_ extra: [String] = []) async throws -> PushdocProcess {
-        let engine = try PushdocProcess(["serve", "--socket", socketPath] + extra)
-        try await engine.waitForLog("listening")
-        return engine
+        try await PushdocProcess.listening(on: socketPath, extra)
     }
 
     /// Stops the engine as an administrator would and checks it exits cleanly.
@@ -36,8 +34,8 @@ struct SocketTests {
         #expect(!FileManager.default.fileExists(atPath: socketPath))
     }
 
-    @Test func aStaleSocketFileIsReplaced() async throws {
-        // A socket file whose engine died: bound, then abandoned.
+    /// A socket file whose engine died: bound, then abandoned.
+    private func leaveStaleSocket() {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -46,6 +44,10 @@ struct SocketTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         close(fd)
+    }
+
+    @Test func aStaleSocketFileIsReplaced() async throws {
+        leaveStaleSocket()
         #expect(FileManager.default.fileExists(atPath: socketPath))
         let engine = try await startEngine()
         #expect(try await RPCPeer(socketPath: socketPath).call("ping").string("result") == "pong")
@@ -77,14 +79,7 @@ struct SocketTests {
     /// Another user's socket where the engine's should be (squatted before
     /// it started, or left by that user) is never replaced.
     @Test func anotherUsersSocketIsRefused() async throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socketPath.utf8) + [0]) }
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        close(fd)
+        leaveStaleSocket()
         chown(socketPath, 65534, 65534)
         let engine = try PushdocProcess(["serve", "--socket", socketPath])
         #expect(try await engine.waitForExit() == 1)

@@ -54,6 +54,13 @@ public final class PushdocProcess: @unchecked Sendable {
         for end in childEnds { try end.close() }
     }
 
+    /// `pushdoc serve --socket PATH` with `extra` options, once it listens.
+    public static func listening(on socketPath: String, _ extra: [String] = []) async throws -> PushdocProcess {
+        let engine = try PushdocProcess(["serve", "--socket", socketPath] + extra)
+        try await engine.waitForLog("listening")
+        return engine
+    }
+
     /// A pipe made close-on-exec right after `pipe` (`pipe2` does not
     /// import): inheritable for nanoseconds, where Foundation's `Pipe` stays
     /// so for the child's whole life.
