@@ -5,6 +5,17 @@ public enum DocumentType: String, Sendable, CaseIterable, Codable {
     case administratif, factureVente = "facture_vente", factureAchat = "facture_achat"
     case noteDeFrais = "note_de_frais", autre
 
+    /// A value outside the five says which ones exist.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let type = DocumentType(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "must be one of " + Self.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        self = type
+    }
+
     public var label: String {
         switch self {
         case .administratif: "Administratif"

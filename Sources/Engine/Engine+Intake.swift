@@ -62,7 +62,15 @@ extension Engine {
         if let sha = submission.expectedSHA256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
             throw EngineError.invalidParameter(field: "sha256", message: "must be 64 hexadecimal digits")
         }
+        if let size = submission.expectedSize, size < 0 {
+            throw EngineError.invalidParameter(field: "size", message: "must be 0 or more")
+        }
         let entry = try await spoolIn(submission.content)
+        // Inqom refuses empty files: refused here, not failed there.
+        guard entry.size > 0 else {
+            try? await discard(entry)
+            throw EngineError.fileUnreadable(detail: "the file is empty")
+        }
         do {
             let (result, spooled) = try await record(submission, entry: entry)
             if !spooled { try await discard(entry) }

@@ -1,13 +1,23 @@
+/// One pass over raw params that names where a value is wrong, without
+/// decoding or copying the values.
+///
 /// Text that reaches storage, mail or Inqom holds no NUL or other C0
 /// control character: C strings end at a NUL (`"ID\u0000one"` was stored as
 /// `"ID"`), mail headers break at CR/LF. JSON can carry them only as
-/// escapes, so one pass over the raw params finds them, keys included,
-/// without decoding or copying the values.
+/// escapes, in values or keys.
+///
+/// A number that is not a 64-bit integer (`2.5`, `1e3`, 20 digits) fails
+/// Foundation's decoder with no path at all; the walk finds it.
 extension RawJSON {
     /// The path (`dossiers.0.name`) of the first string or key holding a
     /// control character, or nil when there is none.
     public func firstControlCharacterPath() -> String? {
-        bytes.withUnsafeBufferPointer { Self.scan($0) }
+        bytes.withUnsafeBufferPointer { Self.scan($0, numbers: false) }
+    }
+
+    /// The path of the first number that is not a 64-bit integer.
+    public func firstNonIntegerPath() -> String? {
+        bytes.withUnsafeBufferPointer { Self.scan($0, numbers: true) }
     }
 
     private enum Frame {
@@ -16,7 +26,9 @@ extension RawJSON {
         case array(index: Int)
     }
 
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    /// Looks for control characters in strings, or (`numbers`) for numbers
+    /// that are not 64-bit integers.
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, numbers: Bool) -> String? {
         var frames: [Frame] = []
         var position = 0
         while position < bytes.count {
@@ -35,11 +47,17 @@ extension RawJSON {
                 let (end, hasControl) = endOfString(bytes, openingAt: position)
                 if case .object(key: nil)? = frames.last {
                     frames[frames.count - 1] = .object(key: position..<end + 1)
-                    if hasControl { return path(bytes, frames) }
-                } else if hasControl {
+                    if hasControl, !numbers { return path(bytes, frames) }
+                } else if hasControl, !numbers {
                     return path(bytes, frames)
                 }
                 position = end
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                var end = position
+                while end < bytes.count, "-+.eE0123456789".utf8.contains(bytes[end]) { end += 1 }
+                let literal = String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
+                if numbers, Int64(literal) == nil { return path(bytes, frames) }
+                position = end - 1
             default: break
             }
             position += 1

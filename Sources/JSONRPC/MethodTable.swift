@@ -109,7 +109,13 @@ public struct MethodTable: Sendable {
             if let field = raw.firstControlCharacterPath() {
                 throw ResponseError.invalidParams(field: field, "must not contain NUL or other control characters")
             }
-            return try raw.decode(type)
+            do {
+                return try raw.decode(type)
+            } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+                // Foundation says only "not valid JSON" for a number that does not fit an integer field.
+                guard let field = raw.firstNonIntegerPath() else { throw DecodingError.dataCorrupted(context) }
+                throw ResponseError.invalidParams(field: field, "expected an integer")
+            }
         case let raw? where !raw.elements().isEmpty:
             throw ResponseError.invalidParams(field: "params", "this method takes named params (an object)")
         default:

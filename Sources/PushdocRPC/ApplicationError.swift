@@ -56,9 +56,13 @@ enum ApplicationError {
                 code: ErrorCode(rawValue: 1401), reason: "file_unreadable", message: "The file cannot be read",
                 details: ["detail": detail])
         case .fileTooLarge(let limit):
+            struct LimitData: Encodable {
+                let reason = "file_too_large"
+                let limit: Int64
+            }
             return ResponseError(
-                code: ErrorCode(rawValue: 1402), reason: "file_too_large",
-                message: "The file is larger than the engine accepts (\(limit) bytes)", details: ["limit": "\(limit)"])
+                code: ErrorCode(rawValue: 1402), message: "The file is larger than the engine accepts (\(limit) bytes)",
+                data: try? RawJSON(encoding: LimitData(limit: limit)))
         case .contentMismatch(let detail):
             return ResponseError(
                 code: ErrorCode(rawValue: 1403), reason: "content_mismatch",

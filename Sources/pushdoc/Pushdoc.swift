@@ -15,6 +15,7 @@ enum Main {
 
         OPTIONS:
           -h, --help              Show help information.
+          --version               Print the engine's version.
 
         SUBCOMMANDS:
           serve                   \(Serve.abstract)
@@ -40,6 +41,8 @@ enum Main {
                 print(help)
             case "help":
                 print(["serve": Serve.help, "version": versionHelp][arguments.dropFirst().first ?? ""] ?? help)
+            case "--version":
+                print("pushdoc \(Engine.version) (protocol 1)")
             case "version":
                 guard arguments.count == 1 || asksHelp(arguments.dropFirst()) else {
                     throw SettingError(description: "Unexpected argument '\(arguments.dropFirst().first ?? "")'")

@@ -52,7 +52,7 @@ struct Serve {
     static let options: [Option] = [
         Option("stdio", nil, "Serve one client on stdin/stdout (PUSHDOC_STDIO=1).") { serve, _ in serve.stdio = true },
         Option("socket", "path", "Serve many clients on this Unix socket (mode 0600; keep it in a private directory).") { $0.socket = $1 },
-        Option("data-dir", "dir", "Where state lives (default $XDG_DATA_HOME/pushdoc).") { $0.dataDir = $1 },
+        Option("data-dir", "dir", "Where state lives (default $XDG_DATA_HOME/pushdoc, else ~/.local/share/pushdoc).") { $0.dataDir = $1 },
         Option("timezone", "tz", "Time zone of {millésime}/{mois} and the digest (default Europe/Paris).") { $0.timezone = $1 },
         Option("inqom-auth-url", "url", "Inqom's token server (default https://auth.inqom.com).") { $0.inqomAuthUrl = $1 },
         Option("inqom-api-url", "url", "Inqom's API (default https://api.inqom.com).") { $0.inqomApiUrl = $1 },

@@ -43,7 +43,8 @@ struct ServeSettings {
         allowedUIDs = Set(
             try uidTexts.map { text throws(SettingError) in
                 guard let uid = uid_t(text.trimmingCharacters(in: .whitespaces)) else {
-                    throw SettingError(description: "invalid value '\(text)' for --allow-uid: expected a numeric uid")
+                    let origin = command.allowUid.isEmpty ? "PUSHDOC_ALLOW_UID" : "--allow-uid"
+                    throw SettingError(description: "invalid value '\(text)' for \(origin): expected a numeric uid")
                 }
                 return uid
             })
@@ -52,6 +53,10 @@ struct ServeSettings {
         ) { ["trace", "debug", "info", "warning", "error"].contains($0) ? Logger.Level(rawValue: $0) : nil }
         logFormat = try source.value(command.logFormat, "log-format", default: .text, expected: "text or json") {
             StderrLogHandler.Format(rawValue: $0)
+        }
+        // Checked with the other settings (exit 2); its value is a secret, never repeated.
+        if let key = environment["PUSHDOC_MASTER_KEY"], Data(base64Encoded: key)?.count != 32 {
+            throw SettingError(description: "invalid value for PUSHDOC_MASTER_KEY: expected 32 bytes in base64")
         }
         engine = try Self.engineConfiguration(command, source: source, environment: environment)
         // Whoever connects may make the engine read files with its rights: other

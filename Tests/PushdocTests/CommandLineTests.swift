@@ -35,6 +35,8 @@ struct CommandLineTests {
         (["serve", "--stdio"], ["PUSHDOC_STDIO": "maybe"], "PUSHDOC_STDIO"),
         (["serve", "--stdio", "--no-such-option"], [:], "--no-such-option"),
         (["serve"], [:], "nothing to serve"),
+        (["serve", "--stdio"], ["PUSHDOC_ALLOW_UID": "1001,abc"], "PUSHDOC_ALLOW_UID"),
+        (["serve", "--stdio"], ["PUSHDOC_MASTER_KEY": "c2hvcnQtc2VjcmV0"], "PUSHDOC_MASTER_KEY: expected 32 bytes"),
     ] as [([String], [String: String], String)])
     func aBadValueStopsTheStartWithOneLineAndExitCode2(
         arguments: [String], environment: [String: String], mention: String
@@ -46,6 +48,8 @@ struct CommandLineTests {
         #expect(engine.stderr.pending.count == 1)
         #expect(engine.stderr.pending.first?.hasPrefix("pushdoc: ") == true)
         #expect(engine.stderr.pending.first?.contains(mention) == true, "\(engine.stderr.pending)")
+        // A secret given in the environment is never repeated.
+        #expect(engine.stderr.pending.first?.contains("c2hvcnQtc2VjcmV0") == false)
         #expect(engine.stdio.lines.totalBytes == 0)
     }
 
@@ -84,9 +88,11 @@ struct CommandLineTests {
     }
 
     @Test func versionAndHelp() async throws {
-        let version = try PushdocProcess(["version"])
-        #expect(try await version.waitForExit() == 0)
-        #expect(try await version.stdio.lines.take().hasPrefix("pushdoc 0."))
+        for arguments in [["version"], ["--version"]] {
+            let version = try PushdocProcess(arguments)
+            #expect(try await version.waitForExit() == 0)
+            #expect(try await version.stdio.lines.take().hasPrefix("pushdoc 0."))
+        }
         for arguments in [["--help"], ["serve", "--help"]] {
             let help = try PushdocProcess(arguments)
             #expect(try await help.waitForExit() == 0)
@@ -94,6 +100,7 @@ struct CommandLineTests {
             let text = help.stdio.lines.pending.joined(separator: "\n")
             #expect(text.contains("USAGE"))
             #expect(text.contains(arguments.count == 1 ? "serve" : "--retry-delays"))
+            if arguments.count == 2 { #expect(text.contains("~/.local/share/pushdoc")) }
         }
     }
 }

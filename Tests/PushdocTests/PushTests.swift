@@ -150,6 +150,37 @@ struct PushTests {
         #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
     }
 
+    /// What a new integrator met: empty content and files, negative sizes and
+    /// fractional numbers are refused naming the field; 1402 says its limit
+    /// as a number; a wrong document type lists the right ones.
+    @Test func refusalsNameWhatIsWrong() async throws {
+        let harness = try await PushHarness(extra: ["--max-file-bytes", "1K"])
+        let emptyFile = harness.files + "/empty.pdf"
+        _ = FileManager.default.createFile(atPath: emptyFile, contents: Data())
+        for params in [
+            #"{"dossierId":"d1","path":"Achats/e.pdf","contentBase64":""}"#,
+            #"{"dossierId":"d1","path":"Achats/e.pdf","file":"\#(emptyFile)"}"#,
+        ] {
+            let answer = try await harness.call("push.submit", params)
+            #expect(answer.errorCode == 1401 && answer.string("error", "data", "detail") == "the file is empty", "\(answer)")
+        }
+        for (method, params, field, says) in [
+            ("push.submit", #"{"dossierId":"d1","path":"Achats/s.pdf","contentBase64":"eA==","size":-1}"#, "size", "must be 0 or more"),
+            ("events.list", #"{"limit":2.5}"#, "limit", "expected an integer"),
+            ("push.drain", #"{"timeoutMs":1.5}"#, "timeoutMs", "expected an integer"),
+            ("wizard.searchDossiers", #"{"page":99999999999999999999}"#, "page", "expected an integer"),
+            ("rules.add", #"{"depositPath":"X","documentType":"facture"}"#, "documentType",
+             "must be one of administratif, facture_vente, facture_achat, note_de_frais, autre"),
+        ] {
+            let answer = try await harness.call(method, params)
+            #expect(answer.errorCode == -32602 && answer.string("error", "data", "field") == field, "\(method): \(answer)")
+            #expect(answer.string("error", "message")?.contains(says) == true, "\(method): \(answer)")
+        }
+        let tooLarge = try await harness.submit("d1", "Achats/big.pdf", content: String(repeating: "x", count: 2000))
+        #expect(tooLarge.int("error", "data", "limit") == 1024 && tooLarge.string("error", "data", "limit") == nil, "\(tooLarge)")
+        #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
+    }
+
     /// Two MCF dossiers with one SIRET both map to its Inqom folder, and the
     /// answer says so.
     @Test func dossiersSharingASiretAreShown() async throws {
