@@ -214,7 +214,8 @@ extension Engine {
     }
 
     /// Waits until no document is queued, sending or retrying, or the
-    /// timeout passes; `progress` sees the counts at most ten times a second.
+    /// timeout passes, or the engine stops (then `timedOut` when documents
+    /// are still pending); `progress` sees the counts at most ten times a second.
     public func drain(timeout: Duration, progress: (@Sendable (DocumentCounts) -> Void)?) async throws -> StatusSummary {
         let deadline = ContinuousClock.now + timeout
         var lastReport = ContinuousClock.now - .seconds(1)
@@ -222,7 +223,7 @@ extension Engine {
             let seen = changes.generation
             let checked = ContinuousClock.now
             let counts = try await database.read { try Self.documentCounts($0) }
-            if counts.pending == 0 || checked >= deadline {
+            if counts.pending == 0 || checked >= deadline || isStopping {
                 var summary = try await summary()
                 if counts.pending > 0 { summary.timedOut = true }
                 return summary

@@ -23,6 +23,7 @@ public final class Engine: Sendable {
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
     private let digestTask = Mutex<Task<Void, Never>?>(nil)
+    private let stopping = Atomic<Bool>(false)
     let catalogIndex = CatalogIndex()
     /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
     let catalogIndexLoaded = Atomic<Bool>(false)
@@ -149,6 +150,14 @@ public final class Engine: Sendable {
         sender.start()
         digestTask.withLock { $0 = Task { await self.runDigestSchedule() } }
     }
+
+    /// The engine is stopping: waits (`push.drain`) end now, each answered.
+    public func stopWaiting() {
+        stopping.store(true, ordering: .relaxed)
+        changes.notify()
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// Stops sending: uploads under way may finish until `deadline`.
     public func stopSending(by deadline: ContinuousClock.Instant) async {

@@ -67,6 +67,7 @@ struct EngineProcess {
         let reason = stop.wait()
         logger.info("shutting down", metadata: ["reason": "\(reason)"])
         server.beginShutdown()
+        engine.stopWaiting()
         listener?.stop()
         // One grace for everything under way: uploads and requests alike.
         let grace = settings.engine.shutdownGrace

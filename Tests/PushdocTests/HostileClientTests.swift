@@ -30,6 +30,28 @@ struct HostileClientTests {
         #expect(try await engine.waitForExit() == 0)
     }
 
+    /// A client that writes 20,000 pipelined pings before reading any answer
+    /// (800 KB of answers, under the 8 MiB the engine holds for a client):
+    /// the engine reads them all, so the client's write completes.
+    @Test func aClientThatWritesEverythingBeforeReadingIsServed() async throws {
+        let engine = try await startEngine()
+        let client = try RPCPeer(socketPath: socketPath)
+        let pings = String(repeating: #"{"jsonrpc":"2.0","id":1,"method":"ping"}"# + "\n", count: 20_000)
+        let writing = Task.detached { client.write(Array(pings.utf8)) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await writing.value }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))
+                throw PeerError(description: "the engine stopped reading before the client's write completed")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        for _ in 0..<20_000 { #expect(try await client.next().string("result") == "pong") }
+        engine.signal(SIGTERM)
+        #expect(try await engine.waitForExit() == 0)
+    }
+
     /// 20,000 notifications that would each wait 30 s, then a closed
     /// connection: they count against the connection's limit, end with it,
     /// and neither another client nor the shutdown waits for them.

@@ -181,6 +181,22 @@ struct PushTests {
         #expect((try await harness.call("status.documents", #"{"limit":10}"#).at("result", "items") as? [Any])?.isEmpty == true)
     }
 
+    /// A drain waiting when `shutdown` arrives is answered (timed out, with
+    /// the counts) and does not hold the exit for the grace.
+    @Test func aWaitingDrainIsAnsweredAtShutdown() async throws {
+        let harness = try await PushHarness(extra: ["--shutdown-grace", "60"])
+        _ = try await harness.expectResult("connector.pause")
+        #expect(try await harness.submit("d1", "Achats/wait.pdf", content: "waits").string("result", "state") == "queued")
+        harness.engine.stdio.send(#"{"jsonrpc":"2.0","id":77,"method":"push.drain","params":{"timeoutMs":3600000}}"#)
+        #expect(try await harness.call("status.summary")["result"] != nil)
+        let stopping = ContinuousClock.now
+        harness.engine.stdio.send(#"{"jsonrpc":"2.0","id":78,"method":"shutdown"}"#)
+        let drained = try await harness.engine.stdio.response(id: 77)
+        #expect(drained.bool("result", "timedOut") == true && drained.int("result", "documents", "queued") == 1, "\(drained)")
+        #expect(try await harness.engine.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(ContinuousClock.now - stopping < .seconds(20))
+    }
+
     /// Two MCF dossiers with one SIRET both map to its Inqom folder, and the
     /// answer says so.
     @Test func dossiersSharingASiretAreShown() async throws {
