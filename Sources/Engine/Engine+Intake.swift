@@ -107,7 +107,14 @@ extension Engine {
         let force = submission.force
         let dossierID = submission.dossierID
         let (stored, spooled) = try await write { connection -> (SubmissionResult, Bool) in
-            if let existing = try Self.existingResult(connection, documentID) { return (existing, false) }
+            // An ignored document kept nothing to send: it is evaluated afresh, and never conflicts.
+            let existing = try Self.existingDocument(connection, documentID)
+            if let existing, existing.result.state != "ignored" {
+                let differs = [("dossierId", existing.dossierID != dossierID), ("path", existing.path != path),
+                               ("content", existing.sha256 != entry.sha256)].filter(\.1).map(\.0)
+                guard differs.isEmpty else { throw EngineError.documentConflict(id: documentID, differs: differs) }
+                return (existing.result, false)
+            }
             let selected = try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(dossierID)]) { $0.int(0) == 1 }
             guard let isSelected = selected.first else { throw EngineError.unknownDossiers(ids: [dossierID]) }
             let rule = try Self.matchingRule(connection, folder: folder, year: year, month: month)
@@ -138,6 +145,10 @@ extension Engine {
                 return (result, false)
             }
             let queued = outcome.state == "queued"
+            if let existing {
+                try connection.run("DELETE FROM document_history WHERE document_seq = ?", [.integer(existing.seq)])
+                try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
+            }
             try connection.run(
                 """
                 INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
@@ -196,9 +207,23 @@ extension Engine {
         }
     }
 
-    static func existingResult(_ connection: SQLiteConnection, _ documentID: String) throws -> SubmissionResult? {
-        try connection.rows("SELECT state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]) {
-            SubmissionResult(documentId: documentID, state: $0.text(0), ruleId: $0.optionalText(1), reason: $0.optionalText(2))
+    /// A stored document, as a submission of its id would answer it.
+    struct ExistingDocument {
+        let seq: Int64
+        let dossierID: String
+        let path: String
+        let sha256: String
+        let result: SubmissionResult
+    }
+
+    static func existingDocument(_ connection: SQLiteConnection, _ documentID: String) throws -> ExistingDocument? {
+        try connection.rows(
+            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]
+        ) {
+            ExistingDocument(
+                seq: $0.int(0), dossierID: $0.text(1), path: $0.text(2), sha256: $0.text(3),
+                result: SubmissionResult(
+                    documentId: documentID, state: $0.text(4), ruleId: $0.optionalText(5), reason: $0.optionalText(6)))
         }.first
     }
 

@@ -23,6 +23,8 @@ public enum EngineError: Error, Sendable, Equatable {
     case fileUnreadable(detail: String)
     case fileTooLarge(limit: Int64)
     case contentMismatch(detail: String)
+    /// A `documentId` already used for another dossier, path or content.
+    case documentConflict(id: String, differs: [String])
     /// The data directory could not store (disk full, read-only).
     case storageUnavailable(detail: String)
 }

@@ -63,6 +63,16 @@ enum ApplicationError {
             return ResponseError(
                 code: ErrorCode(rawValue: 1402), message: "The file is larger than the engine accepts (\(limit) bytes)",
                 data: try? RawJSON(encoding: LimitData(limit: limit)))
+        case .documentConflict(let id, let differs):
+            struct ConflictData: Encodable {
+                let reason = "document_conflict"
+                let id: String
+                let differs: [String]
+            }
+            return ResponseError(
+                code: ErrorCode(rawValue: 1305),
+                message: "documentId \(id) is already another document (its \(differs.joined(separator: ", ")) differs)",
+                data: try? RawJSON(encoding: ConflictData(id: id, differs: differs)))
         case .contentMismatch(let detail):
             return ResponseError(
                 code: ErrorCode(rawValue: 1403), reason: "content_mismatch",

@@ -197,6 +197,50 @@ struct PushTests {
         #expect(ContinuousClock.now - stopping < .seconds(20))
     }
 
+    /// An ignored answer keeps nothing: the same file submitted once the
+    /// wizard is finished, or once a rule covers it, is evaluated afresh
+    /// (dry run included) and sent.
+    @Test func anIgnoredDocumentIsEvaluatedAfreshWhenSubmittedAgain() async throws {
+        let harness = try await PushHarness(finish: false)
+        let early = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/early.pdf","contentBase64":"ZWFybHk=","documentId":"mcf-early"}"#)
+        #expect(early.string("result", "reason") == "connector_not_active")
+        _ = try await harness.expectResult("wizard.finish")
+        let uncovered = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Nouveau/late.pdf","contentBase64":"bGF0ZQ=="}"#)
+        #expect(uncovered.string("result", "reason") == "no_matching_rule")
+        _ = try await harness.expectResult("rules.add", #"{"depositPath":"Nouveau","documentType":"autre","period":"any"}"#)
+        let dryRun = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Nouveau/late.pdf","contentBase64":"bGF0ZQ==","dryRun":true}"#)
+        #expect(dryRun.string("result", "state") == "queued", "\(dryRun)")
+        for params in [
+            #"{"dossierId":"d1","path":"Achats/early.pdf","contentBase64":"ZWFybHk=","documentId":"mcf-early"}"#,
+            #"{"dossierId":"d1","path":"Nouveau/late.pdf","contentBase64":"bGF0ZQ=="}"#,
+        ] {
+            #expect(try await harness.call("push.submit", params).string("result", "state") == "queued")
+        }
+        #expect(try await harness.drain().int("result", "documents", "transmitted") == 2)
+        #expect(try await harness.call("status.summary").int("result", "documents", "ignored") == 0)
+        #expect(try await harness.standIn.uploads().count == 2)
+    }
+
+    /// A documentId already used for another dossier, path or content is a
+    /// conflict, said with what differs; nothing is queued.
+    @Test func aDocumentIdReusedForAnotherDocumentIsAConflict() async throws {
+        let harness = try await PushHarness()
+        let first = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"b25l","documentId":"inv-1"}"#)
+        #expect(first.string("result", "state") == "queued")
+        for (params, differs) in [
+            (#"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"dHdv","documentId":"inv-1"}"#, ["content"]),
+            (#"{"dossierId":"d2","path":"Ventes/b.pdf","contentBase64":"b25l","documentId":"inv-1"}"#, ["dossierId", "path"]),
+        ] {
+            let answer = try await harness.call("push.submit", params)
+            #expect(answer.errorCode == 1305 && answer.errorReason == "document_conflict", "\(answer)")
+            #expect(answer.at("error", "data", "differs") as? [String] == differs)
+        }
+        let again = try await harness.call("push.submit", #"{"dossierId":"d1","path":"Achats/a.pdf","contentBase64":"b25l","documentId":"inv-1"}"#)
+        #expect(again.string("result", "documentId") == "inv-1" && again.errorCode == nil)
+        #expect(try await harness.drain().int("result", "documents", "transmitted") == 1)
+        #expect(try await harness.standIn.uploads().count == 1)
+    }
+
     /// Two MCF dossiers with one SIRET both map to its Inqom folder, and the
     /// answer says so.
     @Test func dossiersSharingASiretAreShown() async throws {
