@@ -163,11 +163,7 @@ extension Engine {
                  .real(depositedAt.timeIntervalSince1970), .real(submittedAt.timeIntervalSince1970)])
             let seq = connection.lastInsertRowID
             try connection.addHistory(seq, at: submittedAt, event: outcome.state, detail: outcome.reason)
-            if queued {
-                try connection.appendEvent(
-                    "document.queued", at: submittedAt,
-                    ["documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path)])
-            }
+            if queued { try connection.appendQueuedEvent(documentID: documentID, dossierID: dossierID, path: path, at: submittedAt) }
             return (result, queued)
         }
         if spooled { changes.notify() }
@@ -239,12 +235,22 @@ extension Engine {
 }
 
 extension SQLiteConnection {
-    /// A failed document back to the queue with a fresh attempt budget.
+    /// A failed document back to the queue with a fresh attempt budget,
+    /// said in the event log as when it was first queued.
     func requeue(_ seq: Int64, at date: Date, detail: String) throws {
         try run(
             "UPDATE documents SET state = 'queued', reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
             [.real(date.timeIntervalSince1970), .integer(seq)])
         try addHistory(seq, at: date, event: "queued", detail: detail)
+        for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {
+            ($0.text(0), $0.text(1), $0.text(2))
+        }) {
+            try appendQueuedEvent(documentID: id, dossierID: dossierID, path: path, at: date)
+        }
+    }
+
+    func appendQueuedEvent(documentID: String, dossierID: String, path: String, at date: Date) throws {
+        try appendEvent("document.queued", at: date, ["documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path)])
     }
 
     func addHistory(_ documentSeq: Int64, at date: Date, event: String, detail: String?) throws {

@@ -111,10 +111,13 @@ extension Engine {
 
     /// Forgets the credentials and tokens.
     public func disconnect() async throws {
+        let now = now()
         try await write { connection in
+            let before = try Self.connectorStatus(connection).state
             for key: SettingKey in [.inqomCredentials, .inqomLogin, .inqomConnectedAt] {
                 try connection.setSetting(key, nil)
             }
+            _ = try Self.logStateChange(connection, from: before, reason: "wizard.disconnect", at: now)
         }
         await inqom.forget()
     }
@@ -311,10 +314,13 @@ extension Engine {
 
     /// Wipes configuration and credentials; the catalog, documents and events stay.
     public func resetConnector() async throws {
+        let now = now()
         try await writeCatalog { connection, index in
+            let before = try Self.connectorStatus(connection).state
             for key in SettingKey.allCases where key.isConfiguration { try connection.setSetting(key, nil) }
             try connection.execute("DELETE FROM mapping; DELETE FROM rules; UPDATE dossiers SET selected = 0 WHERE selected = 1")
             index?.clearSelection()
+            _ = try Self.logStateChange(connection, from: before, reason: "connector.reset", at: now)
         }
         await inqom.forget()
     }

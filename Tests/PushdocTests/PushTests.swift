@@ -241,6 +241,25 @@ struct PushTests {
         #expect(try await harness.standIn.uploads().count == 1)
     }
 
+    /// Every state change is in the event log: a failed document sent back by
+    /// push.retry is queued again there, and disconnecting or resetting the
+    /// connector says its new state.
+    @Test func everyStateChangeIsAnEvent() async throws {
+        let harness = try await PushHarness()
+        try await harness.standIn.inject("upload", ["status": 422, "body": ["error": "illisible"]])
+        _ = try await harness.submit("d1", "Achats/refused.pdf", content: "refused once")
+        _ = try await harness.drain()
+        #expect(try await harness.call("push.retry", #"{"all":true}"#).int("result", "requeued") == 1)
+        _ = try await harness.drain()
+        _ = try await harness.expectResult("wizard.disconnect")
+        _ = try await harness.expectResult("connector.reset", #"{"confirm":true}"#)
+        let events = try await harness.events()
+        let documents = events.compactMap { $0["type"] as? String }.filter { $0.hasPrefix("document.") }
+        #expect(documents == ["document.queued", "document.failed", "document.queued", "document.transmitted"], "\(documents)")
+        let states = events.filter { $0["type"] as? String == "connector.state" }.compactMap { ($0["data"] as? [String: Any])?["state"] as? String }
+        #expect(states.suffix(2) == ["disconnected", "unconfigured"], "\(states)")
+    }
+
     /// Two MCF dossiers with one SIRET both map to its Inqom folder, and the
     /// answer says so.
     @Test func dossiersSharingASiretAreShown() async throws {
