@@ -15,9 +15,9 @@ else coproc ENGINE { $3; }; shift 3; fi
 UNTIL_IDLE=${1:-}
 # Coprocess descriptors do not reach $( ) subshells; plain duplicates do.
 exec {TO_ENGINE}>&"${ENGINE[1]}" {FROM_ENGINE}<&"${ENGINE[0]}"
-SEQ_FILE=$ROOT/.pushdoc-sh.seq SENT=$ROOT/.pushdoc-sh.sent EVENTS=$(mktemp)
-trap 'rm -f "$EVENTS" "$EVENTS.one"' EXIT
-touch "$SENT"; [ -f "$SEQ_FILE" ] || echo 0 > "$SEQ_FILE"
+SEQ_FILE=$ROOT/.pushdoc-sh.seq SENT=$ROOT/.pushdoc-sh.sent REFUSED=$ROOT/.pushdoc-sh.refused EVENTS=$(mktemp)
+trap 'rm -f "$EVENTS" "$EVENTS.one" "$EVENTS.error"' EXIT
+touch "$SENT" "$REFUSED"; [ -f "$SEQ_FILE" ] || echo 0 > "$SEQ_FILE"
 NEXT_ID=0
 
 # call METHOD PARAMS: prints the result; events read meanwhile wait in $EVENTS.
@@ -40,6 +40,8 @@ handle() {  # one event notification
     path=$(jq -r '.params.data.path // empty' <<<"$event")
     case $type in
         document.transmitted)
+            # Transmitted after all (a new mapping, push.retry): no longer "Non transmis".
+            rm -f "$ROOT/$dossier/$path.non-transmis"
             local archive; archive=$(jq -r '.params.data.archivePath // empty' <<<"$event")
             if [ -n "$archive" ] && [ -f "$ROOT/$dossier/$path" ]; then
                 mkdir -p "$(dirname "$ROOT/$dossier/$archive")"; mv "$ROOT/$dossier/$path" "$ROOT/$dossier/$archive"
@@ -73,16 +75,26 @@ fi
 
 # New files of the deposit folders (polling; inotifywait would do too).
 submit_new_files() {
-    local d file relative params
+    local d file relative params answer signature
     for d in $(jq -r '.[].id' "$ROOT/dossiers.json"); do
         [ -d "$ROOT/$d" ] || continue
         while IFS= read -r -d '' file; do
             grep -qxF "$file" "$SENT" && continue
+            # A refused file is submitted again only once it has changed.
+            signature="$file $(stat -c %s-%Y "$file")"
+            grep -qxF "$signature" "$REFUSED" && continue
             relative=${file#"$ROOT/$d/"}
             params=$(jq -cn --arg d "$d" --arg p "$relative" --arg f "$(realpath "$file")" --argjson s "$(stat -c %s "$file")" \
                 --arg h "$(sha256sum "$file" | cut -d' ' -f1)" '{dossierId:$d, path:$p, file:$f, size:$s, sha256:$h}')
-            echo "$(call push.submit "$params" | jq -r .state) $d/$relative"
-            echo "$file" >> "$SENT"
+            if answer=$(call push.submit "$params" 2>"$EVENTS.error"); then
+                echo "$(jq -r .state <<<"$answer") $d/$relative"
+                echo "$file" >> "$SENT"
+            else
+                # Refused at intake (too large, empty, unreadable...): marked, reported, and the others go on.
+                jq -r '.data.reason, .message' "$EVENTS.error" > "$file.non-transmis"
+                echo "REFUSE    $d/$relative: $(jq -r .message "$EVENTS.error")"
+                echo "$signature" >> "$REFUSED"
+            fi
         done < <(find "$ROOT/$d" -type f ! -name '*.non-transmis' -print0 | sort -z)
     done
 }

@@ -47,7 +47,11 @@ class Engine:
         for line in self.reader:
             message = json.loads(line)
             if "id" in message:
-                self.answers[message["id"]].put(message)
+                slot = self.answers.get(message["id"])
+                if slot is None:  # id null (a line the engine could not read) or unknown: said, then skipped
+                    print("answer to no request of ours: %s" % line.decode(errors="replace").strip(), file=sys.stderr, flush=True)
+                else:
+                    slot.put(message)
             elif message.get("method") == "event":
                 self.events.put(message["params"])
         self.events.put(None)  # the engine went away
@@ -82,10 +86,10 @@ class Client:
     def __init__(self, engine, root, config):
         self.engine, self.root, self.config = engine, root, config
         self.state_path = os.path.join(root, ".pushdoc-client.json")
-        self.state = {"lastSeq": 0, "submitted": {}}
+        self.state = {"lastSeq": 0, "submitted": {}, "refused": {}}
         if os.path.exists(self.state_path):
             with open(self.state_path, encoding="utf-8") as saved:
-                self.state = json.load(saved)
+                self.state.update(json.load(saved))
 
     def save(self):
         with open(self.state_path + ".tmp", "w", encoding="utf-8") as out:
@@ -137,13 +141,26 @@ class Client:
                     full = os.path.join(directory, name)
                     if name.endswith(".non-transmis") or full in self.state["submitted"]:
                         continue
+                    # A refused file is submitted again only once it has changed.
+                    signature = "%d-%d" % (os.stat(full).st_size, os.stat(full).st_mtime_ns)
+                    if self.state["refused"].get(full) == signature:
+                        continue
                     with open(full, "rb") as content:
                         data = content.read()
-                    answer = self.engine.call(
-                        "push.submit", dossierId=dossier["id"], path=os.path.relpath(full, base), file=os.path.abspath(full),
-                        size=len(data), sha256=hashlib.sha256(data).hexdigest())
+                    relative = os.path.relpath(full, base)
+                    try:
+                        answer = self.engine.call(
+                            "push.submit", dossierId=dossier["id"], path=relative, file=os.path.abspath(full),
+                            size=len(data), sha256=hashlib.sha256(data).hexdigest())
+                    except EngineError as refusal:
+                        # Refused at intake (too large, empty, unreadable...): marked, reported, and the others go on.
+                        self.mark_not_transmitted(full, refusal.reason, str(refusal))
+                        self.state["refused"][full] = signature
+                        print("REFUSE    %s/%s: %s" % (dossier["id"], relative, refusal), flush=True)
+                        continue
+                    self.state["refused"].pop(full, None)
                     self.state["submitted"][full] = answer["documentId"]
-                    print("%-9s %s/%s" % (answer["state"], dossier["id"], os.path.relpath(full, base)), flush=True)
+                    print("%-9s %s/%s" % (answer["state"], dossier["id"], relative), flush=True)
                     count += 1
         self.save()
         return count
@@ -152,6 +169,9 @@ class Client:
         data = event["data"]
         if event["type"] == "document.transmitted":
             source = os.path.join(self.root, data["dossierId"], data["path"])
+            # Transmitted after all (a new mapping, push.retry): no longer "Non transmis".
+            if os.path.exists(source + ".non-transmis"):
+                os.remove(source + ".non-transmis")
             if data.get("archivePath") and os.path.exists(source):
                 target = os.path.join(self.root, data["dossierId"], data["archivePath"])
                 os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -159,12 +179,16 @@ class Client:
                 self.state["submitted"][target] = self.state["submitted"].pop(source, data["documentId"])
             print("transmis  %s/%s -> %s" % (data["dossierId"], data["path"], data.get("archivePath") or "(sur place)"), flush=True)
         elif event["type"] == "document.failed":
-            marker = os.path.join(self.root, data["dossierId"], data["path"]) + ".non-transmis"
-            with open(marker, "w", encoding="utf-8") as out:
-                out.write("%s\n%s\n" % (data["reason"], data["message"]))
+            self.mark_not_transmitted(os.path.join(self.root, data["dossierId"], data["path"]), data["reason"], data["message"])
             print("NON TRANSMIS %s/%s: %s" % (data["dossierId"], data["path"], data["message"]), flush=True)
         self.state["lastSeq"] = event["seq"]
         self.save()
+
+    @staticmethod
+    def mark_not_transmitted(path, reason, message):
+        """MCF's orange "Non transmis" triangle: a marker beside the file."""
+        with open(path + ".non-transmis", "w", encoding="utf-8") as out:
+            out.write("%s\n%s\n" % (reason, message))
 
     def follow_events(self, dossiers, until_idle):
         """Handles events as they come; between them, looks for new files."""

@@ -94,5 +94,55 @@ struct SampleClientTests {
         engine.signal(SIGTERM)
         #expect(try await engine.waitForExit() == 0)
     }
-}
 
+    /// A file the engine refuses at intake is marked "Non transmis" and the
+    /// others still go; a dossier that failed for want of a mapping is sent
+    /// once mapped, and its marker goes.
+    @Test(arguments: ["python", "bash"])
+    func refusedFilesAndRemappedDossiers(client: String) async throws {
+        let standIn = try await InqomStandIn()
+        let socket = TemporaryDirectory.make(prefix: "client-sock") + "/engine.sock"
+        let engine = try await PushdocProcess.listening(on: socket, [
+            "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url", standIn.url.absoluteString, "--max-file-bytes", "1K",
+        ])
+        let root = TemporaryDirectory.make(prefix: "mcf-root")
+        func writeDossiers(hotelSiret: String?) throws {
+            let attributes = hotelSiret.map { #"{"SIRET":"\#($0)"}"# } ?? "{}"
+            let dossiers = #"[{"id":"d1","name":"Boulangerie","attributes":{"SIRET":"73282932000074"}},{"id":"d2","name":"Hôtel","attributes":\#(attributes)}]"#
+            try Data(dossiers.utf8).write(to: URL(fileURLWithPath: root + "/dossiers.json"))
+        }
+        try writeDossiers(hotelSiret: nil)
+        for dossier in ["d1", "d2"] {
+            try FileManager.default.createDirectory(atPath: root + "/\(dossier)/Achats", withIntermediateDirectories: true)
+        }
+        try Data(repeating: UInt8(ascii: "x"), count: 2000).write(to: URL(fileURLWithPath: root + "/d1/Achats/big.pdf"))
+        try Data("%PDF ok".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/ok.pdf"))
+        try Data("%PDF hotel".utf8).write(to: URL(fileURLWithPath: root + "/d2/Achats/hotel.pdf"))
+        let config = root + "/../config-\(UUID().uuidString).json"
+        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
+        try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
+
+        let first = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle")
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("REFUSE    d1/Achats/big.pdf"), "\(first.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/big.pdf.non-transmis"))
+        #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/ok.pdf"), "\(first.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/d2/Achats/hotel.pdf.non-transmis"), "\(first.output)")
+
+        // The hotel gets its SIRET; a new mapping sends what failed for want of one.
+        try writeDossiers(hotelSiret: "552 100 554 00013")
+        let admin = try RPCPeer(socketPath: socket)
+        _ = try await admin.call("catalog.upsertDossiers", #"{"dossiers":[{"id":"d2","name":"Hôtel","attributes":{"SIRET":"55210055400013"}}]}"#)
+        #expect(try await admin.call("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)["result"] != nil)
+        _ = try await admin.call("push.drain", #"{"timeoutMs":20000}"#, timeout: .seconds(30))
+        let second = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle")
+        #expect(second.status == 0, "\(second.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/d2/Achats/Envoyés/hotel.pdf"), "\(second.output)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/d2/Achats/hotel.pdf.non-transmis"))
+        // The refused file, unchanged, is not submitted again.
+        #expect(!second.output.contains("big.pdf"), "\(second.output)")
+        #expect(try await standIn.uploads().count == 2)
+        engine.signal(SIGTERM)
+        #expect(try await engine.waitForExit() == 0)
+    }
+}
