@@ -5,9 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${PUSHDOC_DEMO_SKIP_INSTALL:-}" != 1 ]; then bash .ci/install; fi
-swift build -c release --product pushdoc >/dev/null
-ENGINE=$PWD/.build/release/pushdoc
+# PUSHDOC_BINARY=/path/to/pushdoc runs the demo with an engine already built (no install, no build).
+if [ -n "${PUSHDOC_BINARY:-}" ]; then
+    ENGINE=$PUSHDOC_BINARY
+else
+    if [ "${PUSHDOC_DEMO_SKIP_INSTALL:-}" != 1 ]; then bash .ci/install; fi
+    swift build -c release --product pushdoc >/dev/null
+    ENGINE=$PWD/.build/release/pushdoc
+fi
 
 WORK=$(mktemp -d /tmp/pushdoc-demo-XXXXXX)
 ROOT=$WORK/mcf
@@ -15,16 +20,8 @@ YEAR=$(TZ=Europe/Paris date +%Y)
 MONTH=$(TZ=Europe/Paris date +%m)
 echo "demo directory: $WORK"
 
-# Inqom's side: the firm's account and its accounting folders.
-cat > "$WORK/world.json" <<EOF
-{"clients": [{"id": "mcf-pushdoc", "secret": "demo-client-secret"}],
- "accounts": [{"username": "cabinet@example.fr", "password": "demo-password"}],
- "folders": [
-   {"Id": 11287, "Name": "BOULANGERIE MARTIN", "Siren": "732829320", "Nic": "00074", "CompanyId": 1, "Status": "Active", "ExternalId": null},
-   {"Id": 11288, "Name": "HOTEL DU PORT", "Siren": "552100554", "Nic": "00013", "CompanyId": 2, "Status": "Active", "ExternalId": null},
-   {"Id": 11289, "Name": "GARAGE DUPRE", "Siren": "443061841", "Nic": "00047", "CompanyId": 3, "Status": "Active", "ExternalId": null}]}
-EOF
-python3 Tests/InqomStandIn/inqom_standin.py --world "$WORK/world.json" > "$WORK/standin.out" 2> "$WORK/standin.err" < /dev/null &
+# Inqom's side (protocol/world.json): the firm's account and its accounting folders.
+python3 Tests/InqomStandIn/inqom_standin.py --world protocol/world.json > "$WORK/standin.out" 2> "$WORK/standin.err" < /dev/null &
 STANDIN=$!
 trap 'kill $STANDIN 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s "$WORK/standin.out" ] && break; sleep 0.1; done

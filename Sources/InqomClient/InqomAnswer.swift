@@ -1,7 +1,7 @@
 import JSONSafety
 import Foundation
 
-/// Reads Inqom's HTTP answers as inqom-api.md's table says. Pure: tested
+/// Reads Inqom's HTTP answers as protocol/inqom.md's table says. Pure: tested
 /// without a network.
 enum InqomAnswer {
     static let transientStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]

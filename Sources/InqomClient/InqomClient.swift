@@ -2,7 +2,7 @@ import Foundation
 import JSONSafety
 import Logging
 
-/// Speaks Inqom's API exactly as inqom-api.md says, through libcurl. Knows
+/// Speaks Inqom's API exactly as protocol/inqom.md says, through libcurl. Knows
 /// nothing of JSON-RPC or MCF. Every failure is a typed `InqomError`.
 public final class InqomClient: Sendable {
     public struct Configuration: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every way a call to Inqom can fail, as inqom-api.md classifies answers.
+/// Every way a call to Inqom can fail, as protocol/inqom.md classifies answers.
 /// Messages never hold a secret, a token, or a file's content.
 public enum InqomError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 401 on an API call: get a new token once, then retry at once.

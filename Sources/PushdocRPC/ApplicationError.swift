@@ -1,7 +1,7 @@
 import Engine
 import JSONRPC
 
-/// protocol.md §9: every application error, defined once with its code and
+/// Every application error (protocol/README.md, "Errors"), defined once with its code and
 /// `data.reason`.
 enum ApplicationError {
     static func describe(_ error: any Error) -> ResponseError? {

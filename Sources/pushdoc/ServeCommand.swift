@@ -1,6 +1,6 @@
 import Foundation
 
-/// `pushdoc serve`: the options of engine.md, read by hand. Values stay text
+/// `pushdoc serve`: its options, read by hand. Values stay text
 /// here; `ServeSettings` resolves each against its `PUSHDOC_*` variable and
 /// validates it, so that every bad value gets the same one-line error.
 /// (ArgumentParser did this before; without it `pushdoc version` peaks at

@@ -3,7 +3,7 @@ import Testing
 
 @testable import InqomClient
 
-/// inqom-api.md's table of answers, row by row, without a network.
+/// protocol/inqom.md's table of answers, row by row, without a network.
 struct InqomAnswerTests {
     private let now = Date(timeIntervalSince1970: 1_795_000_000)
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""A stand-in for Inqom's API, faithful to ../../../shared/spec/inqom-api.md.
+"""A stand-in for Inqom's API, faithful to protocol/inqom.md.
 
 Inqom publishes no sandbox, so tests, the demo and the benchmarks of Pushdoc
 (and integrators' own tests) run against this. It serves the token server and
-the API from one process, answers exactly what inqom-api.md says, parses
+the API from one process, answers exactly what protocol/inqom.md says, parses
 multipart strictly and streams uploads (a 1 GiB file costs no memory), records
 every upload, and takes faults to inject through a small control API.
 

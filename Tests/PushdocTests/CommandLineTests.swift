@@ -3,7 +3,7 @@ import Glibc
 import TestSupport
 import Testing
 
-/// The command line of engine.md: options, their PUSHDOC_* variables, and
+/// The command line: options, their PUSHDOC_* variables, and
 /// the one-line refusal of a bad value.
 struct CommandLineTests {
     @Test(arguments: [

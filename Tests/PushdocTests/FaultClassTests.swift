@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Every row of inqom-api.md's answer table, through the real engine.
+/// Every row of protocol/inqom.md's answer table, through the real engine.
 struct FaultClassTests {
     static let transient: [[String: any Sendable]] = [
         ["status": 408], ["status": 425], ["status": 429], ["status": 500], ["status": 502], ["status": 503], ["status": 504],

@@ -145,4 +145,31 @@ struct SampleClientTests {
         engine.signal(SIGTERM)
         #expect(try await engine.waitForExit() == 0)
     }
+
+    /// An answer with a null or unknown id (a `-32700` after a line the
+    /// engine could not read) is reported and skipped: the Python client's
+    /// reader goes on and later calls get their answers.
+    @Test func thePythonClientSkipsAnswersToNoRequestOfItsOwn() async throws {
+        let script = """
+            import importlib.util, json, socket, sys, threading
+            spec = importlib.util.spec_from_file_location("client", sys.argv[1])
+            client = importlib.util.module_from_spec(spec); spec.loader.exec_module(client)
+            ours, theirs = socket.socketpair()
+            engine = client.Engine.__new__(client.Engine)
+            engine.sock = ours
+            engine.reader, engine.writer = ours.makefile("rb"), ours.makefile("wb")
+            import queue
+            engine.answers, engine.events, engine.next_id, engine.lock = {}, queue.Queue(), 0, threading.Lock()
+            threading.Thread(target=engine._read, daemon=True).start()
+            def peer():
+                requests = theirs.makefile("rb")
+                theirs.sendall(b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}\\n')
+                theirs.sendall(b'{"jsonrpc":"2.0","id":999,"result":"stray"}\\n')
+                request = json.loads(requests.readline())
+                theirs.sendall(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "pong"}).encode() + b"\\n")
+            threading.Thread(target=peer, daemon=True).start()
+            sys.exit(0 if engine.call("ping") == "pong" else 1)
+            """
+        #expect(try await runPython(script, [Self.clientPath("pushdoc_client.py")]) == 0)
+    }
 }
