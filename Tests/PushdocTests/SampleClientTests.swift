@@ -28,6 +28,15 @@ struct SampleClientTests {
         return process
     }
 
+    /// The clients' wizard settings: the stand-in's account, SIRET mapping,
+    /// and one rule (Achats, archived to Achats/Envoyés).
+    static func writeWizardConfig(beside root: String) throws -> String {
+        let config = root + "/../config-\(UUID().uuidString).json"
+        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
+        try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
+        return config
+    }
+
     private func runClient(_ client: String, root: String, config: String, socket: String, mode: String) async throws
         -> (status: Int32, output: String)
     {
@@ -56,9 +65,7 @@ struct SampleClientTests {
         try Data("%PDF one".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/one.pdf"))
         try Data("%PDF two".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/two.pdf"))
         try Data("MZ".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/tool.exe"))
-        let config = root + "/../config-\(UUID().uuidString).json"
-        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
-        try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
+        let config = try Self.writeWizardConfig(beside: root)
 
         // The first run submits and leaves before any event is handled.
         let first = try await runClient(client, root: root, config: config, socket: socket, mode: "--submit-only")
@@ -118,9 +125,7 @@ struct SampleClientTests {
         try Data(repeating: UInt8(ascii: "x"), count: 2000).write(to: URL(fileURLWithPath: root + "/d1/Achats/big.pdf"))
         try Data("%PDF ok".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/ok.pdf"))
         try Data("%PDF hotel".utf8).write(to: URL(fileURLWithPath: root + "/d2/Achats/hotel.pdf"))
-        let config = root + "/../config-\(UUID().uuidString).json"
-        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
-        try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
+        let config = try Self.writeWizardConfig(beside: root)
 
         let first = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle")
         #expect(first.status == 0, "\(first.output)")
