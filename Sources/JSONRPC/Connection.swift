@@ -138,12 +138,7 @@ public final class Connection: Sendable {
             if let input, reading { watched.append(pollfd(fd: input, events: inputEvents, revents: 0)) }
             if sending { watched.append(pollfd(fd: outputFD, events: outputEvents, revents: 0)) }
         }
-        var timeout: Int32 = -1
-        if let deadline {
-            let (seconds, attoseconds) = max(deadline - .now, .zero).components
-            timeout = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
-        }
-        guard poll(&watched, nfds_t(watched.count), timeout) > 0 else { return false }
+        guard poll(&watched, nfds_t(watched.count), pollTimeout(until: deadline)) > 0 else { return false }
         if watched[0].revents != 0 { wakeup.clear() }
         var readable = false
         for entry in watched.dropFirst() {

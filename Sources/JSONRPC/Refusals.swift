@@ -47,12 +47,7 @@ final class Refusals: Sendable {
             let entries = pending.withLock { $0 }
             var watched = [pollfd(fd: wakeup.fd, events: Int16(POLLIN), revents: 0)]
             watched += entries.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-            let nearest = entries.map(\.deadline).min()
-            let timeout = nearest.map { deadline -> Int32 in
-                let (seconds, attoseconds) = max(deadline - .now, .zero).components
-                return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
-            } ?? -1
-            _ = poll(&watched, nfds_t(watched.count), timeout)
+            _ = poll(&watched, nfds_t(watched.count), pollTimeout(until: entries.map(\.deadline).min()))
             if watched[0].revents != 0 { wakeup.clear() }
             let now = ContinuousClock.now
             var finished = Set<Int32>()
