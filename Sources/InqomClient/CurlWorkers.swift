@@ -65,11 +65,28 @@ final class CurlWorkers: Sendable {
 }
 
 /// Set when the task that asked for some work is cancelled: its transfers
-/// abort at libcurl's next progress call.
+/// abort at libcurl's next progress call, and a wait for a request slot
+/// ends at once.
 final class CancellationFlag: Sendable {
     private let flag = Atomic(false)
+    private let signal = DispatchSemaphore(value: 0)
 
     var isSet: Bool { flag.load(ordering: .relaxed) }
 
-    func set() { flag.store(true, ordering: .relaxed) }
+    func set() {
+        guard flag.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        signal.signal()
+    }
+
+    /// Blocks the calling thread for `duration` or until the flag is set,
+    /// whichever comes first. One thread waits at a time (the transfer
+    /// thread running the task's work).
+    func wait(for duration: Duration) {
+        let parts = duration.components
+        let nanoseconds = parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000
+        if signal.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success {
+            // Keep the one signal for any later wait on this flag.
+            signal.signal()
+        }
+    }
 }

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// Keeps requests to Inqom under a rate: each request takes the next free
@@ -34,14 +33,10 @@ final class RequestPacer: Sendable {
         while !cancellation.isSet {
             let wait = slot - .now
             guard wait > .zero else { return true }
-            // In short steps: a cancelled task's call must not wait out a slow rate.
-            let step = min(wait, Self.cancellationCheck).components
-            usleep(useconds_t(step.seconds * 1_000_000 + step.attoseconds / 1_000_000_000_000))
+            cancellation.wait(for: wait)
         }
         return false
     }
-
-    private static let cancellationCheck = Duration.milliseconds(20)
 
     /// Inqom said 429: slower for the next minute.
     func throttled() {
