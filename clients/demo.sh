@@ -10,7 +10,7 @@ if [ -n "${PUSHDOC_BINARY:-}" ]; then
     ENGINE=$PUSHDOC_BINARY
 else
     if [ "${PUSHDOC_DEMO_SKIP_INSTALL:-}" != 1 ]; then bash .ci/install; fi
-    swift build -c release --product pushdoc >/dev/null
+    swift build -c release --static-swift-stdlib --product pushdoc >/dev/null
     ENGINE=$PWD/.build/release/pushdoc
 fi
 

@@ -4,7 +4,7 @@ import InqomClient
 import Logging
 import TestSupport
 
-/// `swift build -c release && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|hostile|stored]`:
+/// `swift build -c release --static-swift-stdlib && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|hostile|stored]`:
 /// measures, prints a table of figures beside baselines measured in the
 /// same run. Never a pass/fail test. `--quick` (CI) runs every measure on
 /// small counts, only to prove the suite still works. The blocking measures

@@ -99,6 +99,6 @@ struct StoredDocuments {
         }
         table.rows.append(
             .init(measure: "resident memory, streaming a 1 GiB file (peak)", figure: Double(peak.withLock { $0 }) / 1e6,
-                  baselineName: "the same engine idle", baseline: Double(idle) / 1e6, unit: "MB", target: "≤ 40 MB"))
+                  baselineName: "the same engine idle", baseline: Double(idle) / 1e6, unit: "MB", target: "≤ 48 MB"))
     }
 }
