@@ -6,7 +6,7 @@ public struct DigestFailure: Codable, Sendable, Equatable {
     public let dossierId: String
     public let dossierName: String
     public let path: String
-    public let reason: String
+    public let reason: DocumentReason
     /// The reason in words a firm's collaborator understands, in French.
     public let explanation: String
     public let attempts: Int
@@ -21,19 +21,22 @@ enum DigestContent {
     }
 
     /// The reason of a failure, as a collaborator reads it.
-    static func explanation(reason: String, httpStatus: Int?, attempts: Int) -> String {
+    static func explanation(reason: DocumentReason, httpStatus: Int?, attempts: Int) -> String {
         switch reason {
-        case "inqom_rejected":
+        case .inqomRejected:
             "Inqom a refusé le document" + (httpStatus.map { " (code \($0))" } ?? "")
                 + " : le fichier est peut-être illisible, protégé ou d'un type qu'Inqom n'accepte pas."
-        case "inqom_folder_not_found":
+        case .inqomFolderNotFound:
             "Le dossier comptable Inqom associé à ce dossier n'existe plus ou n'est plus accessible."
-        case "dossier_not_mapped":
+        case .dossierNotMapped:
             "Ce dossier n'est associé à aucun dossier comptable Inqom : son SIRET manque ou ne correspond à aucun dossier Inqom."
-        case "file_missing":
+        case .fileMissing:
             "Le contenu du document n'a pas été retrouvé par le connecteur."
-        default:
+        case .inqomUnavailable:
             "Inqom n'a pas répondu après \(attempts) tentative\(attempts > 1 ? "s" : "")."
+        case .dossierNotSelected, .connectorNotActive, .noMatchingRule, .alreadyTransmitted:
+            // Not failures: such documents are never in a digest.
+            "Le document n'a pas été envoyé."
         }
     }
 

@@ -73,7 +73,7 @@ extension Engine {
                     ON CONFLICT(collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
                     """, [.text(collaborator.id), .text(day), .real(at.timeIntervalSince1970), .integer(Int64(preview.failures.count))])
                 try connection.appendEvent(
-                    "digest.sent", at: at,
+                    .digestSent, at: at,
                     ["collaboratorId": .text(collaborator.id), "date": .text(day), "failures": .number(Int64(preview.failures.count))])
             }
             changes.notify()
@@ -96,13 +96,13 @@ extension Engine {
             """
             SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
             FROM documents doc JOIN dossiers d ON d.id = doc.dossier_id
-            WHERE doc.state = 'failed' AND doc.failed_at >= ? AND doc.failed_at < ? AND \(dossierFilter)
+            WHERE doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ? AND \(dossierFilter)
             ORDER BY d.sort_key, doc.path
             """, bindings
         ) { row -> DigestFailure in
             let lastError = row.optionalText(7).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
             let attempts = Int(row.int(5))
-            let reason = row.optionalText(4) ?? "inqom_unavailable"
+            let reason = try row.optionalWord(4) ?? DocumentReason.inqomUnavailable
             return DigestFailure(
                 documentId: row.text(0), dossierId: row.text(1), dossierName: row.text(2), path: row.text(3), reason: reason,
                 explanation: DigestContent.explanation(reason: reason, httpStatus: lastError?.httpStatus, attempts: attempts),
@@ -191,8 +191,10 @@ extension Engine {
             let now = now()
             let today = localDay(now)
             let due = (digestInstant(today) ?? now) <= now
-            let lastDay = try? await database.read { try $0.setting(.digestLastScheduledDay) }
-            if due, (lastDay ?? nil) != today {
+            let lastDay = await logFailure("reading the last digest day") {
+                try await database.read { try $0.setting(.digestLastScheduledDay) }
+            }
+            if due, let lastDay, lastDay != today {
                 if configuration.smtp != nil {
                     do {
                         _ = try await sendDigests(day: today, collaboratorID: nil, force: false)
@@ -203,9 +205,11 @@ extension Engine {
                     }
                 }
                 let at = Self.timestamp(now)
-                try? await write { connection in
-                    try connection.setSetting(.digestLastScheduledDay, today)
-                    try connection.setSetting(.digestLastRunAt, at)
+                _ = await logFailure("recording the digest day") {
+                    try await write { connection in
+                        try connection.setSetting(.digestLastScheduledDay, today)
+                        try connection.setSetting(.digestLastRunAt, at)
+                    }
                 }
             }
             // Wake at the next digest time, or within the hour (clock changes).

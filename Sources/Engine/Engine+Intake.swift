@@ -39,9 +39,9 @@ public struct Submission: Sendable {
 /// What became of a submission.
 public struct SubmissionResult: Codable, Sendable {
     public let documentId: String
-    public let state: String
+    public let state: DocumentState
     public let ruleId: String?
-    public let reason: String?
+    public let reason: DocumentReason?
     // Dry runs only.
     public var inqomFolderId: Int64?
     public var typeScan: String?
@@ -68,7 +68,7 @@ extension Engine {
         let entry = try await spoolIn(submission.content)
         // Inqom refuses empty files: refused here, not failed there.
         guard entry.size > 0 else {
-            try? await discard(entry)
+            _ = await logFailure("removing an empty spooled file") { try await discard(entry) }
             throw EngineError.fileUnreadable(detail: "the file is empty")
         }
         do {
@@ -76,7 +76,7 @@ extension Engine {
             if !spooled { try await discard(entry) }
             return result
         } catch {
-            try? await discard(entry)
+            _ = await logFailure("removing a refused document's spooled file") { try await discard(entry) }
             throw error
         }
     }
@@ -109,7 +109,7 @@ extension Engine {
         let (stored, spooled) = try await write { connection -> (SubmissionResult, Bool) in
             // An ignored document kept nothing to send: it is evaluated afresh, and never conflicts.
             let existing = try Self.existingDocument(connection, documentID)
-            if let existing, existing.result.state != "ignored" {
+            if let existing, existing.result.state != .ignored {
                 let differs = [("dossierId", existing.dossierID != dossierID), ("path", existing.path != path),
                                ("content", existing.sha256 != entry.sha256)].filter(\.1).map(\.0)
                 guard differs.isEmpty else { throw EngineError.documentConflict(id: documentID, differs: differs) }
@@ -119,20 +119,20 @@ extension Engine {
             guard let isSelected = selected.first else { throw EngineError.unknownDossiers(ids: [dossierID]) }
             let rule = try Self.matchingRule(connection, folder: folder, year: year, month: month)
             let state = try Self.connectorStatus(connection).state
-            var outcome: (state: String, reason: String?)
+            let outcome: (state: DocumentState, reason: DocumentReason?, history: HistoryEvent)
             if !isSelected {
-                outcome = ("ignored", "dossier_not_selected")
+                outcome = (.ignored, .dossierNotSelected, .ignored)
             } else if state == .unconfigured || state == .configuring {
-                outcome = ("ignored", "connector_not_active")
+                outcome = (.ignored, .connectorNotActive, .ignored)
             } else if rule == nil {
-                outcome = ("ignored", "no_matching_rule")
+                outcome = (.ignored, .noMatchingRule, .ignored)
             } else if !force, try connection.count(
-                "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = 'transmitted'",
+                "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",
                 [.text(dossierID), .text(entry.sha256)]) > 0
             {
-                outcome = ("duplicate", "already_transmitted")
+                outcome = (.duplicate, .alreadyTransmitted, .duplicate)
             } else {
-                outcome = ("queued", nil)
+                outcome = (.queued, nil, .queued)
             }
             var result = SubmissionResult(documentId: documentID, state: outcome.state, ruleId: rule?.id, reason: outcome.reason)
             if dryRun {
@@ -144,7 +144,7 @@ extension Engine {
                 }
                 return (result, false)
             }
-            let queued = outcome.state == "queued"
+            let queued = outcome.state == .queued
             if let existing {
                 try connection.run("DELETE FROM document_history WHERE document_seq = ?", [.integer(existing.seq)])
                 try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
@@ -158,11 +158,11 @@ extension Engine {
                 [.text(documentID), .text(dossierID), .text(path), .text(fileName), .integer(entry.size), .text(entry.sha256),
                  queued ? .text(entry.name) : .null, rule.map { .text($0.id) } ?? .null,
                  rule.map { .text($0.documentType.rawValue) } ?? .null, rule?.archivePath.map { .text($0) } ?? .null,
-                 .text(outcome.state), outcome.reason.map { .text($0) } ?? .null,
+                 .word(outcome.state), outcome.reason.map { .word($0) } ?? .null,
                  queued ? .real(submittedAt.timeIntervalSince1970) : .null,
                  .real(depositedAt.timeIntervalSince1970), .real(submittedAt.timeIntervalSince1970)])
             let seq = connection.lastInsertRowID
-            try connection.addHistory(seq, at: submittedAt, event: outcome.state, detail: outcome.reason)
+            try connection.addHistory(seq, at: submittedAt, event: outcome.history, detail: outcome.reason?.rawValue)
             if queued { try connection.appendQueuedEvent(documentID: documentID, dossierID: dossierID, path: path, at: submittedAt) }
             return (result, queued)
         }
@@ -195,9 +195,10 @@ extension Engine {
                     guard Int64(info.st_size) <= maxBytes else { throw EngineError.fileTooLarge(limit: maxBytes) }
                     return try spool.store(copying: fd, maxBytes: maxBytes)
                 }
+            } catch is Spool.TooLarge {
+                throw EngineError.fileTooLarge(limit: maxBytes)
             } catch let failure as Spool.Failure {
                 if failure.isStorageFailure { throw EngineError.storageUnavailable(detail: failure.description) }
-                if failure.description == "too large" { throw EngineError.fileTooLarge(limit: maxBytes) }
                 throw EngineError.fileUnreadable(detail: failure.description)
             }
         }
@@ -219,7 +220,7 @@ extension Engine {
             ExistingDocument(
                 seq: $0.int(0), dossierID: $0.text(1), path: $0.text(2), sha256: $0.text(3),
                 result: SubmissionResult(
-                    documentId: documentID, state: $0.text(4), ruleId: $0.optionalText(5), reason: $0.optionalText(6)))
+                    documentId: documentID, state: try $0.word(4), ruleId: $0.optionalText(5), reason: try $0.optionalWord(6)))
         }.first
     }
 
@@ -239,9 +240,9 @@ extension SQLiteConnection {
     /// said in the event log as when it was first queued.
     func requeue(_ seq: Int64, at date: Date, detail: String) throws {
         try run(
-            "UPDATE documents SET state = 'queued', reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
-            [.real(date.timeIntervalSince1970), .integer(seq)])
-        try addHistory(seq, at: date, event: "queued", detail: detail)
+            "UPDATE documents SET state = ?, reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
+            [.word(DocumentState.queued), .real(date.timeIntervalSince1970), .integer(seq)])
+        try addHistory(seq, at: date, event: .queued, detail: detail)
         for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {
             ($0.text(0), $0.text(1), $0.text(2))
         }) {
@@ -250,12 +251,12 @@ extension SQLiteConnection {
     }
 
     func appendQueuedEvent(documentID: String, dossierID: String, path: String, at date: Date) throws {
-        try appendEvent("document.queued", at: date, ["documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path)])
+        try appendEvent(.documentQueued, at: date, ["documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path)])
     }
 
-    func addHistory(_ documentSeq: Int64, at date: Date, event: String, detail: String?) throws {
+    func addHistory(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) throws {
         try run(
             "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",
-            [.integer(documentSeq), .real(date.timeIntervalSince1970), .text(event), detail.map { .text($0) } ?? .null])
+            [.integer(documentSeq), .real(date.timeIntervalSince1970), .text(event.rawValue), detail.map { .text($0) } ?? .null])
     }
 }

@@ -5,9 +5,6 @@ import Store
 public struct DocumentCounts: Codable, Sendable {
     public var queued = 0, sending = 0, retrying = 0, transmitted = 0, failed = 0, ignored = 0, duplicate = 0
 
-    /// Every state a document can be in, as `status.documents` filters them.
-    static let states = ["queued", "sending", "retrying", "transmitted", "failed", "ignored", "duplicate"]
-
     public var pending: Int { queued + sending + retrying }
     public var total: Int { pending + transmitted + failed + ignored + duplicate }
 }
@@ -39,13 +36,13 @@ public struct StatusSummary: Codable, Sendable {
 
 public struct DocumentStatus: Codable, Sendable {
     public struct LastError: Codable, Sendable {
-        public let reason: String
+        public let reason: DocumentReason
         public let message: String
         public let httpStatus: Int?
     }
     public struct HistoryEntry: Codable, Sendable {
         public let at: String
-        public let event: String
+        public let event: HistoryEvent
         public let detail: String?
     }
     public let documentId: String
@@ -53,8 +50,8 @@ public struct DocumentStatus: Codable, Sendable {
     public let path: String
     public let ruleId: String?
     public let documentType: String?
-    public let state: String
-    public let reason: String?
+    public let state: DocumentState
+    public let reason: DocumentReason?
     public let attempts: Int
     public let nextAttemptAt: String?
     public let lastError: LastError?
@@ -93,14 +90,14 @@ extension Engine {
         var counts = DocumentCounts()
         try connection.query("SELECT state, count FROM document_counts") { row in
             let count = Int(row.int(1))
-            switch row.text(0) {
-            case "queued": counts.queued = count
-            case "sending": counts.sending = count
-            case "retrying": counts.retrying = count
-            case "transmitted": counts.transmitted = count
-            case "failed": counts.failed = count
-            case "ignored": counts.ignored = count
-            default: counts.duplicate = count
+            switch try row.word(0, as: DocumentState.self) {
+            case .queued: counts.queued = count
+            case .sending: counts.sending = count
+            case .retrying: counts.retrying = count
+            case .transmitted: counts.transmitted = count
+            case .failed: counts.failed = count
+            case .ignored: counts.ignored = count
+            case .duplicate: counts.duplicate = count
             }
         }
         return counts
@@ -117,7 +114,7 @@ extension Engine {
             let lastError = try connection.rows(
                 """
                 SELECT at, detail FROM document_history INDEXED BY document_history_errors
-                WHERE event IN ('retry_scheduled', 'failed') ORDER BY at DESC, rowid DESC LIMIT 1
+                WHERE event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) ORDER BY at DESC, rowid DESC LIMIT 1
                 """
             ) { ($0.double(0), $0.optionalText(1)) }.first
             return StatusSummary(
@@ -134,12 +131,12 @@ extension Engine {
     public func documentStatus(id: String) async throws -> DocumentStatus {
         try await database.read { connection in
             guard let (found, seq) = try connection.rows(Self.documentSelect + " WHERE id = ?", [.text(id)], {
-                (Self.documentStatus($0), $0.int(15))
+                (try Self.documentStatus($0), $0.int(15))
             }).first else { throw EngineError.unknownDocument(id: id) }
             var document = found
             document.history = try connection.rows(
                 "SELECT at, event, detail FROM document_history WHERE document_seq = ? ORDER BY at, rowid", [.integer(seq)]
-            ) { .init(at: Self.timestamp(Date(timeIntervalSince1970: $0.double(0))), event: $0.text(1), detail: $0.optionalText(2)) }
+            ) { .init(at: Self.timestamp(Date(timeIntervalSince1970: $0.double(0))), event: try $0.word(1), detail: $0.optionalText(2)) }
             return document
         }
     }
@@ -154,12 +151,13 @@ extension Engine {
             throw EngineError.invalidParameter(field: "cursor", message: "not a cursor this engine gave")
         }
         if let dossier = filter.dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossier)) }
-        if let state = filter.state {
-            guard DocumentCounts.states.contains(state) else {
-                throw EngineError.invalidParameter(field: "state", message: "one of " + DocumentCounts.states.joined(separator: ", "))
+        if let name = filter.state {
+            guard let state = DocumentState(rawValue: name) else {
+                throw EngineError.invalidParameter(
+                    field: "state", message: "one of " + DocumentState.allCases.map(\.rawValue).joined(separator: ", "))
             }
             conditions.append("state = ?")
-            bindings.append(.text(state))
+            bindings.append(.word(state))
         }
         if let prefix = filter.pathPrefix {
             conditions.append("substr(path, 1, length(?)) = ?")
@@ -169,7 +167,7 @@ extension Engine {
         let sql = Self.documentSelect + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
         let query = bindings
         let rows = try await database.read { connection in
-            try connection.rows(sql, query) { (Self.documentStatus($0), $0.int(15)) }
+            try connection.rows(sql, query) { (try Self.documentStatus($0), $0.int(15)) }
         }
         let page = rows.prefix(filter.limit)
         return DocumentList(items: page.map(\.0), nextCursor: rows.count > filter.limit ? page.last.map { String($0.1) } : nil)
@@ -180,16 +178,16 @@ extension Engine {
             inqom_document_id, archive_path, submitted_at, transmitted_at, failed_at, seq FROM documents
         """
 
-    static func documentStatus(_ row: Row) -> DocumentStatus {
+    static func documentStatus(_ row: Row) throws -> DocumentStatus {
         func time(_ column: Int32) -> String? {
             row.isNull(column) ? nil : timestamp(Date(timeIntervalSince1970: row.double(column)))
         }
         let lastError = row.optionalText(9).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
-        let state = row.text(5)
+        let state = try row.word(5, as: DocumentState.self)
         return DocumentStatus(
             documentId: row.text(0), dossierId: row.text(1), path: row.text(2), ruleId: row.optionalText(3),
-            documentType: row.optionalText(4), state: state, reason: row.optionalText(6), attempts: Int(row.int(7)),
-            nextAttemptAt: state == "retrying" || state == "queued" ? time(8) : nil, lastError: lastError,
+            documentType: row.optionalText(4), state: state, reason: try row.optionalWord(6), attempts: Int(row.int(7)),
+            nextAttemptAt: state == .retrying || state == .queued ? time(8) : nil, lastError: lastError,
             inqomDocumentId: row.isNull(10) ? nil : row.int(10), archivePath: row.optionalText(11),
             submittedAt: time(12) ?? "", transmittedAt: time(13), failedAt: time(14), history: nil)
     }
@@ -198,8 +196,8 @@ extension Engine {
     public func retry(documentIDs: [String]?, dossierID: String?) async throws -> Int {
         let now = now()
         let requeued = try await write { connection in
-            var conditions = ["state = 'failed'"]
-            var bindings: [SQLValue] = []
+            var conditions = ["state = ?"]
+            var bindings: [SQLValue] = [.word(DocumentState.failed)]
             if let ids = documentIDs {
                 conditions.append("id IN (SELECT value FROM json_each(?))")
                 bindings.append(.text(String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)))

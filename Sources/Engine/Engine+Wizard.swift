@@ -193,9 +193,9 @@ extension Engine {
     static func requeueNowMapped(_ connection: SQLiteConnection, at date: Date) throws {
         let waiting = try connection.rows(
             """
-            SELECT seq FROM documents WHERE state = 'failed' AND reason = 'dossier_not_mapped'
+            SELECT seq FROM documents WHERE state = ? AND reason = ?
                 AND dossier_id IN (SELECT dossier_id FROM mapping)
-            """
+            """, [.word(DocumentState.failed), .word(DocumentReason.dossierNotMapped)]
         ) { $0.int(0) }
         for seq in waiting { try connection.requeue(seq, at: date, detail: "dossier now mapped") }
     }
@@ -307,7 +307,7 @@ extension Engine {
         let after = try connectorStatus(connection).state
         if after != before {
             try connection.appendEvent(
-                "connector.state", at: date, ["state": .text(after.rawValue), "reason": reason.map { .text($0) } ?? .null])
+                .connectorState, at: date, ["state": .text(after.rawValue), "reason": reason.map { .text($0) } ?? .null])
         }
         return after
     }

@@ -110,8 +110,8 @@ public final class Engine: Sendable {
     /// resend as Duplicate); the spool is tidied once the engine serves.
     private func recoverInterruptedWork() async throws {
         let resent = try await write { connection in
-            try connection.run("UPDATE documents SET state = 'queued', next_attempt_at = ? WHERE state = 'sending'",
-                               [.real(Date().timeIntervalSince1970)])
+            try connection.run("UPDATE documents SET state = ?, next_attempt_at = ? WHERE state = ?",
+                               [.word(DocumentState.queued), .real(self.now().timeIntervalSince1970), .word(DocumentState.sending)])
         }
         Task { await self.recoverSpool() }
         try await pruneEvents()
@@ -144,7 +144,11 @@ public final class Engine: Sendable {
     /// Starts sending documents (once the wizard is finished), and loads the
     /// search index meanwhile so that the first search does not wait for it.
     public func startSending() {
-        Task { _ = try? await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false) }
+        Task {
+            _ = await self.logFailure("loading the search index") {
+                try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
+            }
+        }
         let sender = Sender(engine: self)
         senderBox.withLock { $0 = sender }
         sender.start()
@@ -182,6 +186,17 @@ public final class Engine: Sendable {
                 metadata: ["error": "\(error.message)"])
         } catch {
             logger.warning("database not sealed: the next start checks it", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs `body` for a background loop: a failure is logged with what was
+    /// being done, and the loop goes on (nil).
+    func logFailure<T>(_ doing: String, _ body: () async throws -> T) async -> T? {
+        do {
+            return try await body()
+        } catch {
+            logger.error("\(doing) failed", metadata: ["error": "\(error)"])
+            return nil
         }
     }
 

@@ -59,8 +59,8 @@ public enum EventValue: Sendable, Codable, Equatable {
 extension SQLiteConnection {
     /// Appends an event inside the caller's transaction: it commits with the
     /// state change it tells of, or not at all.
-    func appendEvent(_ type: String, at date: Date, _ data: [String: EventValue]) throws {
-        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.text(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
+    func appendEvent(_ type: EventType, at date: Date, _ data: [String: EventValue]) throws {
+        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
     }
 
     /// Events are kept 30 days at least; older ones go.

@@ -70,11 +70,13 @@ final class Sender: Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !state.withLock({ $0.stopping }) {
                 if ContinuousClock.now - lastPrune > .seconds(3600) {
-                    try? await engine.pruneEvents()
+                    _ = await engine.logFailure("pruning old events") { try await engine.pruneEvents() }
                     lastPrune = .now
                 }
                 let jump = engine.now().timeIntervalSince(clockCheck.wall) - (ContinuousClock.now - clockCheck.elapsed).seconds
-                if abs(jump) > Self.clockJumpTolerance, (try? await followClockJump(by: jump)) == nil {
+                if abs(jump) > Self.clockJumpTolerance,
+                    await engine.logFailure("following a wall clock jump", { try await followClockJump(by: jump) }) == nil
+                {
                     // The store cannot write now (disk full): the jump is followed at a later turn.
                     try? await Task.sleep(for: .milliseconds(200))
                     continue
@@ -82,7 +84,7 @@ final class Sender: Sendable {
                 clockCheck = (engine.now(), .now)
                 let seen = engine.changes.generation
                 let seenEnded = workerEnded.generation
-                let due = (try? await claim()) ?? []
+                let due = await engine.logFailure("claiming due documents") { try await claim() } ?? []
                 for document in due {
                     group.addTask { await self.send(document) }
                 }
@@ -104,15 +106,17 @@ final class Sender: Sendable {
     /// How long nothing can be due: until the next retry, a second at most;
     /// a second when the connector is not active (its change wakes the loop).
     private func napTime() async -> Duration {
-        let next = try? await engine.database.read { connection -> Double? in
-            guard try Engine.connectorStatus(connection).state == .active else { return nil }
-            return try connection.rows(
-                """
-                SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
-                WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL
-                """
-            ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
-        }
+        let next = await engine.logFailure("reading the next due time") {
+            try await engine.database.read { connection -> Double? in
+                guard try Engine.connectorStatus(connection).state == .active else { return nil }
+                return try connection.rows(
+                    """
+                    SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
+                    WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
+                    """
+                ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+            }
+        } ?? nil
         guard let next else { return .seconds(1) }
         let wait = next - engine.now().timeIntervalSince1970
         return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
@@ -131,7 +135,7 @@ final class Sender: Sendable {
             try connection.run(
                 """
                 UPDATE documents SET next_attempt_at = next_attempt_at + ?
-                WHERE state IN ('queued', 'retrying') AND next_attempt_at IS NOT NULL
+                WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
                 """, [.real(jump)])
         }
         state.withLock { $0.circuitOpenUntil = $0.circuitOpenUntil?.addingTimeInterval(jump) }
@@ -167,7 +171,7 @@ final class Sender: Sendable {
             SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
                 mapping.inqom_folder_id
             FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
-            WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?
+            WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at <= ?
             ORDER BY next_attempt_at, seq LIMIT ?
             """, [.real(now.timeIntervalSince1970), .integer(Int64(limit))]
         ) { row in
@@ -177,7 +181,7 @@ final class Sender: Sendable {
                 archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
         }
         for document in due {
-            try connection.run("UPDATE documents SET state = 'sending' WHERE seq = ?", [.integer(document.seq)])
+            try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
         }
         return due
     }
@@ -250,7 +254,7 @@ final class Sender: Sendable {
 
     enum Outcome {
         case transmitted(UploadReceipt)
-        case failed(reason: String, message: String, httpStatus: Int?)
+        case failed(reason: DocumentReason, message: String, httpStatus: Int?)
         case transient(message: String, httpStatus: Int?, retryAfter: Duration?)
         /// Not Inqom's answer about this document: back to the queue, no attempt spent.
         case requeue(why: String, refusedToken: Bool)
@@ -258,13 +262,13 @@ final class Sender: Sendable {
 
     /// Must never happen: the spool keeps a document's bytes until Inqom has them.
     private static let fileMissing = Outcome.failed(
-        reason: "file_missing", message: "the document's bytes are no longer in the spool", httpStatus: nil)
+        reason: .fileMissing, message: "the document's bytes are no longer in the spool", httpStatus: nil)
 
     /// Sends one document; nil when Inqom refused the token (401) and
     /// `renewable` says a new one may be tried.
     private func upload(_ document: Outgoing, token: AccessToken, renewable: Bool, calls: InqomCalls) -> Outcome? {
         guard let folder = document.inqomFolderID else {
-            return .failed(reason: "dossier_not_mapped", message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
+            return .failed(reason: .dossierNotMapped, message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         guard let spoolName = document.spoolName else { return Self.fileMissing }
         let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
@@ -295,7 +299,7 @@ final class Sender: Sendable {
         switch error {
         case .permanent(let status, let body):
             return .failed(
-                reason: status == 404 ? "inqom_folder_not_found" : "inqom_rejected",
+                reason: status == 404 ? .inqomFolderNotFound : .inqomRejected,
                 message: "Inqom answered \(status): \(body)", httpStatus: status)
         case .transient(let status, let retryAfter, _):
             return .transient(message: error.description, httpStatus: status, retryAfter: retryAfter)
@@ -324,7 +328,9 @@ final class Sender: Sendable {
             }
         }
         let cancelled = Task.isCancelled
-        return try? await engine.blocking.run { self.recordHere(outcome, for: document, cancelled: cancelled) }
+        return await engine.logFailure("recording an outcome") {
+            try await engine.blocking.run { self.recordHere(outcome, for: document, cancelled: cancelled) }
+        } ?? nil
     }
 
     /// Records an outcome with its event and, in the same transaction, claims
@@ -377,15 +383,15 @@ final class Sender: Sendable {
             return { connection in
                 try connection.run(
                     """
-                    UPDATE documents SET state = 'transmitted', attempts = attempts + 1, next_attempt_at = NULL,
+                    UPDATE documents SET state = ?, attempts = attempts + 1, next_attempt_at = NULL,
                         inqom_document_id = ?, archive_path = ?, transmitted_at = ?, spool_name = NULL, last_error = NULL
                     WHERE seq = ?
-                    """, [.integer(receipt.inqomDocumentID), archivePath.map { .text($0) } ?? .null, .real(at), .integer(document.seq)])
-                try connection.addHistory(document.seq, at: now, event: "transmitted", detail: receipt.duplicate ? "Inqom: Duplicate" : nil)
+                    """, [.word(DocumentState.transmitted), .integer(receipt.inqomDocumentID), archivePath.map { .text($0) } ?? .null, .real(at), .integer(document.seq)])
+                try connection.addHistory(document.seq, at: now, event: .transmitted, detail: receipt.duplicate ? "Inqom: Duplicate" : nil)
                 var data = base
                 data["inqomDocumentId"] = .number(receipt.inqomDocumentID)
                 data["archivePath"] = archivePath.map { .text($0) } ?? .null
-                try connection.appendEvent("document.transmitted", at: now, data)
+                try connection.appendEvent(.documentTransmitted, at: now, data)
             }
         case .failed(let reason, let message, let status):
             return Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
@@ -405,21 +411,21 @@ final class Sender: Sendable {
                 return Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
             } else if let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) {
                 let next = now.addingTimeInterval(delay.seconds)
-                let lastError = Self.lastError(reason: "inqom_unavailable", message: message, status: status)
+                let lastError = Self.lastError(reason: .inqomUnavailable, message: message, status: status)
                 return { connection in
                     try connection.run(
-                        "UPDATE documents SET state = 'retrying', attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
-                        [.integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
-                    try connection.addHistory(document.seq, at: now, event: "retry_scheduled", detail: message)
+                        "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
+                        [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
+                    try connection.addHistory(document.seq, at: now, event: .retryScheduled, detail: message)
                     var data = base
                     data["attempt"] = .number(Int64(attempts))
                     data["nextAttemptAt"] = .text(Engine.timestamp(next))
                     data["error"] = .text(message)
-                    try connection.appendEvent("document.retry_scheduled", at: now, data)
+                    try connection.appendEvent(.documentRetryScheduled, at: now, data)
                 }
             } else {
                 return Self.failure(
-                    document, reason: "inqom_unavailable", message: "no attempt succeeded: \(message)", status: status, spent: 1,
+                    document, reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", status: status, spent: 1,
                     now: now, base: base)
             }
         case .requeue(let why, _):
@@ -430,22 +436,22 @@ final class Sender: Sendable {
     static let storageRetryInterval = Duration.seconds(1)
 
     private static func failure(
-        _ document: Outgoing, reason: String, message: String, status: Int?, spent: Int, now: Date,
+        _ document: Outgoing, reason: DocumentReason, message: String, status: Int?, spent: Int, now: Date,
         base: [String: EventValue]
     ) -> @Sendable (SQLiteConnection) throws -> Void {
         let lastError = Self.lastError(reason: reason, message: message, status: status)
         return { connection in
             try connection.run(
                 """
-                UPDATE documents SET state = 'failed', reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
+                UPDATE documents SET state = ?, reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
                     last_error = ?, failed_at = ? WHERE seq = ?
-                """, [.text(reason), .integer(Int64(spent)), .text(lastError), .real(now.timeIntervalSince1970), .integer(document.seq)])
-            try connection.addHistory(document.seq, at: now, event: "failed", detail: message)
+                """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), .real(now.timeIntervalSince1970), .integer(document.seq)])
+            try connection.addHistory(document.seq, at: now, event: .failed, detail: message)
             var data = base
-            data["reason"] = .text(reason)
+            data["reason"] = .text(reason.rawValue)
             data["message"] = .text(message)
             data["attempts"] = .number(Int64(document.attempts + spent))
-            try connection.appendEvent("document.failed", at: now, data)
+            try connection.appendEvent(.documentFailed, at: now, data)
         }
     }
 
@@ -454,15 +460,15 @@ final class Sender: Sendable {
     {
         { connection in
             try connection.run(
-                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, next_attempt_at = ? WHERE seq = ?",
-                [.real(date.timeIntervalSince1970), .integer(document.seq)])
-            try connection.addHistory(document.seq, at: now, event: "requeued", detail: detail)
+                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ? WHERE seq = ?",
+                [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), .integer(document.seq)])
+            try connection.addHistory(document.seq, at: now, event: .requeued, detail: detail)
         }
     }
 
-    static func lastError(reason: String, message: String, status: Int?) -> String {
+    static func lastError(reason: DocumentReason, message: String, status: Int?) -> String {
         struct LastError: Encodable {
-            let reason: String
+            let reason: DocumentReason
             let message: String
             let httpStatus: Int?
         }

@@ -11,14 +11,18 @@ public final class SHA256 {
 
     deinit { pushdoc_sha256_free(context) }
 
+    // OpenSSL fails these only on a broken context: a digest of what was not
+    // hashed must never identify a document, so that stops the engine.
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        _ = pushdoc_sha256_update(context, bytes.baseAddress, bytes.count)
+        guard pushdoc_sha256_update(context, bytes.baseAddress, bytes.count) == 1 else {
+            fatalError("OpenSSL refused to hash \(bytes.count) bytes")
+        }
     }
 
     /// The digest in lower-case hex; the hasher is spent afterwards.
     public func finalize() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
-        _ = pushdoc_sha256_final(context, &digest)
+        guard pushdoc_sha256_final(context, &digest) == 1 else { fatalError("OpenSSL could not finish a SHA-256 digest") }
         return Hex.encode(digest)
     }
 

@@ -33,6 +33,9 @@ public struct Spool: Sendable {
         public let isStorageFailure: Bool
     }
 
+    /// The bytes went past the limit they were stored under.
+    public struct TooLarge: Error {}
+
     /// What was stored: its name in the spool, its size and SHA-256.
     public struct Entry: Sendable {
         public let name: String
@@ -182,7 +185,7 @@ public struct Spool: Sendable {
         do {
             try produce { bytes, maxBytes in
                 size += Int64(bytes.count)
-                guard size <= maxBytes else { throw Failure(description: "too large", isStorageFailure: false) }
+                guard size <= maxBytes else { throw TooLarge() }
                 hasher.update(bytes)
                 var offset = 0
                 while offset < bytes.count {

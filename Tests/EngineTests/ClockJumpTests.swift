@@ -24,7 +24,7 @@ struct ClockJumpTests {
         let result = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/jump.pdf", content: .base64(Data("jump".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
-        for _ in 0..<200 where try await engine.documentStatus(id: result.documentId).state != "retrying" {
+        for _ in 0..<200 where try await engine.documentStatus(id: result.documentId).state != .retrying {
             try await Task.sleep(for: .milliseconds(10))
         }
         return result.documentId
@@ -36,12 +36,12 @@ struct ClockJumpTests {
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(1.5))
         let id = try await submitRefusedOnce(engine, standIn)
         clock.jump(by: -3600)
-        var state = ""
-        for _ in 0..<100 where state != "transmitted" {
+        var state: DocumentState?
+        for _ in 0..<100 where state != .transmitted {
             try await Task.sleep(for: .milliseconds(100))
             state = try await engine.documentStatus(id: id).state
         }
-        #expect(state == "transmitted")
+        #expect(state == .transmitted)
         await engine.stopSending(by: .now + .seconds(1))
     }
 
@@ -53,7 +53,7 @@ struct ClockJumpTests {
         clock.jump(by: 3600)
         try await Task.sleep(for: .seconds(2.5))
         let document = try await engine.documentStatus(id: id)
-        #expect(document.state == "retrying")
+        #expect(document.state == .retrying)
         #expect(document.attempts == 1)
         #expect(try await standIn.stats()["upload"] == 1)
         await engine.stopSending(by: .now + .seconds(1))

@@ -11,8 +11,8 @@ struct EventLogTests {
         let database = try Database(path: path, migrations: Schema.migrations)
         let start = Date(timeIntervalSince1970: 1_790_000_000)
         try await database.write { connection in
-            try connection.appendEvent("document.queued", at: start, ["documentId": .text("old")])
-            try connection.appendEvent("document.queued", at: start.addingTimeInterval(20 * 86_400), ["documentId": .text("recent")])
+            try connection.appendEvent(.documentQueued, at: start, ["documentId": .text("old")])
+            try connection.appendEvent(.documentQueued, at: start.addingTimeInterval(20 * 86_400), ["documentId": .text("recent")])
         }
         // 30 days after the first: both still there.
         let kept = try await database.write { try $0.pruneEvents(now: start.addingTimeInterval(30 * 86_400 - 1)) }

@@ -37,17 +37,17 @@ struct FullStoreTests {
         #expect(try await standIn.uploads().isEmpty, "the store was not full before Inqom answered")
         while try await standIn.uploads().isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .seconds(2))
-        #expect(try await engine.documentStatus(id: id).state == "sending")
+        #expect(try await engine.documentStatus(id: id).state == .sending)
         #expect(try await standIn.stats()["upload"] == 1)
 
         // Room again: the transmission is recorded, without a second upload.
         try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }
-        var state = ""
-        for _ in 0..<50 where state != "transmitted" {
+        var state: DocumentState?
+        for _ in 0..<50 where state != .transmitted {
             try await Task.sleep(for: .milliseconds(100))
             state = try await engine.documentStatus(id: id).state
         }
-        #expect(state == "transmitted")
+        #expect(state == .transmitted)
         #expect(try await standIn.stats()["upload"] == 1)
         await engine.stopSending(by: .now + .seconds(1))
     }

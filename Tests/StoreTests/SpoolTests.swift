@@ -41,6 +41,18 @@ struct SpoolTests {
         #expect(spool.freeFiles == 0)
     }
 
+    /// A file that grew past the limit after it was checked: refused as too large, nothing left in the spool.
+    @Test func aCopyPastItsLimitIsTooLargeAndLeavesNoDocument() throws {
+        let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool")
+        let source = TemporaryDirectory.make(prefix: "pushdoc-spool-source") + "/grown.pdf"
+        try Data(repeating: 9, count: 70_000).write(to: URL(fileURLWithPath: source))
+        let fd = open(source, O_RDONLY)
+        defer { close(fd) }
+        #expect(throws: Spool.TooLarge.self) { try spool.store(copying: fd, maxBytes: 65_536) }
+        #expect(entries(spool).isEmpty)
+        #expect(try spool.store(copying: fd, maxBytes: 70_000).size == 70_000)
+    }
+
     @Test func largeFilesAreEmptiedAndThePoolHoldsAtMostItsBytes() throws {
         var limits = Spool.Pool()
         limits.bytes = 250_000

@@ -1,0 +1,75 @@
+import Store
+
+/// Where a document stands: `documents.state`, and the `state` of
+/// `push.submit` and `status.documents` answers.
+public enum DocumentState: String, Codable, Sendable, CaseIterable {
+    case queued, sending, retrying, transmitted, failed, ignored, duplicate
+
+    /// Waiting for an upload, or being uploaded.
+    public var isPending: Bool { self == .queued || self == .sending || self == .retrying }
+
+    /// The spelling as an SQL literal. SQLite uses a partial index
+    /// (`documents_due`, `documents_failed`, `documents_sent_bytes`) only
+    /// when the query names the index's values as literals, never bound:
+    /// the queries on those indexes write their states with this.
+    var sql: String { "'\(rawValue)'" }
+}
+
+/// Why a document was ignored, found a duplicate, or failed:
+/// `documents.reason`, the `reason` of answers, events and the digest.
+public enum DocumentReason: String, Codable, Sendable, CaseIterable {
+    // Ignored at intake: nothing is kept.
+    case dossierNotSelected = "dossier_not_selected"
+    case connectorNotActive = "connector_not_active"
+    case noMatchingRule = "no_matching_rule"
+    // A duplicate: the same bytes already reached Inqom for this dossier.
+    case alreadyTransmitted = "already_transmitted"
+    // Failed: in the digest, with `push.retry` to send it again.
+    case fileMissing = "file_missing"
+    case dossierNotMapped = "dossier_not_mapped"
+    case inqomFolderNotFound = "inqom_folder_not_found"
+    case inqomRejected = "inqom_rejected"
+    case inqomUnavailable = "inqom_unavailable"
+
+    var sql: String { "'\(rawValue)'" }
+}
+
+/// A line of a document's history (`document_history.event`, answered by
+/// `status.document`).
+public enum HistoryEvent: String, Codable, Sendable {
+    case queued, ignored, duplicate, requeued, transmitted, failed
+    case retryScheduled = "retry_scheduled"
+
+    var sql: String { "'\(rawValue)'" }
+}
+
+/// The `type` of an event in the durable log (`events.list`, `events.subscribe`).
+enum EventType: String {
+    case documentQueued = "document.queued"
+    case documentTransmitted = "document.transmitted"
+    case documentRetryScheduled = "document.retry_scheduled"
+    case documentFailed = "document.failed"
+    case connectorState = "connector.state"
+    case digestSent = "digest.sent"
+}
+
+extension SQLValue {
+    /// A state, reason or event word, bound as its spelling.
+    static func word(_ word: some RawRepresentable<String>) -> SQLValue { .text(word.rawValue) }
+}
+
+extension Row {
+    /// A stored state, reason or event word; one this version does not know
+    /// is a damaged database, said as such rather than guessed.
+    func word<Word: RawRepresentable<String>>(_ column: Int32, as _: Word.Type = Word.self) throws -> Word {
+        let text = self.text(column)
+        guard let word = Word(rawValue: text) else {
+            throw EngineError.storageUnavailable(detail: "unknown \(Word.self) '\(text)' in the database")
+        }
+        return word
+    }
+
+    func optionalWord<Word: RawRepresentable<String>>(_ column: Int32, as _: Word.Type = Word.self) throws -> Word? {
+        isNull(column) ? nil : try word(column, as: Word.self)
+    }
+}
