@@ -56,8 +56,10 @@ final class Sender: Sendable {
         state.withLock { $0.stopping = true }
         engine.changes.notify()
         workerEnded.notify()
-        while state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        while true {
+            let seen = workerEnded.generation
+            guard state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline else { break }
+            await workerEnded.wait(after: seen, timeout: deadline - .now)
         }
         let task = loop.withLock { $0 }
         task?.cancel()

@@ -74,14 +74,12 @@ public final class Connection: Sendable {
             }
         }
         var inputOpen = true
-        var justServed = false
         var framed = 0
         var lineStarted: ContinuousClock.Instant?
         var heldAtMost = 0
         while !output.isBroken {
             if !inputOpen, inFlight.withLock({ $0.isEmpty }), output.backlog == 0 { break }
             let reading = inputOpen && hasRoom()
-            if reading, justServed { Self.lookForInput(input, for: Self.spinAfterInput) }
             let deadline = lineStarted.map { $0 + server.unfinishedLineTimeout }
             let readable = waitForEvents(input: inputOpen ? input : nil, reading: reading, deadline: deadline)
             if let deadline, ContinuousClock.now >= deadline {
@@ -90,7 +88,6 @@ public final class Connection: Sendable {
                     metadata: ["connection": "\(name)", "timeout": "\(server.unfinishedLineTimeout)"])
                 break
             }
-            justServed = false
             guard readable else { continue }
             let count = read(input, chunk.baseAddress, chunkSize)
             if count < 0, errno == EINTR || errno == EAGAIN { continue }
@@ -105,7 +102,6 @@ public final class Connection: Sendable {
             output.hold()
             framer.feed(UnsafeBufferPointer(rebasing: chunk[0..<count]), emit: handleFrame)
             output.release()
-            justServed = true
             let held = framer.reservedByteCount
             heldAtMost = max(heldAtMost, held + output.backlog)
             if held > framed { server.budget.add(held - framed) } else { server.budget.remove(framed - held) }
@@ -152,22 +148,6 @@ public final class Connection: Sendable {
             if entry.fd == input, reading, entry.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readable = true }
         }
         return readable
-    }
-
-    /// A client that waits for each answer sends its next request within
-    /// microseconds: looking for it a moment before sleeping in `poll`
-    /// spares a wake-up from another CPU.
-    /// One connection looks at a time, so that many clients cannot spend
-    /// the CPUs spinning.
-    static let spinAfterInput = Duration.microseconds(50)
-    private static let spinning = Atomic<Bool>(false)
-
-    private static func lookForInput(_ fd: Int32, for spin: Duration) {
-        guard spinning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
-        defer { spinning.store(false, ordering: .releasing) }
-        var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = ContinuousClock.now + spin
-        while poll(&watched, 1, 0) == 0, ContinuousClock.now < deadline {}
     }
 
     /// Unread answers past which a connection's reading pauses.

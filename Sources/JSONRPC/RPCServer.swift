@@ -1,4 +1,5 @@
 import CLinux
+import Dispatch
 import JSONSafety
 import Glibc
 import Logging
@@ -13,6 +14,8 @@ public final class RPCServer: Sendable {
     private struct State {
         var acceptingWork = true
         var activeTasks = 0
+        /// Signalled when `activeTasks` falls to zero.
+        var idleWaiters: [DispatchSemaphore] = []
         var connections: [ObjectIdentifier: Connection] = [:]
     }
 
@@ -51,11 +54,15 @@ public final class RPCServer: Sendable {
     /// Waits until no request is running, or the deadline passes; returns
     /// whether everything finished. Blocks: call it from a thread of its own.
     public func waitUntilIdle(deadline: ContinuousClock.Instant) -> Bool {
-        while state.withLock({ $0.activeTasks > 0 }) {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(2000)
+        let idle = DispatchSemaphore(value: 0)
+        let busy = state.withLock { state -> Bool in
+            guard state.activeTasks > 0 else { return false }
+            state.idleWaiters.append(idle)
+            return true
         }
-        return true
+        guard busy else { return true }
+        let milliseconds = max(0, (deadline - .now) / .milliseconds(1))
+        return idle.wait(timeout: .now() + .milliseconds(Int(milliseconds.rounded(.up)))) == .success
     }
 
     /// Returns once every reply already produced has been sent, on every
@@ -88,5 +95,13 @@ public final class RPCServer: Sendable {
     }
 
     func taskStarted() { state.withLock { $0.activeTasks += 1 } }
-    func taskEnded() { state.withLock { $0.activeTasks -= 1 } }
+    func taskEnded() {
+        let waiters = state.withLock { state -> [DispatchSemaphore] in
+            state.activeTasks -= 1
+            guard state.activeTasks == 0 else { return [] }
+            defer { state.idleWaiters.removeAll() }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.signal() }
+    }
 }
