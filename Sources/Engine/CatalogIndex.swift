@@ -20,18 +20,18 @@ final class CatalogIndex: Sendable {
         var entries: [Entry] = []
         var positions: [String: Int] = [:]
         /// Entry positions in name order: sorted at the first search after
-        /// a load, then kept through changes (sorting 50,000 names took
-        /// 40 ms, a search after a rename would have paid it).
+        /// a load, then kept through changes (a search after a rename
+        /// would otherwise pay for sorting every name again).
         var order: [Int]?
         /// Each entry's place in `order`, made when it is first needed after
         /// `order` changed.
         var rank: [Int]?
         /// The texts laid end to end in the entries' own order, so that new
         /// entries are appended to it. Built at a load, and at the first
-        /// search after a text changed or an entry went (a search that
-        /// looked in each entry's own array took 2–8 ms, and laying 50,000
-        /// texts end to end takes 5 ms: done at the first search after each
-        /// batch of new dossiers, it was most of that search's time).
+        /// search after a text changed or an entry went: one pass over
+        /// contiguous texts is what makes a search fast, and laying them out
+        /// again after each batch of new dossiers would be most of the
+        /// next search's time.
         var haystack: Haystack?
     }
 

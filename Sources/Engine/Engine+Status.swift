@@ -277,8 +277,8 @@ extension Engine {
                 await changes.wait(after: seen, timeout: .seconds(1))
             }
             // Under a steady flow events come every millisecond: they leave in
-            // batches, one look at the log per 5 ms at most (a follower then
-            // cost 7 context switches per document sent, under 2 after).
+            // batches, one look at the log per `followInterval` at most, so
+            // that a follower does not cost a wake-up per document sent.
             let next = looked + Self.followInterval
             if next > .now { try? await Task.sleep(until: next, clock: .continuous) }
         }

@@ -119,8 +119,8 @@ public final class Engine: Sendable {
     }
 
     /// Spool files no document needs, left by earlier runs, are removed in
-    /// the background: with 100,000 documents queued, listing the spool
-    /// took 100 ms that a start should not wait for.
+    /// the background: listing a large spool is work a start should not
+    /// wait for.
     private func recoverSpool() async {
         do {
             let spooled = try await database.read { connection in
@@ -213,9 +213,9 @@ public final class Engine: Sendable {
 
     /// The same as `write`, from a thread that may block (a transfer thread).
     @discardableResult
-    func writeHere<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
         do {
-            return try database.writeHere(body)
+            return try database.writeBlocking(body)
         } catch let error as SQLiteError where error.isStorageFailure {
             throw storageUnavailable(error)
         }

@@ -5,8 +5,8 @@ import Synchronization
 /// connections), that run libcurl's blocking transfers away from Swift's
 /// cooperative threads. Work beyond the thread count waits its turn.
 /// The threads, and libcurl with the libraries it loads, start with the
-/// first transfer: an engine not yet connected to Inqom keeps 8 MB less
-/// resident.
+/// first transfer: an engine not yet connected to Inqom keeps none of
+/// their memory.
 final class CurlWorkers: Sendable {
     private struct Job {
         let cancellation: CancellationFlag

@@ -87,10 +87,9 @@ final class EasyHandle {
     }
 
     /// libcurl reads a file to upload, and sends it, this much at a time
-    /// (64 KB by default): a 200 KB invoice then took 11 polls, 5 sends and
-    /// 8 reads; with 512 KB, 5, 2 and 3, as with 1 MB, which measured 6 %
-    /// less CPU per upload. 512 KB covers most invoices in one piece, and
-    /// costs each transfer thread that much memory while it uploads.
+    /// (64 KB by default, which takes several polls, sends and reads per
+    /// invoice). 512 KB covers most invoices in one piece, and costs each
+    /// transfer thread that much memory while it uploads.
     static let uploadBufferBytes = 512 << 10
 
     private func setCommonOptions(context: TransferContext) {

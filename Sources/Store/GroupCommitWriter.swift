@@ -9,16 +9,15 @@ import Synchronization
 /// answered before the commit that holds their work.
 final class GroupCommitWriter: @unchecked Sendable {
     // @unchecked: `connection` is used only by the one drainer at a time
-    // (`pending.draining`), on `queue` or on a thread in `writeHere`.
+    // (`pending.draining`), on `queue` or on a thread in `writeBlocking`.
     private let connection: SQLiteConnection
     private let queue: DispatchQueue
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
 
     /// A group bounds how long its first body waits for the commit, and how
-    /// long a sender recording an outcome waits behind a burst of intake (at
-    /// the writer's ~0.1 ms per intake body, 512 of them held it ~50 ms). At
-    /// 32, intake still shares one fsync among 32 documents, far under this
-    /// disk's 2,300–3,900 commits/s.
+    /// long a sender recording an outcome waits behind a burst of intake;
+    /// 32 documents sharing one fsync keeps intake well above the disk's
+    /// own commit rate.
     static let maximumGroup = 32
 
     /// A body in a group: `run` says how it went (nil: it succeeded), then
@@ -27,7 +26,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private struct Job: Sendable {
         let run: @Sendable (SQLiteConnection) -> (any Error)?
         let finish: @Sendable ((any Error)?) -> Void
-        /// A job whose caller blocks in `writeHere`: tells that caller to
+        /// A job whose caller blocks in `writeBlocking`: tells that caller to
         /// commit the next group itself.
         var lead: (@Sendable () -> Void)? = nil
         /// Runs by itself, outside any transaction (`alone`).
@@ -49,7 +48,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// no commit is under way, or when the one under way hands over, this
     /// thread commits its group itself, with no hand-off to the writer's
     /// queue and back.
-    func writeHere<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
         let woken = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
         var job = job(body) { outcome in
@@ -104,9 +103,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Queues a job; true when the caller must drain (nobody is draining).
     /// A blocking caller's job goes ahead of the asynchronous ones queued
     /// since the last job that runs alone: a sender waits on its transfer
-    /// thread for its outcome's commit before its next upload, and behind a
-    /// burst of pipelined submissions it waited 30–75 ms where the commit
-    /// takes 1.5.
+    /// thread for its outcome's commit before its next upload, and would
+    /// otherwise wait for a whole burst of pipelined submissions.
     private func enqueue(_ job: Job) -> Bool {
         pending.withLock { state -> Bool in
             if job.lead != nil {
@@ -122,7 +120,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Commits groups until nothing waits, or until `done` (the caller's own
     /// job is committed): then the caller goes back to its work and what came
-    /// meanwhile goes to a caller waiting in `writeHere`, who is woken
+    /// meanwhile goes to a caller waiting in `writeBlocking`, who is woken
     /// anyway, else to the writer's queue.
     private func drain(until done: (() -> Bool)? = nil) {
         while true {

@@ -2,7 +2,7 @@
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    /// Table lookups: `String(format:)` per byte cost 8 % of a submission's CPU.
+    /// Table lookups: every submission writes a digest, and `String(format:)` per byte is slow.
     public static func encode<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
         var text: [UInt8] = []
         text.reserveCapacity(bytes.underestimatedCount * 2)

@@ -6,19 +6,15 @@ import Synchronization
 /// file is the one its row names; a file no row names is free, and is kept
 /// (up to `Pool.files`) to be written over by a later document rather than
 /// deleted and created again: on ext4 without a journal, creating an inode
-/// scans every inode freed in the last five minutes (`recently_deleted`); on
-/// this machine a spooled 200 KB file cost 1.3 ms of CPU created that way and
-/// 0.3 ms reused. Free files keep their blocks (within `Pool`'s bounds) and
-/// are overwritten in place: no block is freed then allocated again
-/// (emptying 200 KB files past a 64 MiB pool cost 0.05–0.3 ms of CPU per
-/// document at intake, 0.07–0.14 at sending). When the disk fills anyway,
+/// scans every inode freed in the last five minutes (`recently_deleted`),
+/// which made a new file several times dearer than a reused one. Free files
+/// keep their blocks (within `Pool`'s bounds) and are overwritten in place:
+/// no block is freed then allocated again. When the disk fills anyway,
 /// free files give their blocks back and the document is written again in
 /// the space they held.
 ///
 /// Files keep their names for life: a free file written over is synced and
-/// is then the new document's, with no rename and no directory sync (two
-/// renames and a directory fsync per document were 6 % of the engine's CPU
-/// end to end). A file is written only while no row names it, and `store`
+/// is then the new document's, with no rename and no directory sync. A file is written only while no row names it, and `store`
 /// returns once its bytes, and a new file's name, are durable: a crash at
 /// any moment leaves every row's file whole, and files no row names go back
 /// to the pool (`recover`).
@@ -98,7 +94,7 @@ public struct Spool: Sendable {
     /// The document's bytes are no longer needed (its row no longer names
     /// the file): the file is kept for a later document, emptied unless the
     /// pool may keep its blocks.
-    public func remove(_ name: String) {
+    public func release(_ name: String) {
         let path = path(of: name)
         var info = stat()
         // A second link (left by an earlier version's rename, half-persisted
@@ -126,7 +122,7 @@ public struct Spool: Sendable {
         // for a document keeps its name across a power loss.
         guard (try? directorySync.sync()) != nil else { return }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !isOwn(name) && !kept.contains(name) {
-            remove(name)
+            release(name)
         }
     }
 

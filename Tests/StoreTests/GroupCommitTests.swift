@@ -67,7 +67,7 @@ struct GroupCommitTests {
         while writer.pendingCount < 100 { try await Task.sleep(for: .milliseconds(1)) }
         let blockingDone = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            _ = try? writer.writeHere(insert("blocking"))
+            _ = try? writer.writeBlocking(insert("blocking"))
             blockingDone.signal()
         }
         while writer.pendingCount < 101 { try await Task.sleep(for: .milliseconds(1)) }
@@ -81,7 +81,7 @@ struct GroupCommitTests {
         #expect(order.first == "blocking")
     }
 
-    /// Threads that may block write through `writeHere` (committing groups
+    /// Threads that may block write through `writeBlocking` (committing groups
     /// themselves, or handing them on) while tasks write through `write`:
     /// each write succeeds or fails alone, whoever commits it, and each
     /// caller gets the answer of its own body.
@@ -105,7 +105,7 @@ struct GroupCommitTests {
             DispatchQueue.global().async(group: threads) {
                 for index in stride(from: thread, to: 400, by: 8) {
                     let written = "thread-" + name(index)
-                    let id = try? database.writeHere(body(written))
+                    let id = try? database.writeBlocking(body(written))
                     answers.byName.withLock { $0[written] = id }
                 }
             }

@@ -26,7 +26,7 @@ struct SpoolTests {
         let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool")
         let first = try spool.store(bytes: Array(repeating: 1, count: 100_000))
         let firstInode = inode(spool.path(of: first.name))
-        spool.remove(first.name)
+        spool.release(first.name)
         // The free file keeps its name and its blocks for the next document.
         #expect(entries(spool) == [first.name: 100_000])
         #expect(spool.freeFiles == 1)
@@ -59,10 +59,10 @@ struct SpoolTests {
         limits.bytesPerFile = 100_000
         let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool", pool: limits)
         let large = try spool.store(bytes: Array(repeating: 2, count: 150_000))
-        spool.remove(large.name)
+        spool.release(large.name)
         #expect(entries(spool).values.allSatisfy { $0 == 0 })
         let small = try (0..<4).map { _ in try spool.store(bytes: Array(repeating: 3, count: 90_000)) }
-        for entry in small { spool.remove(entry.name) }
+        for entry in small { spool.release(entry.name) }
         // Two keep their 90,000 bytes; the others are emptied to stay within 250,000.
         #expect(spool.freeFiles == 4)
         #expect(entries(spool).values.reduce(0, +) == 180_000)
@@ -78,7 +78,7 @@ struct SpoolTests {
         let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool", pool: limits)
         let stored = try (0..<400).map { _ in try spool.store(bytes: Array(repeating: 4, count: 10_000)) }
         DispatchQueue.concurrentPerform(iterations: 8) { share in
-            for index in stride(from: share, to: stored.count, by: 8) { spool.remove(stored[index].name) }
+            for index in stride(from: share, to: stored.count, by: 8) { spool.release(stored[index].name) }
         }
         #expect(spool.freeFiles == 400)
         #expect(entries(spool).count == 400)
@@ -90,7 +90,7 @@ struct SpoolTests {
         limits.files = 8
         let spool = try Spool(directory: TemporaryDirectory.make(prefix: "pushdoc-spool") + "/spool", pool: limits)
         let stored = try (0..<18).map { _ in try spool.store(bytes: [7]) }
-        for entry in stored { spool.remove(entry.name) }
+        for entry in stored { spool.release(entry.name) }
         #expect(spool.freeFiles == 8)
         #expect(entries(spool).count == 8)
     }
@@ -101,7 +101,7 @@ struct SpoolTests {
         let kept = try before.store(bytes: Array("queued document".utf8))
         let orphan = try before.store(bytes: Array("transmitted, not yet removed".utf8))
         let free = try (0..<3).map { _ in try before.store(bytes: [1]) }
-        for file in free { before.remove(file.name) }
+        for file in free { before.release(file.name) }
         // A crash while a free file was written over, and a file an earlier version left half written.
         try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: free[0].name)))
         try Data("half".utf8).write(to: URL(fileURLWithPath: before.path(of: ".tmp-crashed")))
@@ -156,7 +156,7 @@ struct SpoolTests {
         let mountPoint = try await mountTmpfs(megabytes: 2)
         let spool = try Spool(directory: mountPoint + "/spool")
         let stored = try (0..<6).map { _ in try spool.store(bytes: Array(repeating: 5, count: 200_000)) }
-        for entry in stored { spool.remove(entry.name) }
+        for entry in stored { spool.release(entry.name) }
         let held = entries(spool).values.reduce(0, +)
         #expect(spool.freeFiles == 6)
         #expect(held > 0 && held < 1_200_000)
@@ -168,7 +168,7 @@ struct SpoolTests {
         let mountPoint = try await mountTmpfs(megabytes: 4)
         let spool = try Spool(directory: mountPoint + "/spool")
         let stored = try (0..<3).map { _ in try spool.store(bytes: Array(repeating: 5, count: 200_000)) }
-        for entry in stored { spool.remove(entry.name) }
+        for entry in stored { spool.release(entry.name) }
         #expect(entries(spool).values.reduce(0, +) == 600_000)
         // 600 KB kept by free files; the rest of the disk filled.
         let filled = try await runPython(
