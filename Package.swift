@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "CByteSearch"),
         .systemLibrary(name: "CLinux"),
         .target(name: "JSONSafety", swiftSettings: strictness),
+        .target(name: "WorkerThreads", swiftSettings: strictness),
         .target(
             name: "JSONRPC",
             dependencies: ["JSONSafety", "CLinux", logging],
@@ -33,13 +34,13 @@ let package = Package(
         ),
         .target(
             name: "InqomClient",
-            dependencies: ["CCurl", "JSONSafety", logging],
+            dependencies: ["CCurl", "JSONSafety", "WorkerThreads", logging],
             swiftSettings: strictness
         ),
         .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "CByteSearch", "CLinux", logging],
+            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "WorkerThreads", "CByteSearch", "CLinux", logging],
             swiftSettings: strictness
         ),
         .target(
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport", logging], swiftSettings: strictness),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport", logging], swiftSettings: strictness),
         .testTarget(name: "MailTests", dependencies: ["Mail"], swiftSettings: strictness),
+        .testTarget(name: "WorkerThreadsTests", dependencies: ["WorkerThreads"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",

@@ -1,24 +1,14 @@
-import Foundation
-import Synchronization
+import Dispatch
+import WorkerThreads
 
 /// Threads of its own for blocking work (file copies, fsync, SMTP), never
 /// Swift's cooperative ones. Several, because concurrent fsyncs share the
-/// file system's journal commits: on this disk 8 threads sync about three
-/// times as many files per second as one.
+/// file system's journal commits.
 final class BlockingWork: Sendable {
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
-    private let available = DispatchSemaphore(value: 0)
+    private let threads: WorkerThreads<Void>
 
     init(threads: Int) {
-        for index in 0..<threads {
-            Thread { [self] in
-                Thread.current.name = "pd-file-\(index)"
-                while true {
-                    available.wait()
-                    jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }?()
-                }
-            }.start()
-        }
+        self.threads = WorkerThreads(name: "pd-file", count: threads) {}
     }
 
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -29,7 +19,9 @@ final class BlockingWork: Sendable {
 
     /// Work whose end nobody waits for.
     func detach(_ work: @escaping @Sendable () -> Void) {
-        jobs.withLock { $0.append(work) }
-        available.signal()
+        threads.submit { _ in work() }
     }
+
+    /// Lets the work already given finish, then ends the threads (see `WorkerThreads.stop`).
+    func stop(waitingUntil deadline: DispatchTime) -> Bool { threads.stop(waitingUntil: deadline) }
 }

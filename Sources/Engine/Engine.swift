@@ -18,11 +18,14 @@ public final class Engine: Sendable {
     let inqom: InqomSession
     let spool: Spool
     let readableFiles: ReadableFiles
-    let blocking = BlockingWork(threads: 8)
+    let blocking: BlockingWork
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
     private let digestTask = Mutex<Task<Void, Never>?>(nil)
+    /// Work started at start-up that nobody waits for (tidying the spool,
+    /// loading the search index): awaited when sending stops.
+    private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     private let stopping = Atomic<Bool>(false)
     let catalogIndex = CatalogIndex()
     /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
@@ -30,21 +33,29 @@ public final class Engine: Sendable {
     let logger: Logger
     /// The engine's clock: injected so tests move through months and days.
     let now: @Sendable () -> Date
+    /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
+    let jitter: @Sendable () -> Double
 
     /// Opens the data directory (lock, master key, database check and
-    /// migrations). Blocking: call it once at start.
+    /// migrations) on threads that may block. Call it once at start.
     public init(
         configuration: EngineConfiguration, environment: [String: String], logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }
     ) async throws {
         self.startedAt = .now
         self.configuration = configuration
         self.logger = logger
         self.now = now
-        let directory = try DataDirectory(path: configuration.dataDirectory)
-        self.dataDirectory = directory
+        self.jitter = jitter
+        let blocking = BlockingWork(threads: 8)
+        self.blocking = blocking
+        let storage = try await blocking.run { try Self.openStorage(configuration, environment: environment) }
+        self.dataDirectory = storage.directory
+        self.secretBox = storage.secretBox
+        self.spool = storage.spool
+        self.database = storage.database
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
-        self.secretBox = SecretBox(key: try directory.masterKey(environment: environment))
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
             configuration: .init(
@@ -53,14 +64,6 @@ public final class Engine: Sendable {
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: now)
         self.inqom = InqomSession(client: client, now: now)
-        self.spool = try Spool(directory: configuration.dataDirectory + "/spool")
-        do {
-            self.database = try Database(path: directory.databasePath, migrations: Schema.migrations)
-        } catch let error as SQLiteError where error.isCorruption {
-            throw StartupFailure(
-                description: "database \(directory.databasePath) is corrupted (\(error.message)); "
-                    + "the engine will not start on it: restore it from a backup or move it away")
-        }
         try await restoreCredentials()
         try await recoverInterruptedWork()
         logger.info(
@@ -69,6 +72,24 @@ public final class Engine: Sendable {
                 "dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)",
                 "databaseCheck": "\(database.integrityCheck.rawValue)",
             ])
+    }
+
+    /// The data directory locked, its master key, spool and database
+    /// (checked and migrated). Blocking.
+    private static func openStorage(_ configuration: EngineConfiguration, environment: [String: String]) throws
+        -> (directory: DataDirectory, secretBox: SecretBox, spool: Spool, database: Database)
+    {
+        let directory = try DataDirectory(path: configuration.dataDirectory)
+        let secretBox = SecretBox(key: try directory.masterKey(environment: environment))
+        let spool = try Spool(directory: configuration.dataDirectory + "/spool")
+        do {
+            let database = try Database(path: directory.databasePath, migrations: Schema.migrations)
+            return (directory, secretBox, spool, database)
+        } catch let error as SQLiteError where error.isCorruption {
+            throw StartupFailure(
+                description: "database \(directory.databasePath) is corrupted (\(error.message)); "
+                    + "the engine will not start on it: restore it from a backup or move it away")
+        }
     }
 
     /// Opens the sealed credentials of an earlier `wizard.connect`. A copy
@@ -102,7 +123,7 @@ public final class Engine: Sendable {
         try await write { connection in
             let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.credentialsUnreadable, readable ? nil : "1")
-            try Self.logStateChange(connection, from: before, reason: readable ? nil : "credentials_unreadable", at: Date())
+            try Self.logStateChange(connection, from: before, reason: readable ? nil : "credentials_unreadable", at: self.now())
         }
     }
 
@@ -113,7 +134,7 @@ public final class Engine: Sendable {
             try connection.run("UPDATE documents SET state = ?, next_attempt_at = ? WHERE state = ?",
                                [.word(DocumentState.queued), .real(self.now().timeIntervalSince1970), .word(DocumentState.sending)])
         }
-        Task { await self.recoverSpool() }
+        inBackground { await self.recoverSpool() }
         try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
     }
@@ -144,7 +165,7 @@ public final class Engine: Sendable {
     /// Starts sending documents (once the wizard is finished), and loads the
     /// search index meanwhile so that the first search does not wait for it.
     public func startSending() {
-        Task {
+        inBackground {
             _ = await self.logFailure("loading the search index") {
                 try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
@@ -165,8 +186,23 @@ public final class Engine: Sendable {
 
     /// Stops sending: uploads under way may finish until `deadline`.
     public func stopSending(by deadline: ContinuousClock.Instant) async {
-        digestTask.withLock { $0 }?.cancel()
+        let digest = digestTask.withLock { $0 }
+        digest?.cancel()
         await senderBox.withLock { $0 }?.stop(by: deadline)
+        await digest?.value
+        for task in backgroundTasks.withLock({ $0 }) { await task.value }
+    }
+
+    private func inBackground(_ work: @escaping @Sendable () async -> Void) {
+        backgroundTasks.withLock { $0.append(Task { await work() }) }
+    }
+
+    /// Last of all, once sending has stopped and requests are answered:
+    /// ends the engine's threads (transfers, file work); says whether they
+    /// ended by `deadline`. Blocks.
+    public func stopThreads(waitingUntil deadline: DispatchTime) -> Bool {
+        let transfers = inqom.client.stop(waitingUntil: deadline)
+        return blocking.stop(waitingUntil: deadline) && transfers
     }
 
     var sender: Sender? { senderBox.withLock { $0 } }

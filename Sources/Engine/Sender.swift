@@ -411,7 +411,7 @@ final class Sender: Sendable {
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
                 return Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
-            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: Double.random(in: -1...1), retryAfter: retryAfter) {
+            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: engine.jitter(), retryAfter: retryAfter) {
                 let next = now.addingTimeInterval(delay.seconds)
                 let lastError = Self.lastError(reason: .inqomUnavailable, message: message, status: status)
                 return { connection in

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WorkerThreads
 
 /// A fixed set of threads, each owning one easy handle (and so its open
 /// connections), that run libcurl's blocking transfers away from Swift's
@@ -8,39 +9,10 @@ import Synchronization
 /// first transfer: an engine not yet connected to Inqom keeps none of
 /// their memory.
 final class CurlWorkers: Sendable {
-    private struct Job {
-        let cancellation: CancellationFlag
-        let run: @Sendable (EasyHandle?, CancellationFlag) -> Void
-    }
-
-    private let queue = Mutex<[Job]>([])
-    private let available = DispatchSemaphore(value: 0)
-    private let threads: Int
-    private let timeouts: EasyHandle.Timeouts
-    private let started = Mutex(false)
+    private let threads: WorkerThreads<EasyHandle?>
 
     init(threads: Int, timeouts: EasyHandle.Timeouts) {
-        self.threads = threads
-        self.timeouts = timeouts
-    }
-
-    private func startThreads() {
-        let alreadyStarted = started.withLock { started in
-            defer { started = true }
-            return started
-        }
-        guard !alreadyStarted else { return }
-        for index in 0..<threads {
-            Thread { [self] in
-                Thread.current.name = "pd-curl-\(index)"
-                let handle = EasyHandle(timeouts: timeouts)
-                while true {
-                    available.wait()
-                    guard let job = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
-                    job.run(handle, job.cancellation)
-                }
-            }.start()
-        }
+        self.threads = WorkerThreads(name: "pd-curl", count: threads) { EasyHandle(timeouts: timeouts) }
     }
 
     /// Runs `body` on one of the threads, with that thread's handle (nil when
@@ -49,11 +21,7 @@ final class CurlWorkers: Sendable {
         let cancellation = CancellationFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                startThreads()
-                queue.withLock {
-                    $0.append(Job(cancellation: cancellation) { continuation.resume(returning: body($0, $1)) })
-                }
-                available.signal()
+                threads.submit { handle in continuation.resume(returning: body(handle, cancellation)) }
             }
         } onCancel: {
             cancellation.set()
@@ -61,7 +29,10 @@ final class CurlWorkers: Sendable {
     }
 
     /// Work is waiting for a thread.
-    var hasWaitingWork: Bool { queue.withLock { !$0.isEmpty } }
+    var hasWaitingWork: Bool { threads.hasWaitingWork }
+
+    /// Lets the transfers already given finish, then ends the threads (see `WorkerThreads.stop`).
+    func stop(waitingUntil deadline: DispatchTime) -> Bool { threads.stop(waitingUntil: deadline) }
 }
 
 /// Set when the task that asked for some work is cancelled: its transfers

@@ -63,6 +63,11 @@ public final class InqomClient: Sendable {
     /// Work is waiting for a transfer thread.
     var hasWaitingWork: Bool { workers.hasWaitingWork }
 
+    /// Lets the calls already made finish, then ends the transfer threads;
+    /// says whether they ended by `deadline`. Blocks: call it from a thread
+    /// that may block, once nothing calls Inqom.
+    public func stop(waitingUntil deadline: DispatchTime) -> Bool { workers.stop(waitingUntil: deadline) }
+
     /// OAuth2 password grant.
     public func requestToken(_ credentials: InqomCredentials) async throws(InqomError) -> AccessToken {
         try await call { calls throws(InqomError) in try calls.requestToken(credentials) }

@@ -88,6 +88,9 @@ struct EngineProcess {
             logger.warning("answers left unsent at shutdown: their clients were not reading")
         }
         _ = Self.waitFor { await engine.sealDatabase() }
+        if !engine.stopThreads(waitingUntil: .now() + .seconds(1)) {
+            logger.warning("a transfer or file thread was still busy at exit")
+        }
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         StderrLogHandler.flush()

@@ -13,7 +13,8 @@ enum EngineFixture {
             inqomAuthURL: standIn.url, inqomAPIURL: standIn.url, inqomClientID: InqomStandIn.clientID, workers: 1, maxAttempts: 6,
             retryDelays: [retryDelay], inqomMaxRequestsPerSecond: 0, circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20,
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
-        let engine = try await Engine(configuration: configuration, environment: [:], logger: Logger(label: "test"), now: { clock.now })
+        let engine = try await Engine(
+            configuration: configuration, environment: [:], logger: Logger(label: "test"), now: { clock.now }, jitter: { 0 })
         _ = try await engine.upsertDossiers([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
         _ = try await engine.selectDossiers(ids: ["d1"], query: nil, selected: true)
         _ = try await engine.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))

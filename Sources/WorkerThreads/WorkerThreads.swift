@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// A fixed set of threads of their own for blocking work (file copies,
+/// fsync, libcurl transfers, SMTP), never Swift's cooperative ones. Each
+/// thread makes its own `Context` when it starts (a libcurl handle, or
+/// nothing) and keeps it for life. The threads start with the first job;
+/// `stop` lets the jobs already given finish, then ends them.
+public final class WorkerThreads<Context>: Sendable {
+    public typealias Job = @Sendable (Context) -> Void
+
+    private struct State {
+        var jobs: [Job] = []
+        var started = false
+        var stopped = false
+    }
+
+    private let name: String
+    private let count: Int
+    private let makeContext: @Sendable () -> Context
+    private let state = Mutex(State())
+    /// One signal per job given, and one per thread at `stop`.
+    private let available = DispatchSemaphore(value: 0)
+    private let ended = DispatchGroup()
+
+    /// `name` names the threads (`name-0`, `name-1`, …) for `top -H`.
+    public init(name: String, count: Int, makeContext: @escaping @Sendable () -> Context) {
+        self.name = name
+        self.count = count
+        self.makeContext = makeContext
+    }
+
+    /// Runs `job` on one of the threads, after those given before it. Given
+    /// after `stop`, it runs on a thread of its own rather than never.
+    public func submit(_ job: @escaping Job) {
+        let (accepted, start) = state.withLock { state -> (Bool, Bool) in
+            guard !state.stopped else { return (false, false) }
+            state.jobs.append(job)
+            defer { state.started = true }
+            return (true, !state.started)
+        }
+        guard accepted else {
+            let makeContext = makeContext
+            Thread { job(makeContext()) }.start()
+            return
+        }
+        if start { startThreads() }
+        available.signal()
+    }
+
+    /// Jobs are waiting for a thread.
+    public var hasWaitingWork: Bool { state.withLock { !$0.jobs.isEmpty } }
+
+    /// Lets the jobs already given finish, then ends the threads; waits for
+    /// them until `deadline`, and says whether they all ended. Blocks: call
+    /// it from a thread that may block.
+    @discardableResult
+    public func stop(waitingUntil deadline: DispatchTime = .distantFuture) -> Bool {
+        let running = state.withLock { state -> Bool in
+            defer { state.stopped = true }
+            return state.started && !state.stopped
+        }
+        if running {
+            for _ in 0..<count { available.signal() }
+        }
+        return ended.wait(timeout: deadline) == .success
+    }
+
+    private func startThreads() {
+        for index in 0..<count {
+            ended.enter()
+            Thread { [self] in
+                Thread.current.name = "\(name)-\(index)"
+                let context = makeContext()
+                while true {
+                    available.wait()
+                    let job = state.withLock { state -> Job? in state.jobs.isEmpty ? nil : state.jobs.removeFirst() }
+                    if let job {
+                        job(context)
+                    } else if state.withLock({ $0.stopped }) {
+                        break
+                    }
+                }
+                ended.leave()
+            }.start()
+        }
+    }
+}
