@@ -5,14 +5,12 @@ import Store
 import Synchronization
 
 /// Sends due documents to Inqom, `--workers` at a time, and records each
-/// outcome with its event in one transaction. After five transient failures
-/// in a row the circuit opens: one probe every `--circuit-probe-seconds`,
-/// and no attempt is spent until Inqom answers again.
+/// outcome with its event in one transaction; `CircuitBreaker` says when
+/// Inqom counts as down.
 final class Sender: Sendable {
     private struct State {
         var inFlight = 0
-        var consecutiveTransientFailures = 0
-        var circuitOpenUntil: Date?
+        var breaker: CircuitBreaker
         var stopping = false
     }
 
@@ -30,9 +28,7 @@ final class Sender: Sendable {
         let inqomFolderID: Int64?
     }
 
-    static let circuitThreshold = 5
-
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let loop = Mutex<Task<Void, Never>?>(nil)
     /// A worker ended: while every worker is busy, the loop waits for this
     /// alone (workers claim their next documents themselves), not for each
@@ -42,9 +38,10 @@ final class Sender: Sendable {
 
     init(engine: Engine) {
         self.engine = engine
+        self.state = Mutex(State(breaker: CircuitBreaker(probeInterval: engine.configuration.circuitProbeInterval)))
     }
 
-    var isCircuitOpen: Bool { state.withLock { $0.circuitOpenUntil != nil } }
+    var isCircuitOpen: Bool { state.withLock { $0.breaker.isOpen } }
 
     func start() {
         loop.withLock { $0 = Task { await self.run() } }
@@ -91,7 +88,7 @@ final class Sender: Sendable {
                     group.addTask { await self.send(document) }
                 }
                 if due.isEmpty {
-                    if freeSlots(at: engine.now()) == 0 && state.withLock({ $0.circuitOpenUntil == nil }) {
+                    if freeSlots(at: engine.now()) == 0 && !isCircuitOpen {
                         await workerEnded.wait(after: seenEnded, timeout: .seconds(1))
                     } else {
                         await engine.changes.wait(after: seen, timeout: await napTime())
@@ -140,7 +137,7 @@ final class Sender: Sendable {
                 WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
                 """, [.real(jump)])
         }
-        state.withLock { $0.circuitOpenUntil = $0.circuitOpenUntil?.addingTimeInterval(jump) }
+        state.withLock { $0.breaker.followClockJump(by: jump) }
         engine.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
     }
 
@@ -156,12 +153,7 @@ final class Sender: Sendable {
     }
 
     private func freeSlots(at now: Date) -> Int {
-        state.withLock { state -> Int in
-            if let reopen = state.circuitOpenUntil {
-                return now >= reopen && state.inFlight == 0 ? 1 : 0
-            }
-            return engine.configuration.workers - state.inFlight
-        }
+        state.withLock { $0.breaker.uploadsAllowed(at: now, workers: engine.configuration.workers, inFlight: $0.inFlight) }
     }
 
     /// Due documents, oldest first, marked `sending`; none unless the
@@ -342,7 +334,7 @@ final class Sender: Sendable {
     private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Outgoing? {
         let now = engine.now()
         let change = change(recording: outcome, for: document, now: now)
-        let goOn = !cancelled && state.withLock { !$0.stopping && $0.circuitOpenUntil == nil }
+        let goOn = !cancelled && state.withLock { !$0.stopping && !$0.breaker.isOpen }
         defer { engine.changes.notify() }
         while true {
             do {
@@ -377,7 +369,7 @@ final class Sender: Sendable {
         ]
         switch outcome {
         case .transmitted(let receipt):
-            state.withLock { $0.consecutiveTransientFailures = 0; $0.circuitOpenUntil = nil }
+            state.withLock { $0.breaker.recordSuccess() }
             let (year, month) = engine.yearAndMonth(of: now)
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
@@ -398,19 +390,12 @@ final class Sender: Sendable {
         case .failed(let reason, let message, let status):
             return Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
         case .transient(let message, let status, let retryAfter):
-            let spend = state.withLock { state -> Bool in
-                state.consecutiveTransientFailures += 1
-                let wasOpen = state.circuitOpenUntil != nil
-                if state.consecutiveTransientFailures >= Self.circuitThreshold {
-                    state.circuitOpenUntil = now.addingTimeInterval(engine.configuration.circuitProbeInterval.seconds)
-                }
-                return !wasOpen
-            }
+            let spend = state.withLock { $0.breaker.recordTransientFailure(at: now) }
             let attempts = document.attempts + 1
             let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
-                return Self.requeueing(document, at: state.withLock { $0.circuitOpenUntil } ?? now, detail: "circuit open: \(message)", now: now)
+                return Self.requeueing(document, at: state.withLock { $0.breaker.openUntil } ?? now, detail: "circuit open: \(message)", now: now)
             } else if let delay = schedule.delay(afterAttempts: attempts, jitter: engine.jitter(), retryAfter: retryAfter) {
                 let next = now.addingTimeInterval(delay.seconds)
                 let lastError = Self.lastError(reason: .inqomUnavailable, message: message, status: status)
