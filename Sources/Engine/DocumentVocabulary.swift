@@ -5,9 +5,6 @@ import Store
 public enum DocumentState: String, Codable, Sendable, CaseIterable {
     case queued, sending, retrying, transmitted, failed, ignored, duplicate
 
-    /// Waiting for an upload, or being uploaded.
-    public var isPending: Bool { self == .queued || self == .sending || self == .retrying }
-
     /// The spelling as an SQL literal. SQLite uses a partial index
     /// (`documents_due`, `documents_failed`, `documents_sent_bytes`) only
     /// when the query names the index's values as literals, never bound:
@@ -30,8 +27,6 @@ public enum DocumentReason: String, Codable, Sendable, CaseIterable {
     case inqomFolderNotFound = "inqom_folder_not_found"
     case inqomRejected = "inqom_rejected"
     case inqomUnavailable = "inqom_unavailable"
-
-    var sql: String { "'\(rawValue)'" }
 }
 
 /// A line of a document's history (`document_history.event`, answered by

@@ -257,6 +257,6 @@ extension SQLiteConnection {
     func addHistory(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) throws {
         try run(
             "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",
-            [.integer(documentSeq), .real(date.timeIntervalSince1970), .text(event.rawValue), detail.map { .text($0) } ?? .null])
+            [.integer(documentSeq), .real(date.timeIntervalSince1970), .word(event), detail.map { .text($0) } ?? .null])
     }
 }
