@@ -76,11 +76,22 @@ public final class Connection: Sendable {
         var inputOpen = true
         var framed = 0
         var lineStarted: ContinuousClock.Instant?
+        var pauseBegan: ContinuousClock.Instant?
         var heldAtMost = 0
         while !output.isBroken {
             if !inputOpen, inFlight.withLock({ $0.isEmpty }), output.backlog == 0 { break }
-            let reading = inputOpen && hasRoom()
-            let deadline = lineStarted.map { $0 + server.unfinishedLineTimeout }
+            let room = inputOpen ? roomToRead() : nil
+            let reading = room == .free
+            // An unfinished line's time does not run while the engine's own
+            // requests hold reading back: that pause is not the client's delay.
+            let engineHoldsBack = room == .requestsUnderWay
+            if engineHoldsBack {
+                pauseBegan = pauseBegan ?? .now
+            } else if let began = pauseBegan {
+                lineStarted = lineStarted.map { $0 + (.now - began) }
+                pauseBegan = nil
+            }
+            let deadline = engineHoldsBack ? nil : lineStarted.map { $0 + server.unfinishedLineTimeout }
             let readable = waitForEvents(input: inputOpen ? input : nil, reading: reading, deadline: deadline)
             if let deadline, ContinuousClock.now >= deadline {
                 server.logger.warning(
@@ -93,6 +104,7 @@ public final class Connection: Sendable {
             if count < 0, errno == EINTR || errno == EAGAIN { continue }
             guard count > 0 else {
                 inputOpen = false
+                lineStarted = nil
                 framer.finish(emit: handleFrame)
                 onEndOfInput()
                 // From now on the last request to end wakes the reader.
@@ -163,21 +175,43 @@ public final class Connection: Sendable {
     /// budget is spent: those who filled it wait, the others are served.
     static let smallHolding = 64 << 10
 
-    /// Whether another message may be read: fewer than the limit under way
-    /// (after a pause, half of it), answers read by the client, and the
-    /// server's buffer budget not spent (unless this connection holds little).
-    private func hasRoom() -> Bool {
+    /// Whether another message may be read, and if not, who holds reading back.
+    enum Room {
+        case free
+        /// The engine: `inFlightLimit` requests under way (after a pause, half of it).
+        case requestsUnderWay
+        /// The client: its answers unread, or the server's buffer budget spent
+        /// while this connection holds more than a little.
+        case buffersFull
+    }
+
+    private func room() -> Room {
         let running = inFlight.withLock { $0.count }
         if paused.load(ordering: .relaxed) {
-            guard running <= Self.resumeAt else { return false }
+            guard running <= Self.resumeAt else { return .requestsUnderWay }
             paused.store(false, ordering: .relaxed)
         } else if running >= Self.inFlightLimit {
             paused.store(true, ordering: .relaxed)
-            return false
+            return .requestsUnderWay
         }
         let backlog = output.backlog
-        guard backlog <= Self.backlogLimit else { return false }
-        return !server.budget.isExhausted || backlog + framedBytes.load(ordering: .relaxed) < Self.smallHolding
+        guard backlog <= Self.backlogLimit else { return .buffersFull }
+        let fits = !server.budget.isExhausted || backlog + framedBytes.load(ordering: .relaxed) < Self.smallHolding
+        return fits ? .free : .buffersFull
+    }
+
+    /// Says the room to read; when there is none, a request that ends wakes
+    /// the reader to look again.
+    private func roomToRead() -> Room {
+        if case .free = room() {
+            readerWaits.store(false, ordering: .sequentiallyConsistent)
+            return .free
+        }
+        readerWaits.store(true, ordering: .sequentiallyConsistent)
+        // Looked at again after saying so: a request ending in between wakes the wait.
+        let now = room()
+        if case .free = now { readerWaits.store(false, ordering: .sequentiallyConsistent) }
+        return now
     }
 
     /// Before each message: a client that does not read its replies is not
@@ -185,16 +219,12 @@ public final class Connection: Sendable {
     /// memory stays bounded. Meanwhile its queued answers are sent as it
     /// reads them. The answers held for this chunk leave first.
     private func waitForRoom() {
-        guard !hasRoom() else { return }
+        guard room() != .free else { return }
         output.release()
         defer { output.hold() }
-        while !output.isBroken {
-            readerWaits.store(true, ordering: .sequentiallyConsistent)
-            // Looked at again after saying so: a request ending in between wakes the wait.
-            guard !hasRoom() else { break }
+        while !output.isBroken, roomToRead() != .free {
             _ = waitForEvents(input: nil, reading: false, deadline: nil)
         }
-        readerWaits.store(false, ordering: .sequentiallyConsistent)
     }
 
     /// Requests ended, `remaining` still under way: wakes a reader waiting

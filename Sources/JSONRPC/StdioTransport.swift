@@ -6,8 +6,10 @@ public enum StdioTransport {
     /// Starts reading stdin on a thread of its own. File descriptor 1 is kept
     /// for protocol lines only: the stdout that the rest of the process sees
     /// is pointed at stderr, so a stray `print` can never corrupt the stream.
-    /// `onEndOfInput` runs when stdin reaches end of file.
-    public static func start(server: RPCServer, onEndOfInput: @escaping @Sendable () -> Void) {
+    /// `onClientGone` runs when stdin reaches end of file, and again when the
+    /// connection ends for any reason (its client stopped reading, or left a
+    /// line unfinished too long): with no other client, the engine stops.
+    public static func start(server: RPCServer, onClientGone: @escaping @Sendable () -> Void) {
         let protocolOutput = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         let output = OutputChannel(fd: protocolOutput, isSocket: false)
@@ -15,7 +17,8 @@ public enum StdioTransport {
         // name set from inside the thread, of 15 bytes at most.
         Thread {
             Thread.current.name = "pd-stdio"
-            server.serve(name: "stdio", input: STDIN_FILENO, output: output, onEndOfInput: onEndOfInput)
+            server.serve(name: "stdio", input: STDIN_FILENO, output: output, onEndOfInput: onClientGone)
+            onClientGone()
         }.start()
     }
 }

@@ -54,7 +54,7 @@ struct EngineProcess {
             logger.info("listening", metadata: ["socket": "\(listener.path)"])
         }
         if settings.stdio {
-            StdioTransport.start(server: server) { stop.fire("end of stdin") }
+            StdioTransport.start(server: server) { stop.fire("the stdio client is gone") }
         }
         let signals = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)

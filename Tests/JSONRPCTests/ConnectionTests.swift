@@ -40,21 +40,43 @@ struct ConnectionTests {
 
     /// Holds `test.hold` requests until opened, counting those held at once.
     final class Gate: Sendable {
-        private let state = Mutex<(held: Int, most: Int, open: Bool, waiting: [CheckedContinuation<Void, Never>])>((0, 0, false, []))
+        private struct State {
+            var held = 0
+            var most = 0
+            var open = false
+            var waiting: [CheckedContinuation<Void, Never>] = []
+            var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        }
+        private let state = Mutex(State())
 
         var held: Int { state.withLock { $0.held } }
         var most: Int { state.withLock { $0.most } }
 
         func pass() async {
             await withCheckedContinuation { continuation in
-                let passes = state.withLock { state -> Bool in
-                    if state.open { return true }
+                let (passes, reached) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+                    if state.open { return (true, []) }
                     state.held += 1
                     state.most = max(state.most, state.held)
                     state.waiting.append(continuation)
+                    let held = state.held
+                    defer { state.watchers.removeAll { $0.count <= held } }
+                    return (false, state.watchers.filter { $0.count <= held }.map(\.continuation))
+                }
+                for watcher in reached { watcher.resume() }
+                if passes { continuation.resume() }
+            }
+        }
+
+        /// Returns once `count` requests are held at once.
+        func waitUntilHolding(_ count: Int) async {
+            await withCheckedContinuation { continuation in
+                let reached = state.withLock { state -> Bool in
+                    guard state.held < count else { return true }
+                    state.watchers.append((count, continuation))
                     return false
                 }
-                if passes { continuation.resume() }
+                if reached { continuation.resume() }
             }
         }
 
@@ -244,8 +266,7 @@ struct ConnectionTests {
         var flood = ""
         for index in 0..<count { flood += #"{"jsonrpc":"2.0","id":\#(index),"method":"test.hold"}"# + "\n" }
         peer.write(Array(flood.utf8))
-        let deadline = ContinuousClock.now + .seconds(20)
-        while gate.held < Connection.inFlightLimit, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        await gate.waitUntilHolding(Connection.inFlightLimit)
         // The reader has stopped: what it had read is all that runs.
         try await Task.sleep(for: .milliseconds(200))
         #expect(gate.held == Connection.inFlightLimit)
@@ -258,6 +279,58 @@ struct ConnectionTests {
         }
         #expect(answered.count == count)
         #expect(gate.most == Connection.inFlightLimit)
+    }
+
+    /// The reader paused at the in-flight limit right after a line (no next
+    /// message waiting for room): a request that ends must wake it.
+    @Test func readingResumesWhenThePauseBeganBetweenTwoLines() async throws {
+        let gate = Gate()
+        let (_, peer) = connect(gate: gate)
+        var full = ""
+        for index in 0..<Connection.inFlightLimit { full += #"{"jsonrpc":"2.0","id":\#(index),"method":"test.hold"}"# + "\n" }
+        peer.write(Array(full.utf8))
+        await gate.waitUntilHolding(Connection.inFlightLimit)
+        gate.open()
+        for _ in 0..<Connection.inFlightLimit { #expect(try await peer.next().string("result") == "passed") }
+        #expect(try await peer.call("test.echo", #"{"text":"after"}"#).string("result") == "after")
+    }
+
+    /// While the engine itself holds reading back, a line's unfinished time
+    /// does not run: the connection is not closed for the engine's own pause.
+    @Test func aPauseOfTheEngineDoesNotCountAgainstAnUnfinishedLine() async throws {
+        let gate = Gate()
+        let server = makeServer(gate: gate, unfinishedLineTimeout: .milliseconds(200))
+        let peer = attach(to: server)
+        var full = ""
+        for index in 0..<Connection.inFlightLimit { full += #"{"jsonrpc":"2.0","id":\#(index),"method":"test.hold"}"# + "\n" }
+        peer.write(Array((full + #"{"jsonrpc":"2.0","id":"last","method":"test.ec"#).utf8))
+        await gate.waitUntilHolding(Connection.inFlightLimit)
+        // Three timeouts long, the engine's pause, not the client's.
+        try await Task.sleep(for: .milliseconds(600))
+        peer.write(Array(#"ho","params":{"text":"whole"}}"#.utf8) + [0x0A])
+        gate.open()
+        var answers: [String: String] = [:]
+        for _ in 0...Connection.inFlightLimit {
+            let answer = try await peer.next()
+            let id = try answer.string("id") ?? "\(#require(answer.int("id")))"
+            answers[id] = answer.string("result")
+        }
+        #expect(answers.count == Connection.inFlightLimit + 1)
+        #expect(answers["last"] == "whole")
+    }
+
+    /// Input that ended on a line without its newline: that line is a request
+    /// like the others, and it runs as long as it needs, not cut off as unfinished.
+    @Test func theLastLineWithoutNewlineRunsPastTheUnfinishedLineTimeout() async throws {
+        let gate = Gate()
+        let server = makeServer(gate: gate, unfinishedLineTimeout: .milliseconds(200))
+        let peer = attach(to: server)
+        peer.write(Array(#"{"jsonrpc":"2.0","id":7,"method":"test.hold"}"#.utf8))
+        peer.closeWrite()
+        await gate.waitUntilHolding(1)
+        try await Task.sleep(for: .milliseconds(600))
+        gate.open()
+        #expect(try await peer.next().string("result") == "passed")
     }
 
     @Test func oversizedLinesAreAnsweredAndTheConnectionStaysUsable() async throws {

@@ -24,6 +24,37 @@ struct LifecycleTests {
         #expect(engine.stdio.lines.pending.count == 200)
     }
 
+    /// A stdio client that stops reading while its stdin stays open: with
+    /// nobody to answer, the engine stops instead of serving nobody forever.
+    @Test func aStdioClientThatStopsReadingStopsTheEngine() async throws {
+        let directory = TemporaryDirectory.make(prefix: "pushdoc-unread")
+        let input = Pipe(), output = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PushdocProcess.binaryPath)
+        process.arguments = ["serve", "--stdio", "--data-dir", directory + "/data"]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHDOC_") }
+        process.standardInput = input
+        process.standardOutput = output
+        #expect(FileManager.default.createFile(atPath: directory + "/stderr", contents: nil))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stderr"))
+        let exited = AsyncStream<Void> { continuation in process.terminationHandler = { _ in continuation.finish() } }
+        try process.run()
+        try output.fileHandleForReading.close()
+        try output.fileHandleForWriting.close()
+        input.fileHandleForWriting.write(Data(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8 + [0x0A]))
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            kill(process.processIdentifier, SIGKILL)
+        }
+        for await _ in exited {}
+        watchdog.cancel()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        let log = try String(contentsOfFile: directory + "/stderr", encoding: .utf8)
+        #expect(log.contains("the stdio client is gone"))
+        try input.fileHandleForWriting.close()
+    }
+
     @Test(arguments: [SIGTERM, SIGINT])
     func signalsShutDownCleanly(_ number: Int32) async throws {
         let engine = try PushdocProcess(["serve", "--stdio"])
