@@ -21,10 +21,10 @@ let package = Package(
         .target(name: "CByteSearch"),
         .systemLibrary(name: "CLinux"),
         .target(name: "JSONSafety", swiftSettings: strictness),
-        .target(name: "WorkerThreads", swiftSettings: strictness),
+        .target(name: "WorkerThreads", dependencies: ["CLinux"], swiftSettings: strictness),
         .target(
             name: "JSONRPC",
-            dependencies: ["JSONSafety", "CLinux", logging],
+            dependencies: ["JSONSafety", "CLinux", "WorkerThreads", logging],
             swiftSettings: strictness
         ),
         .target(

@@ -1,4 +1,5 @@
 import Glibc
+import WorkerThreads
 import Synchronization
 
 /// Refused peers, told why and closed by one shared thread: no refused

@@ -1,5 +1,5 @@
-import Foundation
 import Glibc
+import WorkerThreads
 
 /// Serves one client on standard input and output.
 public enum StdioTransport {
@@ -13,12 +13,10 @@ public enum StdioTransport {
         let protocolOutput = dup(STDOUT_FILENO)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         let output = OutputChannel(fd: protocolOutput, isSocket: false)
-        // Threads name themselves (`top -H`, `perf`): on Linux, Foundation applies only a
-        // name set from inside the thread, of 15 bytes at most.
-        Thread {
-            Thread.current.name = "pd-stdio"
+        let started = startThread(named: "pd-stdio") {
             server.serve(name: "stdio", input: STDIN_FILENO, output: output, onEndOfInput: onClientGone)
             onClientGone()
-        }.start()
+        }
+        precondition(started, "no thread could be started for stdin")
     }
 }

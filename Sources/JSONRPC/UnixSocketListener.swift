@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import WorkerThreads
 import Synchronization
 
 /// Serves many clients on a Unix domain socket, one thread per connection.
@@ -51,10 +52,8 @@ public final class UnixSocketListener: Sendable {
 
     /// Accepts clients for `server` on a thread of its own until `stop()`.
     public func start(server: RPCServer) {
-        Thread {
-            Thread.current.name = "pd-accept"
-            self.acceptLoop(server: server)
-        }.start()
+        let started = startThread(named: "pd-accept") { self.acceptLoop(server: server) }
+        precondition(started, "no thread could be started to accept clients")
     }
 
     /// Stops accepting and removes the socket file; connected clients finish.

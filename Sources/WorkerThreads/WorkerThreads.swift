@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Synchronization
 
 /// A fixed set of threads of their own for blocking work (file copies,
@@ -41,7 +41,8 @@ public final class WorkerThreads<Context>: Sendable {
         }
         guard accepted else {
             let makeContext = makeContext
-            Thread { job(makeContext()) }.start()
+            // Without a thread (the system's limit reached), here rather than never.
+            if !startThread(named: "\(name)-late", { job(makeContext()) }) { job(makeContext()) }
             return
         }
         if start { startThreads() }
@@ -69,8 +70,7 @@ public final class WorkerThreads<Context>: Sendable {
     private func startThreads() {
         for index in 0..<count {
             ended.enter()
-            Thread { [self] in
-                Thread.current.name = "\(name)-\(index)"
+            let started = startThread(named: "\(name)-\(index)") { [self] in
                 let context = makeContext()
                 while true {
                     available.wait()
@@ -82,7 +82,10 @@ public final class WorkerThreads<Context>: Sendable {
                     }
                 }
                 ended.leave()
-            }.start()
+            }
+            // Without threads (the system's limit reached), a job would wait forever.
+            precondition(started || index > 0, "no thread could be started for \(name)")
+            if !started { ended.leave() }
         }
     }
 }

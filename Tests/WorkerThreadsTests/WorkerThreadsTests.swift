@@ -13,8 +13,13 @@ struct WorkerThreadsTests {
         }.count
     }
 
+    private static func nameOfThisThread() -> String {
+        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return name.trimmingCharacters(in: .newlines)
+    }
+
     @Test func everyJobGivenBeforeStopRunsThenTheThreadsEnd() {
-        let pool = WorkerThreads(name: "wt-stop", count: 3) { Thread.current.name ?? "" }
+        let pool = WorkerThreads(name: "wt-stop", count: 3) { Self.nameOfThisThread() }
         #expect(threads(named: "wt-stop") == 0, "threads start with the first job")
         let ran = Mutex<[Int]>([])
         let contexts = Mutex<Set<String>>([])

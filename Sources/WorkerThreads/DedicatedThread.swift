@@ -4,7 +4,9 @@ import Glibc
 /// Starts `body` on a detached thread of its own, named for `top -H` and
 /// `perf` (15 bytes at most). Returns false when no thread could be made
 /// (a thread limit): the caller then gives up what it would have served.
-func startThread(named name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+/// Named from inside the thread: Foundation's `Thread.current.name` was seen
+/// naming another thread than the one asking.
+public func startThread(named name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
     final class Work: Sendable {
         let name: String
         let body: @Sendable () -> Void
