@@ -200,7 +200,7 @@ extension Engine {
                         _ = try await sendDigests(day: today, collaboratorID: nil, force: false)
                     } catch {
                         logger.error("daily digest failed; tried again in a minute", metadata: ["error": "\(error)"])
-                        try? await Task.sleep(for: .seconds(60))
+                        try? await clock.sleep(for: .seconds(60))
                         continue
                     }
                 }
@@ -214,7 +214,7 @@ extension Engine {
             }
             // Wake at the next digest time, or within the hour (clock changes).
             let wait = min(nextDigestInstant(after: self.now()).timeIntervalSince(self.now()), 3600)
-            try? await Task.sleep(for: .milliseconds(Int64(max(0.05, wait) * 1000)))
+            try? await clock.sleep(for: .milliseconds(Int64(max(0.05, wait) * 1000)))
         }
     }
 

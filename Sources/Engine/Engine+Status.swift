@@ -215,11 +215,11 @@ extension Engine {
     /// timeout passes, or the engine stops (then `timedOut` when documents
     /// are still pending); `progress` sees the counts at most ten times a second.
     public func drain(timeout: Duration, progress: (@Sendable (DocumentCounts) -> Void)?) async throws -> StatusSummary {
-        let deadline = ContinuousClock.now + timeout
-        var lastReport = ContinuousClock.now - .seconds(1)
+        let deadline = clock.elapsed + timeout
+        var lastReport = clock.elapsed - .seconds(1)
         while true {
             let seen = changes.generation
-            let checked = ContinuousClock.now
+            let checked = clock.elapsed
             let counts = try await database.read { try Self.documentCounts($0) }
             if counts.pending == 0 || checked >= deadline || isStopping {
                 var summary = try await summary()
@@ -231,9 +231,10 @@ extension Engine {
                 lastReport = checked
             }
             try Task.checkCancellation()
-            await changes.wait(after: seen, timeout: min(.milliseconds(250), deadline - ContinuousClock.now))
+            await changes.wait(after: seen, timeout: min(.milliseconds(250), deadline - clock.elapsed), on: clock)
             // Documents change every millisecond under load: look at most every 10 ms.
-            try await Task.sleep(until: min(checked + Self.drainCheckInterval, deadline), clock: .continuous)
+            let nextLook = min(checked + Self.drainCheckInterval, deadline) - clock.elapsed
+            if nextLook > .zero { try await clock.sleep(for: nextLook) }
         }
     }
 
@@ -258,7 +259,7 @@ extension Engine {
         while !Task.isCancelled {
             let seen = changes.generation
             let from = last
-            let looked = ContinuousClock.now
+            let looked = clock.elapsed
             // A stream whose client has gone skips its query if it is still queued behind others'.
             let abandoned = Atomic<Bool>(false)
             let read = try? await withTaskCancellationHandler {
@@ -274,13 +275,13 @@ extension Engine {
                 last = newest.seq
                 if batch.count == Self.eventBatch { continue }
             } else {
-                await changes.wait(after: seen, timeout: .seconds(1))
+                await changes.wait(after: seen, timeout: .seconds(1), on: clock)
             }
             // Under a steady flow events come every millisecond: they leave in
             // batches, one look at the log per `followInterval` at most, so
             // that a follower does not cost a wake-up per document sent.
-            let next = looked + Self.followInterval
-            if next > .now { try? await Task.sleep(until: next, clock: .continuous) }
+            let untilNext = looked + Self.followInterval - clock.elapsed
+            if untilNext > .zero { try? await clock.sleep(for: untilNext) }
         }
     }
 

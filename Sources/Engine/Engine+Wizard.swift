@@ -102,7 +102,7 @@ extension Engine {
             try connection.setSetting(.inqomConnectedAt, connectedAt)
             try connection.setSetting(.tokenRefused, nil)
             try connection.setSetting(.credentialsUnreadable, nil)
-            try Self.logStateChange(connection, from: before, reason: nil, at: Date())
+            try Self.logStateChange(connection, from: before, reason: nil, at: self.now())
         }
         changes.notify()
         logger.info("connected to Inqom", metadata: ["accountingFolders": "\(folders.count)"])
@@ -179,7 +179,7 @@ extension Engine {
                         [.text(row.dossierId), .text(row.siret), .integer(row.inqomFolderId), .text(row.inqomFolderName)])
                 }
                 try connection.setSetting(.siretAttribute, siretAttribute)
-                try Self.requeueNowMapped(connection, at: Date())
+                try Self.requeueNowMapped(connection, at: self.now())
             }
             changes.notify()
         }
@@ -271,8 +271,8 @@ extension Engine {
         let state = try await write { connection in
             let current = try Self.wizardState(connection)
             guard current.missing.isEmpty else { throw EngineError.wizardIncomplete(missing: current.missing) }
-            try connection.setSetting(.wizardFinished, Self.timestamp(Date()))
-            return try Self.logStateChange(connection, from: current.state, reason: nil, at: Date())
+            try connection.setSetting(.wizardFinished, Self.timestamp(self.now()))
+            return try Self.logStateChange(connection, from: current.state, reason: nil, at: self.now())
         }
         changes.notify()
         return state
@@ -282,7 +282,7 @@ extension Engine {
         let state = try await write { connection in
             let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.connectorPaused, paused ? "1" : nil)
-            return try Self.logStateChange(connection, from: before, reason: nil, at: Date())
+            return try Self.logStateChange(connection, from: before, reason: nil, at: self.now())
         }
         changes.notify()
         return state
@@ -294,7 +294,7 @@ extension Engine {
         try await write { connection in
             let before = try Self.connectorStatus(connection).state
             try connection.setSetting(.tokenRefused, "1")
-            try Self.logStateChange(connection, from: before, reason: "inqom_refused_credentials", at: Date())
+            try Self.logStateChange(connection, from: before, reason: "inqom_refused_credentials", at: self.now())
         }
         logger.error("Inqom refused the stored credentials: connector disconnected", metadata: ["error": "\(why)"])
     }

@@ -31,8 +31,7 @@ public final class Engine: Sendable {
     /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
     let catalogIndexLoaded = Atomic<Bool>(false)
     let logger: Logger
-    /// The engine's clock: injected so tests move through months and days.
-    let now: @Sendable () -> Date
+    let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
 
@@ -40,13 +39,13 @@ public final class Engine: Sendable {
     /// migrations) on threads that may block. Call it once at start.
     public init(
         configuration: EngineConfiguration, environment: [String: String], logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() },
+        clock: any EngineClock = SystemClock(),
         jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }
     ) async throws {
         self.startedAt = .now
         self.configuration = configuration
         self.logger = logger
-        self.now = now
+        self.clock = clock
         self.jitter = jitter
         let blocking = BlockingWork(threads: 8)
         self.blocking = blocking
@@ -62,8 +61,8 @@ public final class Engine: Sendable {
                 authURL: configuration.inqomAuthURL, apiURL: configuration.inqomAPIURL,
                 clientID: configuration.inqomClientID, concurrency: configuration.workers + 1,
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
-            logger: logger, now: now)
-        self.inqom = InqomSession(client: client, now: now)
+            logger: logger, now: { clock.now })
+        self.inqom = InqomSession(client: client, now: { clock.now })
         try await restoreCredentials()
         try await recoverInterruptedWork()
         logger.info(
@@ -261,6 +260,9 @@ public final class Engine: Sendable {
         logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
         return .storageUnavailable(detail: error.message)
     }
+
+    /// The wall clock's time.
+    func now() -> Date { clock.now }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
 }

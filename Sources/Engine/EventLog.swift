@@ -106,12 +106,13 @@ final class ChangeSignal: Sendable {
         for waiter in woken { waiter.resume() }
     }
 
-    /// Returns once the generation has passed `seen`, after `timeout`, or on
-    /// cancellation.
-    func wait(after seen: UInt64, timeout: Duration) async {
+    /// Returns once the generation has passed `seen`, after `timeout` on
+    /// `clock`, or on cancellation.
+    func wait(after seen: UInt64, timeout: Duration, on clock: any EngineClock) async {
         let key = nextKey.add(1, ordering: .relaxed).newValue
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            // Cancelled when the wait ends first: then it wakes nobody.
+            guard (try? await clock.sleep(for: timeout)) != nil else { return }
             self?.wake(key)
         }
         await withTaskCancellationHandler {

@@ -56,7 +56,8 @@ final class Sender: Sendable {
         while true {
             let seen = workerEnded.generation
             guard state.withLock({ $0.inFlight > 0 }), ContinuousClock.now < deadline else { break }
-            await workerEnded.wait(after: seen, timeout: deadline - .now)
+            // The shutdown grace is the machine's time, whatever the engine's clock.
+            await workerEnded.wait(after: seen, timeout: deadline - .now, on: SystemClock())
         }
         let task = loop.withLock { $0 }
         task?.cancel()
@@ -64,23 +65,24 @@ final class Sender: Sendable {
     }
 
     private func run() async {
-        var lastPrune = ContinuousClock.now
-        var clockCheck = (wall: engine.now(), elapsed: ContinuousClock.now)
+        let clock = engine.clock
+        var lastPrune = clock.elapsed
+        var clockCheck = (wall: clock.now, elapsed: clock.elapsed)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !state.withLock({ $0.stopping }) {
-                if ContinuousClock.now - lastPrune > .seconds(3600) {
+                if clock.elapsed - lastPrune > .seconds(3600) {
                     _ = await engine.logFailure("pruning old events") { try await engine.pruneEvents() }
-                    lastPrune = .now
+                    lastPrune = clock.elapsed
                 }
-                let jump = engine.now().timeIntervalSince(clockCheck.wall) - (ContinuousClock.now - clockCheck.elapsed).seconds
+                let jump = clock.now.timeIntervalSince(clockCheck.wall) - (clock.elapsed - clockCheck.elapsed).seconds
                 if abs(jump) > Self.clockJumpTolerance,
                     await engine.logFailure("following a wall clock jump", { try await followClockJump(by: jump) }) == nil
                 {
                     // The store cannot write now (disk full): the jump is followed at a later turn.
-                    try? await Task.sleep(for: .milliseconds(200))
+                    try? await clock.sleep(for: .milliseconds(200))
                     continue
                 }
-                clockCheck = (engine.now(), .now)
+                clockCheck = (clock.now, clock.elapsed)
                 let seen = engine.changes.generation
                 let seenEnded = workerEnded.generation
                 let due = await engine.logFailure("claiming due documents") { try await claim() } ?? []
@@ -89,9 +91,9 @@ final class Sender: Sendable {
                 }
                 if due.isEmpty {
                     if freeSlots(at: engine.now()) == 0 && !isCircuitOpen {
-                        await workerEnded.wait(after: seenEnded, timeout: .seconds(1))
+                        await workerEnded.wait(after: seenEnded, timeout: .seconds(1), on: clock)
                     } else {
-                        await engine.changes.wait(after: seen, timeout: await napTime())
+                        await engine.changes.wait(after: seen, timeout: await napTime(), on: clock)
                     }
                 }
             }

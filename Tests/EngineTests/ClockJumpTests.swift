@@ -1,61 +1,70 @@
 import Foundation
-import Logging
-import Synchronization
 import TestSupport
 import Testing
 
 @testable import Engine
 
-/// A wall clock that runs with elapsed time and can be set to jump.
-final class JumpingClock: Sendable {
-    private let offset = Mutex<TimeInterval>(0)
-
-    var now: Date { Date().addingTimeInterval(offset.withLock { $0 }) }
-
-    func jump(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
-}
-
 /// Retries are planned in wall-clock time and kept across restarts; a jump
 /// of the clock moves them with it, so waits stay what they were meant to be.
+/// Time here is a `ManualClock`: the tests move it, nothing sleeps.
+@Suite(.timeLimit(.minutes(1)))
 struct ClockJumpTests {
+    /// The sender's nap and the digest schedule's: both asleep means the engine's turn is over.
+    private static let idleSleepers = 2
+
     /// Submits a document that Inqom refuses once (503), and waits until its retry is planned.
     private func submitRefusedOnce(_ engine: Engine, _ standIn: InqomStandIn) async throws -> String {
         try await standIn.inject("upload", ["status": 503])
         let result = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/jump.pdf", content: .base64(Data("jump".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
-        for _ in 0..<200 where try await engine.documentStatus(id: result.documentId).state != .retrying {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitFor(.retrying, result.documentId, in: engine)
         return result.documentId
+    }
+
+    /// Waits for the document's state, woken by the engine's commits, a minute
+    /// of the machine's time at most.
+    private func waitFor(_ state: DocumentState, _ id: String, in engine: Engine) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let seen = engine.changes.generation
+            if try await engine.documentStatus(id: id).state == state { return }
+            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+        }
+        Issue.record("document \(id) never became \(state)")
     }
 
     @Test func aClockSetBackAnHourDoesNotHoldARetryAnHour() async throws {
         let standIn = try await InqomStandIn()
-        let clock = JumpingClock()
+        let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(1.5))
         let id = try await submitRefusedOnce(engine, standIn)
+        await clock.waitUntilSleeping(Self.idleSleepers)
         clock.jump(by: -3600)
-        var state: DocumentState?
-        for _ in 0..<100 where state != .transmitted {
-            try await Task.sleep(for: .milliseconds(100))
-            state = try await engine.documentStatus(id: id).state
-        }
-        #expect(state == .transmitted)
+        // Two seconds of elapsed time, a turn at a time: the retry planned 1.5 s after the refusal goes.
+        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
+        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
+        try await waitFor(.transmitted, id, in: engine)
+        #expect(try await standIn.stats()["upload"] == 2)
         await engine.stopSending(by: .now + .seconds(1))
     }
 
     @Test func aClockSetForwardAnHourSpendsNoRetryEarly() async throws {
         let standIn = try await InqomStandIn()
-        let clock = JumpingClock()
+        let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         let id = try await submitRefusedOnce(engine, standIn)
+        await clock.waitUntilSleeping(Self.idleSleepers)
         clock.jump(by: 3600)
-        try await Task.sleep(for: .seconds(2.5))
-        let document = try await engine.documentStatus(id: id)
-        #expect(document.state == .retrying)
-        #expect(document.attempts == 1)
+        // 29 s of elapsed time, a turn at a time: the retry planned 30 s after the refusal is not due yet.
+        for _ in 0..<29 { await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers) }
+        let waiting = try await engine.documentStatus(id: id)
+        #expect(waiting.state == .retrying)
+        #expect(waiting.attempts == 1)
         #expect(try await standIn.stats()["upload"] == 1)
+        // And at 30 s it goes.
+        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
+        try await waitFor(.transmitted, id, in: engine)
         await engine.stopSending(by: .now + .seconds(1))
     }
 }

@@ -8,18 +8,8 @@ import Testing
 @testable import Store
 
 /// The digest's clock, moved by the test.
-final class TestClock: Sendable {
-    private let instant: Mutex<Date>
-
-    init(_ text: String) { instant = Mutex(try! Date(text, strategy: .iso8601)) }
-
-    var now: Date { instant.withLock { $0 } }
-
-    func set(_ text: String) { instant.withLock { $0 = try! Date(text, strategy: .iso8601) } }
-}
-
 struct DigestScheduleTests {
-    private func engine(clock: TestClock, smtp: String?) async throws -> Engine {
+    private func engine(clock: ManualClock, smtp: String?) async throws -> Engine {
         let configuration = EngineConfiguration(
             dataDirectory: TemporaryDirectory.make(prefix: "digest-engine"), timeZone: TimeZone(identifier: "Europe/Paris")!,
             inqomAuthURL: URL(string: "http://127.0.0.1:9")!, inqomAPIURL: URL(string: "http://127.0.0.1:9")!,
@@ -27,7 +17,7 @@ struct DigestScheduleTests {
             circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20, filesRoot: nil, shutdownGrace: .seconds(1),
             smtp: smtp.map { .init(url: URL(string: $0)!, from: "pushdoc@cabinet.fr", user: nil, password: nil, requireTLS: false, caFile: nil) },
             digestAtMinutes: 7 * 60)
-        return try await Engine(configuration: configuration, environment: [:], logger: Logger(label: "test"), now: { clock.now })
+        return try await Engine(configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock)
     }
 
     /// A document of `d1` that failed at `at`.
@@ -44,7 +34,7 @@ struct DigestScheduleTests {
     }
 
     @Test func digestTimesFollowParisThroughTheChangesOfHour() async throws {
-        let engine = try await engine(clock: TestClock("2026-03-28T12:00:00Z"), smtp: nil)
+        let engine = try await engine(clock: ManualClock("2026-03-28T12:00:00Z"), smtp: nil)
         #expect(engine.digestInstant("2026-03-28") == (try Date("2026-03-28T06:00:00Z", strategy: .iso8601)))
         #expect(engine.digestInstant("2026-03-29") == (try Date("2026-03-29T05:00:00Z", strategy: .iso8601)))
         #expect(engine.digestInstant("2026-10-25") == (try Date("2026-10-25T06:00:00Z", strategy: .iso8601)))
@@ -57,37 +47,39 @@ struct DigestScheduleTests {
 
     @Test func theScheduleSendsOnceADayAfterDigestTimeEvenAcrossRestarts() async throws {
         let sink = try await SMTPSink()
-        let clock = TestClock("2026-03-29T04:59:00Z")  // 06:59 in Paris, the day summer time starts
+        let clock = ManualClock("2026-03-29T04:59:00Z")  // 06:59 in Paris, the day summer time starts
         let engine = try await engine(clock: clock, smtp: sink.url)
         _ = try await engine.upsertDossiers([Dossier(id: "d1", name: "Boulangerie", attributes: [:])])
         _ = try await engine.selectDossiers(ids: ["d1"], query: nil, selected: true)
         _ = try await engine.upsertCollaborators([Collaborator(id: "alice", name: "Alice", email: "alice@cabinet.fr", dailyDigest: true, dossierIds: nil)])
         try await failDocument(engine, id: "evening", at: "2026-03-28T20:00:00Z")
 
-        func runSchedule(for duration: Duration) async {
+        // One turn of the schedule, as at a start: it looks, sends if due,
+        // and is over once it sleeps until its next time.
+        func runSchedule() async {
             let task = Task { await engine.runDigestSchedule() }
-            try? await Task.sleep(for: duration)
+            await clock.waitUntilSleeping(1)
             task.cancel()
             await task.value
         }
         // Before 07:00: nothing.
-        await runSchedule(for: .milliseconds(300))
+        await runSchedule()
         #expect(try sink.messages().isEmpty)
         // Just after: the digest of 29/03 goes.
         clock.set("2026-03-29T05:01:00Z")
-        await runSchedule(for: .milliseconds(500))
+        await runSchedule()
         let first = try await sink.waitForMessages(1)
         #expect(first.first?.string("subject") == "Pushdoc Inqom : 1 document non transmis le 29/03/2026")
         // A restart later that day sends nothing more.
         clock.set("2026-03-29T09:00:00Z")
-        await runSchedule(for: .milliseconds(300))
+        await runSchedule()
         #expect(try sink.messages().count == 1)
         let summary = try await engine.summary()
         #expect(summary.digest.nextRunAt.hasPrefix("2026-03-30T05:00:00"))
         // The next morning, the next day's failures.
         try await failDocument(engine, id: "noon", at: "2026-03-29T12:00:00Z")
         clock.set("2026-03-30T05:00:30Z")
-        await runSchedule(for: .milliseconds(500))
+        await runSchedule()
         let second = try await sink.waitForMessages(2)
         #expect(second.last?.string("subject") == "Pushdoc Inqom : 1 document non transmis le 30/03/2026")
         #expect((second.last?.at("parts", 0, "content") as? String)?.contains("noon.pdf") == true)

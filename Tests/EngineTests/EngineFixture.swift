@@ -7,14 +7,14 @@ import TestSupport
 enum EngineFixture {
     /// An engine in this process, its wizard walked against `standIn`: dossier
     /// d1 mapped, one rule for `Achats`, one worker, sending started.
-    static func active(_ standIn: InqomStandIn, clock: JumpingClock = JumpingClock(), retryDelay: Duration) async throws -> Engine {
+    static func active(_ standIn: InqomStandIn, clock: ManualClock = ManualClock(), retryDelay: Duration) async throws -> Engine {
         let configuration = EngineConfiguration(
             dataDirectory: TemporaryDirectory.make(prefix: "clock-engine"), timeZone: TimeZone(identifier: "Europe/Paris")!,
             inqomAuthURL: standIn.url, inqomAPIURL: standIn.url, inqomClientID: InqomStandIn.clientID, workers: 1, maxAttempts: 6,
             retryDelays: [retryDelay], inqomMaxRequestsPerSecond: 0, circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20,
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
         let engine = try await Engine(
-            configuration: configuration, environment: [:], logger: Logger(label: "test"), now: { clock.now }, jitter: { 0 })
+            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, jitter: { 0 })
         _ = try await engine.upsertDossiers([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
         _ = try await engine.selectDossiers(ids: ["d1"], query: nil, selected: true)
         _ = try await engine.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Time as the engine sees it: the wall clock (what is stored, planned and
+/// shown: retry times, digest days, token expiry) and elapsed time (what
+/// waits measure; it never jumps). Injected so that tests move through
+/// retries, clock jumps and days without sleeping.
+public protocol EngineClock: Sendable {
+    var now: Date { get }
+    /// Monotonic time since an origin of the clock's choosing.
+    var elapsed: Duration { get }
+    /// Returns once `duration` of elapsed time has passed; throws when the
+    /// task is cancelled first.
+    func sleep(for duration: Duration) async throws
+}
+
+/// The machine's clocks.
+public struct SystemClock: EngineClock {
+    private let origin = ContinuousClock.now
+
+    public init() {}
+
+    public var now: Date { Date() }
+    public var elapsed: Duration { ContinuousClock.now - origin }
+    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+}
