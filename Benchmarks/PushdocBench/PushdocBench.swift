@@ -17,6 +17,12 @@ enum PushdocBench {
         // `--only NAME` runs one group of measures (to profile it alone).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         func selected(_ name: String) -> Bool { only == nil || only == name }
+        let groups = ["protocol", "catalog", "upload", "push", "hostile", "stored"]
+        let known = arguments.dropFirst().allSatisfy { $0 == "--quick" || $0 == "--only" || groups.contains($0) }
+        guard known, only.map(groups.contains) ?? !arguments.contains("--only") else {
+            FileHandle.standardError.write(Data("usage: pushdoc-bench [--quick] [--only \(groups.joined(separator: "|"))]\n".utf8))
+            exit(2)
+        }
         // Every file the run makes (2,000-file batches, a 1 GiB file, data
         // directories) goes under one directory, removed at the end.
         let scratch = TemporaryDirectory.make(prefix: "pushdoc-bench")

@@ -65,8 +65,8 @@ public final class Database: Sendable {
         try await writer.write(body)
     }
 
-    /// The same as `write`, from a thread that may block: a transfer thread
-    /// recording what Inqom answered commits with no hand-off.
+    /// The same as `write`, from a thread that may block (a transfer thread
+    /// recording what Inqom answered): it waits for the writer's commit.
     @discardableResult
     public func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
         try writer.writeBlocking(body)

@@ -6,10 +6,10 @@ import Synchronization
 /// the next transaction, each inside its own savepoint, and that one commit
 /// (one fsync) makes them all durable. A body that throws is rolled back
 /// alone; a commit that fails fails every body of its group. Nobody is
-/// answered before the commit that holds their work.
+/// answered before the commit that holds their work. One serial queue
+/// commits every group: whoever writes, the writing is done in one place.
 final class GroupCommitWriter: @unchecked Sendable {
-    // @unchecked: `connection` is used only by the one drainer at a time
-    // (`pending.draining`), on `queue` or on a thread in `writeBlocking`.
+    // @unchecked: `connection` is used only on `queue`, the one committer.
     private let connection: SQLiteConnection
     private let queue: DispatchQueue
     private let pending = Mutex<(jobs: [Job], draining: Bool)>(([], false))
@@ -26,9 +26,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private struct Job: Sendable {
         let run: @Sendable (SQLiteConnection) -> (any Error)?
         let finish: @Sendable ((any Error)?) -> Void
-        /// A job whose caller blocks in `writeBlocking`: tells that caller to
-        /// commit the next group itself.
-        var lead: (@Sendable () -> Void)? = nil
+        /// A caller blocked on its thread until the commit (`writeBlocking`).
+        var isBlocking = false
         /// Runs by itself, outside any transaction (`alone`).
         var isAlone = false
     }
@@ -40,27 +39,22 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            if enqueue(job(body, then: { continuation.resume(with: $0) })) { queue.async { self.drain() } }
+            submit(job(body, then: { continuation.resume(with: $0) }))
         }
     }
 
-    /// The same from a thread that may block (never a cooperative one): when
-    /// no commit is under way, or when the one under way hands over, this
-    /// thread commits its group itself, with no hand-off to the writer's
-    /// queue and back.
+    /// The same from a thread that may block (never a cooperative one): it
+    /// waits for the commit that holds its body.
     func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
-        let woken = DispatchSemaphore(value: 0)
+        let committed = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
         var job = job(body) { outcome in
             result.withLock { $0 = outcome }
-            woken.signal()
+            committed.signal()
         }
-        // Woken with no result: this thread commits next.
-        job.lead = { woken.signal() }
-        if !enqueue(job) {
-            woken.wait()
-        }
-        if result.withLock({ $0 == nil }) { drain(until: { result.withLock { $0 != nil } }) }
+        job.isBlocking = true
+        submit(job)
+        committed.wait()
         return try result.withLock { $0! }.get()
     }
 
@@ -74,7 +68,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             var job = job(body, then: { continuation.resume(with: $0) })
             job.isAlone = true
-            if enqueue(job) { queue.async { self.drain() } }
+            submit(job)
         }
     }
 
@@ -100,15 +94,15 @@ final class GroupCommitWriter: @unchecked Sendable {
             })
     }
 
-    /// Queues a job; true when the caller must drain (nobody is draining).
+    /// Queues a job, and has the writer's queue drain if it is not already.
     /// A blocking caller's job goes ahead of the asynchronous ones queued
     /// since the last job that runs alone: a sender waits on its transfer
     /// thread for its outcome's commit before its next upload, and would
     /// otherwise wait for a whole burst of pipelined submissions.
-    private func enqueue(_ job: Job) -> Bool {
-        pending.withLock { state -> Bool in
-            if job.lead != nil {
-                let ahead = state.jobs.lastIndex { $0.lead != nil || $0.isAlone }.map { $0 + 1 } ?? 0
+    private func submit(_ job: Job) {
+        let startDrain = pending.withLock { state -> Bool in
+            if job.isBlocking {
+                let ahead = state.jobs.lastIndex { $0.isBlocking || $0.isAlone }.map { $0 + 1 } ?? 0
                 state.jobs.insert(job, at: ahead)
             } else {
                 state.jobs.append(job)
@@ -116,13 +110,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             defer { state.draining = true }
             return !state.draining
         }
+        if startDrain { queue.async { self.drain() } }
     }
 
-    /// Commits groups until nothing waits, or until `done` (the caller's own
-    /// job is committed): then the caller goes back to its work and what came
-    /// meanwhile goes to a caller waiting in `writeBlocking`, who is woken
-    /// anyway, else to the writer's queue.
-    private func drain(until done: (() -> Bool)? = nil) {
+    /// Commits groups on the writer's queue until nothing waits.
+    private func drain() {
         while true {
             let group = pending.withLock { state -> [Job] in
                 var count = min(state.jobs.count, Self.maximumGroup)
@@ -135,17 +127,6 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             guard !group.isEmpty else { return }
             commit(group)
-            if let done, done() {
-                let next = pending.withLock { state -> (@Sendable () -> Void)? in
-                    if state.jobs.isEmpty {
-                        state.draining = false
-                        return nil
-                    }
-                    return state.jobs.lazy.compactMap(\.lead).first ?? { @Sendable in self.queue.async { self.drain() } }
-                }
-                next?()
-                return
-            }
         }
     }
 

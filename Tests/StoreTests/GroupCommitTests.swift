@@ -81,10 +81,9 @@ struct GroupCommitTests {
         #expect(order.first == "blocking")
     }
 
-    /// Threads that may block write through `writeBlocking` (committing groups
-    /// themselves, or handing them on) while tasks write through `write`:
-    /// each write succeeds or fails alone, whoever commits it, and each
-    /// caller gets the answer of its own body.
+    /// Threads that may block write through `writeBlocking` while tasks write
+    /// through `write`, in the same groups: each write succeeds or fails
+    /// alone, and each caller gets the answer of its own body.
     @Test(.timeLimit(.minutes(1))) func blockingAndAsyncWritersShareGroupsAndEachGetsItsOwnAnswer() async throws {
         let database = try database()
         final class Answers: Sendable {
