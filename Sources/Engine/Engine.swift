@@ -169,7 +169,7 @@ public final class Engine: Sendable {
                 try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
         }
-        let sender = Sender(engine: self)
+        let sender = Sender(engine: self, store: SQLiteSendingStore(storage: storage))
         senderBox.withLock { $0 = sender }
         sender.start()
         digestTask.withLock { $0 = Task { await self.runDigestSchedule() } }
@@ -239,32 +239,55 @@ public final class Engine: Sendable {
     /// `EngineError.storageUnavailable`.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        do {
-            return try await database.write(body)
-        } catch let error as SQLiteError where error.isStorageFailure {
-            throw storageUnavailable(error)
-        }
+        try await storage.write(body)
     }
 
     /// The same as `write`, from a thread that may block (a transfer thread).
     @discardableResult
     func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
-        do {
-            return try database.writeBlocking(body)
-        } catch let error as SQLiteError where error.isStorageFailure {
-            throw storageUnavailable(error)
-        }
+        try storage.writeBlocking(body)
     }
 
-    private func storageUnavailable(_ error: SQLiteError) -> EngineError {
-        logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
-        return .storageUnavailable(detail: error.message)
-    }
+    var storage: StorageAccess { StorageAccess(database: database, logger: logger) }
 
     /// The wall clock's time.
     func now() -> Date { clock.now }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
+}
+
+/// The database as the engine's parts use it: a failure to store (a full or
+/// read-only disk) is `EngineError.storageUnavailable`, and logged.
+struct StorageAccess: Sendable {
+    let database: Database
+    let logger: Logger
+
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch let error as SQLiteError where error.isStorageFailure {
+            throw unavailable(error)
+        }
+    }
+
+    @discardableResult
+    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+        do {
+            return try database.writeBlocking(body)
+        } catch let error as SQLiteError where error.isStorageFailure {
+            throw unavailable(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await database.read(body)
+    }
+
+    private func unavailable(_ error: SQLiteError) -> EngineError {
+        logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
+        return .storageUnavailable(detail: error.message)
+    }
 }
 
 public struct StartupFailure: Error, CustomStringConvertible {

@@ -14,20 +14,6 @@ final class Sender: Sendable {
         var stopping = false
     }
 
-    struct Outgoing: Sendable {
-        let seq: Int64
-        let id: String
-        let dossierID: String
-        let path: String
-        let fileName: String
-        let spoolName: String?
-        let documentType: DocumentType
-        let archiveTemplate: String?
-        let attempts: Int
-        /// The dossier's Inqom accounting folder, nil when it is not mapped.
-        let inqomFolderID: Int64?
-    }
-
     private let state: Mutex<State>
     private let loop = Mutex<Task<Void, Never>?>(nil)
     /// A worker ended: while every worker is busy, the loop waits for this
@@ -35,9 +21,11 @@ final class Sender: Sendable {
     /// document's change.
     private let workerEnded = ChangeSignal()
     unowned let engine: Engine
+    private let store: any SendingStore
 
-    init(engine: Engine) {
+    init(engine: Engine, store: any SendingStore) {
         self.engine = engine
+        self.store = store
         self.state = Mutex(State(breaker: CircuitBreaker(probeInterval: engine.configuration.circuitProbeInterval)))
     }
 
@@ -100,26 +88,12 @@ final class Sender: Sendable {
         }
     }
 
-    // Queries on due documents name their index: without statistics SQLite
-    // would pick `documents_by_state` and sort every queued document at
-    // each claim.
-
     /// How long nothing can be due: until the next retry, a second at most;
     /// a second when the connector is not active (its change wakes the loop).
     private func napTime() async -> Duration {
-        let next = await engine.logFailure("reading the next due time") {
-            try await engine.database.read { connection -> Double? in
-                guard try Engine.connectorStatus(connection).state == .active else { return nil }
-                return try connection.rows(
-                    """
-                    SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
-                    WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                    """
-                ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
-            }
-        } ?? nil
+        let next = await engine.logFailure("reading the next due time") { try await store.nextPlannedAttempt() } ?? nil
         guard let next else { return .seconds(1) }
-        let wait = next - engine.now().timeIntervalSince1970
+        let wait = next.timeIntervalSince(engine.now())
         return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
     }
 
@@ -132,13 +106,7 @@ final class Sender: Sendable {
     /// elapsed time. A clock set back an hour would otherwise hold retries
     /// an hour; set forward, it would spend them all at once.
     private func followClockJump(by jump: TimeInterval) async throws {
-        try await engine.write { connection in
-            try connection.run(
-                """
-                UPDATE documents SET next_attempt_at = next_attempt_at + ?
-                WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                """, [.real(jump)])
-        }
+        try await store.movePlannedAttempts(by: jump)
         state.withLock { $0.breaker.followClockJump(by: jump) }
         engine.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
     }
@@ -149,37 +117,13 @@ final class Sender: Sendable {
         let now = engine.now()
         let slots = freeSlots(at: now)
         guard slots > 0 else { return [] }
-        let claimed = try await engine.write { try Self.claimDue($0, limit: slots, now: now) }
+        let claimed = try await store.claimDue(limit: slots, now: now)
         state.withLock { $0.inFlight += claimed.count }
         return claimed
     }
 
     private func freeSlots(at now: Date) -> Int {
         state.withLock { $0.breaker.uploadsAllowed(at: now, workers: engine.configuration.workers, inFlight: $0.inFlight) }
-    }
-
-    /// Due documents, oldest first, marked `sending`; none unless the
-    /// connector is active.
-    private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
-        guard try Engine.connectorStatus(connection).state == .active else { return [] }
-        let due = try connection.rows(
-            """
-            SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
-                mapping.inqom_folder_id
-            FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
-            WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at <= ?
-            ORDER BY next_attempt_at, seq LIMIT ?
-            """, [.real(now.timeIntervalSince1970), .integer(Int64(limit))]
-        ) { row in
-            Outgoing(
-                seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
-                spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
-                archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
-        }
-        for document in due {
-            try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
-        }
-        return due
     }
 
     /// A worker: sends the document it was given, then each it claims when
@@ -340,10 +284,7 @@ final class Sender: Sendable {
         defer { engine.changes.notify() }
         while true {
             do {
-                let next = try engine.writeBlocking { connection -> Outgoing? in
-                    try change(connection)
-                    return goOn ? try Self.claimDue(connection, limit: 1, now: now).first : nil
-                }
+                let next = try store.recordBlocking(change, of: document, at: now, claimNext: goOn)
                 if case .transmitted = outcome, let spoolName = document.spoolName {
                     // Only now that the store knows Inqom has the bytes (a resend after a restart
                     // must find them), and on a file thread: the worker's next upload waits for its
@@ -363,12 +304,9 @@ final class Sender: Sendable {
         }
     }
 
-    /// The outcome's changes to the document, its history and the event log.
-    private func change(recording outcome: Outcome, for document: Outgoing, now: Date) -> @Sendable (SQLiteConnection) throws -> Void {
-        let at = now.timeIntervalSince1970
-        let base: [String: EventValue] = [
-            "documentId": .text(document.id), "dossierId": .text(document.dossierID), "path": .text(document.path),
-        ]
+    /// What the outcome makes of the document, as the retry schedule and the
+    /// circuit breaker say.
+    private func change(recording outcome: Outcome, for document: Outgoing, now: Date) -> DocumentChange {
         switch outcome {
         case .transmitted(let receipt):
             state.withLock { $0.breaker.recordSuccess() }
@@ -376,93 +314,27 @@ final class Sender: Sendable {
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
             }.map { $0 + "/" + document.fileName }
-            return { connection in
-                try connection.run(
-                    """
-                    UPDATE documents SET state = ?, attempts = attempts + 1, next_attempt_at = NULL,
-                        inqom_document_id = ?, archive_path = ?, transmitted_at = ?, spool_name = NULL, last_error = NULL
-                    WHERE seq = ?
-                    """, [.word(DocumentState.transmitted), .integer(receipt.inqomDocumentID), archivePath.map { .text($0) } ?? .null, .real(at), .integer(document.seq)])
-                try connection.addHistory(document.seq, at: now, event: .transmitted, detail: receipt.duplicate ? "Inqom: Duplicate" : nil)
-                var data = base
-                data["inqomDocumentId"] = .number(receipt.inqomDocumentID)
-                data["archivePath"] = archivePath.map { .text($0) } ?? .null
-                try connection.appendEvent(.documentTransmitted, at: now, data)
-            }
+            return .transmitted(inqomDocumentID: receipt.inqomDocumentID, duplicate: receipt.duplicate, archivePath: archivePath)
         case .failed(let reason, let message, let status):
-            return Self.failure(document, reason: reason, message: message, status: status, spent: 1, now: now, base: base)
+            return .failed(reason: reason, message: message, httpStatus: status, attemptsSpent: 1)
         case .transient(let message, let status, let retryAfter):
             let spend = state.withLock { $0.breaker.recordTransientFailure(at: now) }
             let attempts = document.attempts + 1
             let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
-                return Self.requeueing(document, at: state.withLock { $0.breaker.openUntil } ?? now, detail: "circuit open: \(message)", now: now)
+                return .requeued(at: state.withLock { $0.breaker.openUntil } ?? now, detail: "circuit open: \(message)")
             } else if let delay = schedule.delay(afterAttempts: attempts, jitter: engine.jitter(), retryAfter: retryAfter) {
-                let next = now.addingTimeInterval(delay.seconds)
-                let lastError = Self.lastError(reason: .inqomUnavailable, message: message, status: status)
-                return { connection in
-                    try connection.run(
-                        "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
-                        [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), .integer(document.seq)])
-                    try connection.addHistory(document.seq, at: now, event: .retryScheduled, detail: message)
-                    var data = base
-                    data["attempt"] = .number(Int64(attempts))
-                    data["nextAttemptAt"] = .text(Engine.timestamp(next))
-                    data["error"] = .text(message)
-                    try connection.appendEvent(.documentRetryScheduled, at: now, data)
-                }
+                return .retrying(attempts: attempts, next: now.addingTimeInterval(delay.seconds), message: message, httpStatus: status)
             } else {
-                return Self.failure(
-                    document, reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", status: status, spent: 1,
-                    now: now, base: base)
+                return .failed(reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", httpStatus: status, attemptsSpent: 1)
             }
         case .requeue(let why, _):
-            return Self.requeueing(document, at: now, detail: why, now: now)
+            return .requeued(at: now, detail: why)
         }
     }
 
     static let storageRetryInterval = Duration.seconds(1)
-
-    private static func failure(
-        _ document: Outgoing, reason: DocumentReason, message: String, status: Int?, spent: Int, now: Date,
-        base: [String: EventValue]
-    ) -> @Sendable (SQLiteConnection) throws -> Void {
-        let lastError = Self.lastError(reason: reason, message: message, status: status)
-        return { connection in
-            try connection.run(
-                """
-                UPDATE documents SET state = ?, reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
-                    last_error = ?, failed_at = ? WHERE seq = ?
-                """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), .real(now.timeIntervalSince1970), .integer(document.seq)])
-            try connection.addHistory(document.seq, at: now, event: .failed, detail: message)
-            var data = base
-            data["reason"] = .text(reason.rawValue)
-            data["message"] = .text(message)
-            data["attempts"] = .number(Int64(document.attempts + spent))
-            try connection.appendEvent(.documentFailed, at: now, data)
-        }
-    }
-
-    private static func requeueing(_ document: Outgoing, at date: Date, detail: String, now: Date)
-        -> @Sendable (SQLiteConnection) throws -> Void
-    {
-        { connection in
-            try connection.run(
-                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ? WHERE seq = ?",
-                [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), .integer(document.seq)])
-            try connection.addHistory(document.seq, at: now, event: .requeued, detail: detail)
-        }
-    }
-
-    static func lastError(reason: DocumentReason, message: String, status: Int?) -> String {
-        struct LastError: Encodable {
-            let reason: DocumentReason
-            let message: String
-            let httpStatus: Int?
-        }
-        return String(decoding: (try? JSONEncoder().encode(LastError(reason: reason, message: message, httpStatus: status))) ?? Data(), as: UTF8.self)
-    }
 }
 
 extension Duration {

@@ -1,0 +1,93 @@
+import Foundation
+import InqomClient
+
+/// What the sender needs from storage, each call one transaction: due
+/// documents claimed, an attempt's outcome recorded with its history and
+/// event (and the worker's next document claimed in the same commit), the
+/// next planned attempt, and planned attempts moved when the wall clock
+/// jumps. The sender decides; the store keeps. `SQLiteSendingStore` is
+/// today's implementation; `SendingStoreTests` says what any must do.
+protocol SendingStore: Sendable {
+    /// Due documents, oldest first, marked `sending`; none unless the
+    /// connector is active.
+    func claimDue(limit: Int, now: Date) async throws -> [Outgoing]
+    /// Records `change` with its history and event; when `claimNext`, claims
+    /// the next due document in the same commit. Blocks: from a thread that may.
+    func recordBlocking(_ change: DocumentChange, of document: Outgoing, at now: Date, claimNext: Bool) throws -> Outgoing?
+    /// The earliest planned attempt of a queued or retrying document; nil
+    /// when there is none or the connector is not active.
+    func nextPlannedAttempt() async throws -> Date?
+    /// Moves every planned attempt by `seconds`.
+    func movePlannedAttempts(by seconds: TimeInterval) async throws
+}
+
+/// A document claimed for sending.
+struct Outgoing: Sendable, Equatable {
+    let seq: Int64
+    let id: String
+    let dossierID: String
+    let path: String
+    let fileName: String
+    let spoolName: String?
+    let documentType: DocumentType
+    let archiveTemplate: String?
+    let attempts: Int
+    /// The dossier's Inqom accounting folder, nil when it is not mapped.
+    let inqomFolderID: Int64?
+}
+
+/// What an attempt made of a document, as the sender decided it.
+enum DocumentChange: Sendable, Equatable {
+    case transmitted(inqomDocumentID: Int64, duplicate: Bool, archivePath: String?)
+    /// Tried again at `next`; `attempts` counts this one.
+    case retrying(attempts: Int, next: Date, message: String, httpStatus: Int?)
+    case failed(reason: DocumentReason, message: String, httpStatus: Int?, attemptsSpent: Int)
+    /// Back to the queue with no attempt spent (no token, the circuit open, stopping).
+    case requeued(at: Date, detail: String)
+
+    /// The line of the document's history.
+    var history: (event: HistoryEvent, detail: String?) {
+        switch self {
+        case .transmitted(_, let duplicate, _): (.transmitted, duplicate ? "Inqom: Duplicate" : nil)
+        case .retrying(_, _, let message, _): (.retryScheduled, message)
+        case .failed(_, let message, _, _): (.failed, message)
+        case .requeued(_, let detail): (.requeued, detail)
+        }
+    }
+
+    /// The event MCF reads in the log, if the change is one it follows.
+    func event(of document: Outgoing) -> (type: EventType, data: [String: EventValue])? {
+        var data: [String: EventValue] = [
+            "documentId": .text(document.id), "dossierId": .text(document.dossierID), "path": .text(document.path),
+        ]
+        switch self {
+        case .transmitted(let inqomDocumentID, _, let archivePath):
+            data["inqomDocumentId"] = .number(inqomDocumentID)
+            data["archivePath"] = archivePath.map { .text($0) } ?? .null
+            return (.documentTransmitted, data)
+        case .retrying(let attempts, let next, let message, _):
+            data["attempt"] = .number(Int64(attempts))
+            data["nextAttemptAt"] = .text(Engine.timestamp(next))
+            data["error"] = .text(message)
+            return (.documentRetryScheduled, data)
+        case .failed(let reason, let message, _, let spent):
+            data["reason"] = .text(reason.rawValue)
+            data["message"] = .text(message)
+            data["attempts"] = .number(Int64(document.attempts + spent))
+            return (.documentFailed, data)
+        case .requeued:
+            return nil
+        }
+    }
+
+    /// `status.documents`' `lastError`, as stored.
+    static func lastError(reason: DocumentReason, message: String, httpStatus: Int?) -> String {
+        struct LastError: Encodable {
+            let reason: DocumentReason
+            let message: String
+            let httpStatus: Int?
+        }
+        let encoded = try? JSONEncoder().encode(LastError(reason: reason, message: message, httpStatus: httpStatus))
+        return String(decoding: encoded ?? Data(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,173 @@
+import Dispatch
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Engine
+@testable import Store
+
+/// A document in the store when a test begins.
+struct SeedDocument: Sendable {
+    let id: String
+    /// Its planned attempt, in seconds since 1970; nil: not planned.
+    let next: TimeInterval?
+    var state: DocumentState = .queued
+    var attempts = 0
+}
+
+/// A `SendingStore` under test, and what a test may look at beside it.
+protocol SendingStoreFixture: Sendable {
+    var store: any SendingStore { get }
+    func state(of id: String) async throws -> DocumentState
+    /// Events of the log, oldest first.
+    func events() async throws -> [Event]
+    func setConnectorActive(_ active: Bool) async throws
+}
+
+/// One implementation of the seam: every test below runs on each.
+struct SendingStoreImplementation: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable ([SeedDocument]) async throws -> any SendingStoreFixture
+}
+
+/// What any `SendingStore` must do, whatever keeps its documents.
+struct SendingStoreTests {
+    static let implementations = [SQLiteSendingFixture.implementation]
+
+    private static let at = Date(timeIntervalSince1970: 50)
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    @Test(arguments: implementations)
+    func dueDocumentsAreClaimedOldestFirstAndOnce(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "a", next: 10), SeedDocument(id: "b", next: 5), SeedDocument(id: "later", next: 100),
+            SeedDocument(id: "gone", next: nil, state: .failed),
+        ])
+        let claimed = try await fixture.store.claimDue(limit: 10, now: Self.at)
+        #expect(claimed.map(\.id) == ["b", "a"])
+        #expect(claimed.first?.inqomFolderID == 11)
+        #expect(try await fixture.state(of: "a") == .sending)
+        #expect(try await fixture.state(of: "later") == .queued)
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).isEmpty)
+        #expect(try await fixture.store.nextPlannedAttempt() == Date(timeIntervalSince1970: 100))
+        #expect(try await fixture.store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100)).map(\.id) == ["later"])
+    }
+
+    @Test(arguments: implementations)
+    func nothingIsClaimedOrPlannedWhileTheConnectorIsNotActive(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([SeedDocument(id: "a", next: 10)])
+        try await fixture.setConnectorActive(false)
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).isEmpty)
+        #expect(try await fixture.store.nextPlannedAttempt() == nil)
+        #expect(try await fixture.state(of: "a") == .queued)
+        try await fixture.setConnectorActive(true)
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).map(\.id) == ["a"])
+    }
+
+    @Test(arguments: implementations)
+    func aTransmissionIsRecordedWithItsEventAndTheNextDocumentClaimedWithIt(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2)])
+        let store = fixture.store
+        let first = try #require(try await store.claimDue(limit: 1, now: Self.at).first)
+        let change = DocumentChange.transmitted(inqomDocumentID: 77, duplicate: false, archivePath: "Achats/Envoyés/a.pdf")
+        let next = try await blocking { try store.recordBlocking(change, of: first, at: Self.at, claimNext: true) }
+        #expect(next?.id == "b")
+        #expect(try await fixture.state(of: "a") == .transmitted)
+        #expect(try await fixture.state(of: "b") == .sending)
+        let event = try #require(try await fixture.events().last)
+        #expect(event.type == EventType.documentTransmitted.rawValue)
+        #expect(event.data["documentId"] == .text("a"))
+        #expect(event.data["inqomDocumentId"] == .number(77))
+        #expect(event.data["archivePath"] == .text("Achats/Envoyés/a.pdf"))
+    }
+
+    @Test(arguments: implementations)
+    func aRetryIsPlannedAndMovesWithTheWallClock(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([SeedDocument(id: "a", next: 1)])
+        let store = fixture.store
+        let claimed = try #require(try await store.claimDue(limit: 1, now: Self.at).first)
+        let change = DocumentChange.retrying(attempts: 1, next: Date(timeIntervalSince1970: 200), message: "503", httpStatus: 503)
+        #expect(try await blocking { try store.recordBlocking(change, of: claimed, at: Self.at, claimNext: true) } == nil)
+        #expect(try await fixture.state(of: "a") == .retrying)
+        #expect(try await fixture.events().last?.type == EventType.documentRetryScheduled.rawValue)
+        #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 200))
+        try await store.movePlannedAttempts(by: -100)
+        #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 100))
+        let again = try await store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100))
+        #expect(again.map(\.attempts) == [1])
+    }
+
+    @Test(arguments: implementations)
+    func aFailureIsFinalAndARequeueSpendsNoAttempt(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2)])
+        let store = fixture.store
+        let claimed = try await store.claimDue(limit: 2, now: Self.at)
+        try #require(claimed.count == 2)
+        let failed = DocumentChange.failed(reason: .inqomRejected, message: "415", httpStatus: 415, attemptsSpent: 1)
+        let requeued = DocumentChange.requeued(at: Date(timeIntervalSince1970: 300), detail: "circuit open")
+        _ = try await blocking { try store.recordBlocking(failed, of: claimed[0], at: Self.at, claimNext: false) }
+        let eventsBefore = try await fixture.events().count
+        _ = try await blocking { try store.recordBlocking(requeued, of: claimed[1], at: Self.at, claimNext: false) }
+        #expect(try await fixture.state(of: "a") == .failed)
+        #expect(try await fixture.state(of: "b") == .queued)
+        let events = try await fixture.events()
+        #expect(events.count == eventsBefore, "a requeue is not an event MCF follows")
+        let failure = try #require(events.last)
+        #expect(failure.type == EventType.documentFailed.rawValue)
+        #expect(failure.data["reason"] == .text("inqom_rejected"))
+        #expect(failure.data["attempts"] == .number(1))
+        #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 300))
+        #expect(try await store.claimDue(limit: 5, now: Date(timeIntervalSince1970: 300)).map(\.attempts) == [0])
+    }
+}
+
+/// The SQLite implementation, on a real database file in a fresh directory.
+struct SQLiteSendingFixture: SendingStoreFixture {
+    let database: Database
+    let store: any SendingStore
+
+    static let implementation = SendingStoreImplementation(description: "SQLite") { seeds in
+        let path = TemporaryDirectory.make(prefix: "sending-store") + "/pushdoc.sqlite"
+        let database = try Database(path: path, migrations: Schema.migrations)
+        let fixture = SQLiteSendingFixture(
+            database: database, store: SQLiteSendingStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+        try await database.write { connection in
+            try connection.run(
+                "INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('d1', '73282932000074', 11, 'Boulangerie')")
+            for seed in seeds {
+                try connection.run(
+                    """
+                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, attempts,
+                        next_attempt_at, deposited_at, submitted_at)
+                    VALUES (?, 'd1', ?, ?, 1, 'x', 'Supplier', ?, ?, ?, 0, 0)
+                    """,
+                    [.text(seed.id), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
+                     .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null])
+            }
+        }
+        try await fixture.setConnectorActive(true)
+        return fixture
+    }
+
+    func state(of id: String) async throws -> DocumentState {
+        try await database.read { connection in
+            try connection.rows("SELECT state FROM documents WHERE id = ?", [.text(id)]) { try $0.word(0, as: DocumentState.self) }[0]
+        }
+    }
+
+    func events() async throws -> [Event] {
+        try await database.read { try $0.events(after: 0, limit: 1000) }
+    }
+
+    func setConnectorActive(_ active: Bool) async throws {
+        try await database.write { connection in
+            try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil)
+            try connection.setSetting(.inqomCredentials, active ? "sealed" : nil)
+        }
+    }
+}
