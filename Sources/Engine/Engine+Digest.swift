@@ -167,11 +167,7 @@ extension Engine {
         return digestInstant(localDay(tomorrow)) ?? tomorrow
     }
 
-    var calendar: Calendar {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = configuration.timeZone
-        return calendar
-    }
+    var calendar: Calendar { configuration.calendar }
 
     func localDay(_ date: Date) -> String {
         let parts = calendar.dateComponents([.year, .month, .day], from: date)

@@ -146,11 +146,7 @@ extension Engine {
         return Array(suggestions.prefix(limit))
     }
 
-    /// The year and month of an instant in the engine's time zone.
-    func yearAndMonth(of date: Date) -> (Int, Int) {
-        let parts = calendar.dateComponents([.year, .month], from: date)
-        return (parts.year ?? 1970, parts.month ?? 1)
-    }
+    func yearAndMonth(of date: Date) -> (Int, Int) { configuration.yearAndMonth(of: date) }
 }
 
 extension SQLiteConnection {

@@ -22,7 +22,8 @@ public final class Engine: Sendable {
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
-    private let digestTask = Mutex<Task<Void, Never>?>(nil)
+    /// The digest schedule and the event log's retention: cancelled, then awaited, when sending stops.
+    private let schedules = Mutex<[Task<Void, Never>]>([])
     /// Work started at start-up that nobody waits for (tidying the spool,
     /// loading the search index): awaited when sending stops.
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
@@ -129,10 +130,7 @@ public final class Engine: Sendable {
     /// After a crash: uploads that were under way go again (Inqom flags a
     /// resend as Duplicate); the spool is tidied once the engine serves.
     private func recoverInterruptedWork() async throws {
-        let resent = try await write { connection in
-            try connection.run("UPDATE documents SET state = ?, next_attempt_at = ? WHERE state = ?",
-                               [.word(DocumentState.queued), .real(self.now().timeIntervalSince1970), .word(DocumentState.sending)])
-        }
+        let resent = try await SQLiteSendingStore(storage: storage).requeueInterrupted(at: now())
         inBackground { await self.recoverSpool() }
         try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
@@ -155,10 +153,16 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Drops events past their 30 days.
+    /// Drops events past their 30 days: at start, then every hour.
     func pruneEvents() async throws {
         let now = now()
         try await write { try $0.pruneEvents(now: now) }
+    }
+
+    private func runEventRetention() async {
+        while (try? await clock.sleep(for: .seconds(3600))) != nil {
+            _ = await logFailure("pruning old events") { try await pruneEvents() }
+        }
     }
 
     /// Starts sending documents (once the wizard is finished), and loads the
@@ -169,10 +173,16 @@ public final class Engine: Sendable {
                 try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
         }
-        let sender = Sender(engine: self, store: SQLiteSendingStore(storage: storage))
+        let sender = Sender(
+            .init(
+                store: SQLiteSendingStore(storage: storage), inqom: inqom, spool: spool, blocking: blocking, clock: clock,
+                jitter: jitter, configuration: configuration, logger: logger, changes: changes,
+                tokenRefused: { [unowned self] why in try await self.markTokenRefused(why) }))
         senderBox.withLock { $0 = sender }
         sender.start()
-        digestTask.withLock { $0 = Task { await self.runDigestSchedule() } }
+        schedules.withLock {
+            $0 = [Task { await self.runDigestSchedule() }, Task { await self.runEventRetention() }]
+        }
     }
 
     /// The engine is stopping: waits (`push.drain`) end now, each answered.
@@ -185,10 +195,10 @@ public final class Engine: Sendable {
 
     /// Stops sending: uploads under way may finish until `deadline`.
     public func stopSending(by deadline: ContinuousClock.Instant) async {
-        let digest = digestTask.withLock { $0 }
-        digest?.cancel()
+        let schedules = schedules.withLock { $0 }
+        for task in schedules { task.cancel() }
         await senderBox.withLock { $0 }?.stop(by: deadline)
-        await digest?.value
+        for task in schedules { await task.value }
         for task in backgroundTasks.withLock({ $0 }) { await task.value }
     }
 
@@ -227,12 +237,7 @@ public final class Engine: Sendable {
     /// Runs `body` for a background loop: a failure is logged with what was
     /// being done, and the loop goes on (nil).
     func logFailure<T>(_ doing: String, _ body: () async throws -> T) async -> T? {
-        do {
-            return try await body()
-        } catch {
-            logger.error("\(doing) failed", metadata: ["error": "\(error)"])
-            return nil
-        }
+        await logger.failureLogged(doing, body)
     }
 
     /// A write transaction; a data directory that cannot store says so as
@@ -287,6 +292,19 @@ struct StorageAccess: Sendable {
     private func unavailable(_ error: SQLiteError) -> EngineError {
         logger.error("storage unavailable", metadata: ["error": "\(error.message)"])
         return .storageUnavailable(detail: error.message)
+    }
+}
+
+extension Logger {
+    /// Runs `body` for a background loop: a failure is logged with what was
+    /// being done, and the loop goes on (nil).
+    func failureLogged<T>(_ doing: String, _ body: () async throws -> T) async -> T? {
+        do {
+            return try await body()
+        } catch {
+            self.error("\(doing) failed", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 }
 

@@ -66,3 +66,18 @@ public struct EngineConfiguration: Sendable {
         self.digestAtMinutes = digestAtMinutes
     }
 }
+
+extension EngineConfiguration {
+    /// The Gregorian calendar in the engine's time zone.
+    var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }
+
+    /// The year and month of an instant in the engine's time zone.
+    func yearAndMonth(of date: Date) -> (Int, Int) {
+        let parts = calendar.dateComponents([.year, .month], from: date)
+        return (parts.year ?? 1970, parts.month ?? 1)
+    }
+}

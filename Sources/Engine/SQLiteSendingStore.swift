@@ -43,6 +43,14 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
+    func requeueInterrupted(at now: Date) async throws -> Int {
+        try await storage.write { connection in
+            try connection.run(
+                "UPDATE documents SET state = ?, next_attempt_at = ? WHERE state = ?",
+                [.word(DocumentState.queued), .real(now.timeIntervalSince1970), .word(DocumentState.sending)])
+        }
+    }
+
     private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
         guard try Engine.connectorStatus(connection).state == .active else { return [] }
         let due = try connection.rows(

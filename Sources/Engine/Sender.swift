@@ -20,13 +20,28 @@ final class Sender: Sendable {
     /// alone (workers claim their next documents themselves), not for each
     /// document's change.
     private let workerEnded = ChangeSignal()
-    unowned let engine: Engine
-    private let store: any SendingStore
+    /// What the sender works with, and nothing else of the engine.
+    struct Parts: Sendable {
+        let store: any SendingStore
+        let inqom: InqomSession
+        let spool: Spool
+        let blocking: BlockingWork
+        let clock: any EngineClock
+        let jitter: @Sendable () -> Double
+        let configuration: EngineConfiguration
+        let logger: Logger
+        /// Signalled after each commit; waited on for new documents.
+        let changes: ChangeSignal
+        /// Inqom refused the stored credentials: the connector is disconnected.
+        let tokenRefused: @Sendable (String) async throws -> Void
+    }
 
-    init(engine: Engine, store: any SendingStore) {
-        self.engine = engine
-        self.store = store
-        self.state = Mutex(State(breaker: CircuitBreaker(probeInterval: engine.configuration.circuitProbeInterval)))
+    private let parts: Parts
+    private var store: any SendingStore { parts.store }
+
+    init(_ parts: Parts) {
+        self.parts = parts
+        self.state = Mutex(State(breaker: CircuitBreaker(probeInterval: parts.configuration.circuitProbeInterval)))
     }
 
     var isCircuitOpen: Bool { state.withLock { $0.breaker.isOpen } }
@@ -39,7 +54,7 @@ final class Sender: Sendable {
     /// then are cancelled (they go back to the queue: nothing is lost).
     func stop(by deadline: ContinuousClock.Instant) async {
         state.withLock { $0.stopping = true }
-        engine.changes.notify()
+        parts.changes.notify()
         workerEnded.notify()
         while true {
             let seen = workerEnded.generation
@@ -53,35 +68,30 @@ final class Sender: Sendable {
     }
 
     private func run() async {
-        let clock = engine.clock
-        var lastPrune = clock.elapsed
+        let clock = parts.clock
         var clockCheck = (wall: clock.now, elapsed: clock.elapsed)
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !state.withLock({ $0.stopping }) {
-                if clock.elapsed - lastPrune > .seconds(3600) {
-                    _ = await engine.logFailure("pruning old events") { try await engine.pruneEvents() }
-                    lastPrune = clock.elapsed
-                }
                 let jump = clock.now.timeIntervalSince(clockCheck.wall) - (clock.elapsed - clockCheck.elapsed).seconds
                 if abs(jump) > Self.clockJumpTolerance,
-                    await engine.logFailure("following a wall clock jump", { try await followClockJump(by: jump) }) == nil
+                    await parts.logger.failureLogged("following a wall clock jump", { try await followClockJump(by: jump) }) == nil
                 {
                     // The store cannot write now (disk full): the jump is followed at a later turn.
                     try? await clock.sleep(for: .milliseconds(200))
                     continue
                 }
                 clockCheck = (clock.now, clock.elapsed)
-                let seen = engine.changes.generation
+                let seen = parts.changes.generation
                 let seenEnded = workerEnded.generation
-                let due = await engine.logFailure("claiming due documents") { try await claim() } ?? []
+                let due = await parts.logger.failureLogged("claiming due documents") { try await claim() } ?? []
                 for document in due {
                     group.addTask { await self.send(document) }
                 }
                 if due.isEmpty {
-                    if freeSlots(at: engine.now()) == 0 && !isCircuitOpen {
+                    if freeSlots(at: parts.clock.now) == 0 && !isCircuitOpen {
                         await workerEnded.wait(after: seenEnded, timeout: .seconds(1), on: clock)
                     } else {
-                        await engine.changes.wait(after: seen, timeout: await napTime(), on: clock)
+                        await parts.changes.wait(after: seen, timeout: await napTime(), on: clock)
                     }
                 }
             }
@@ -91,9 +101,9 @@ final class Sender: Sendable {
     /// How long nothing can be due: until the next retry, a second at most;
     /// a second when the connector is not active (its change wakes the loop).
     private func napTime() async -> Duration {
-        let next = await engine.logFailure("reading the next due time") { try await store.nextPlannedAttempt() } ?? nil
+        let next = await parts.logger.failureLogged("reading the next due time") { try await store.nextPlannedAttempt() } ?? nil
         guard let next else { return .seconds(1) }
-        let wait = next.timeIntervalSince(engine.now())
+        let wait = next.timeIntervalSince(parts.clock.now)
         return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
     }
 
@@ -108,13 +118,13 @@ final class Sender: Sendable {
     private func followClockJump(by jump: TimeInterval) async throws {
         try await store.movePlannedAttempts(by: jump)
         state.withLock { $0.breaker.followClockJump(by: jump) }
-        engine.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
+        parts.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
     }
 
     /// Marks due documents `sending`, as many as free workers (one probe
     /// while the circuit is open), when the connector is active.
     private func claim() async throws -> [Outgoing] {
-        let now = engine.now()
+        let now = parts.clock.now
         let slots = freeSlots(at: now)
         guard slots > 0 else { return [] }
         let claimed = try await store.claimDue(limit: slots, now: now)
@@ -123,7 +133,7 @@ final class Sender: Sendable {
     }
 
     private func freeSlots(at now: Date) -> Int {
-        state.withLock { $0.breaker.uploadsAllowed(at: now, workers: engine.configuration.workers, inFlight: $0.inFlight) }
+        state.withLock { $0.breaker.uploadsAllowed(at: now, workers: parts.configuration.workers, inFlight: $0.inFlight) }
     }
 
     /// A worker: sends the document it was given, then each it claims when
@@ -138,14 +148,14 @@ final class Sender: Sendable {
         while let document = next {
             let token: AccessToken
             do {
-                token = try await engine.inqom.validToken()
+                token = try await parts.inqom.validToken()
             } catch {
                 next = await recordAfterTokenFailure(error, for: document)
                 renewedToken = false
                 continue
             }
             let renewable = !renewedToken
-            let end = await engine.inqom.client.onTransferThread { calls in
+            let end = await parts.inqom.client.onTransferThread { calls in
                 self.turn(from: document, token: token, renewable: renewable, calls: calls)
             }
             switch end {
@@ -156,14 +166,14 @@ final class Sender: Sendable {
                 renewedToken = false
             case .tokenRefused(let document):
                 // Sent again at once with a new token, once; a second 401 counts as a failed attempt.
-                await engine.inqom.discard(token)
+                await parts.inqom.discard(token)
                 next = document
                 renewedToken = true
             }
         }
         state.withLock { $0.inFlight -= 1 }
         workerEnded.notify()
-        engine.changes.notify()
+        parts.changes.notify()
     }
 
     /// How a worker's turn on a transfer thread ended.
@@ -186,7 +196,7 @@ final class Sender: Sendable {
                 return .tokenRefused(document)
             }
             guard let next = recordBlocking(outcome, for: document, cancelled: calls.isCancelled) else { return .done }
-            if !InqomSession.isUsable(token, at: engine.now()) || calls.othersWaiting { return .handBack(next) }
+            if !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting { return .handBack(next) }
             document = next
             renewable = true
         }
@@ -211,7 +221,7 @@ final class Sender: Sendable {
             return .failed(reason: .dossierNotMapped, message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         guard let spoolName = document.spoolName else { return Self.fileMissing }
-        let file = UploadFile(path: engine.spool.path(of: spoolName), fileName: document.fileName)
+        let file = UploadFile(path: parts.spool.path(of: spoolName), fileName: document.fileName)
         let started = ContinuousClock.now
         do throws(InqomError) {
             let receipt =
@@ -220,7 +230,7 @@ final class Sender: Sendable {
                 } else {
                     try calls.uploadExpenseBill(token: token, folderID: folder, file: file, reference: document.id)
                 }
-            engine.logger.info(
+            parts.logger.info(
                 "document transmitted",
                 metadata: ["documentId": "\(document.id)", "dossierId": "\(document.dossierID)",
                            "elapsed": "\(ContinuousClock.now - started)", "duplicate": "\(receipt.duplicate)"])
@@ -228,7 +238,7 @@ final class Sender: Sendable {
         } catch .tokenExpired where renewable {
             return nil
         } catch {
-            engine.logger.warning("upload failed", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+            parts.logger.warning("upload failed", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
             return Self.outcome(of: error)
         }
     }
@@ -259,17 +269,17 @@ final class Sender: Sendable {
     /// Inqom refused the stored credentials.
     private func recordAfterTokenFailure(_ error: any Error, for document: Outgoing) async -> Outgoing? {
         let outcome = Self.outcome(of: error)
-        engine.logger.warning("no token to send with", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+        parts.logger.warning("no token to send with", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
         if case .requeue(let why, refusedToken: true) = outcome {
             do {
-                try await engine.markTokenRefused(why)
+                try await parts.tokenRefused(why)
             } catch {
-                engine.logger.error("cannot record the refused credentials", metadata: ["error": "\(error)"])
+                parts.logger.error("cannot record the refused credentials", metadata: ["error": "\(error)"])
             }
         }
         let cancelled = Task.isCancelled
-        return await engine.logFailure("recording an outcome") {
-            try await engine.blocking.run { self.recordBlocking(outcome, for: document, cancelled: cancelled) }
+        return await parts.logger.failureLogged("recording an outcome") {
+            try await parts.blocking.run { self.recordBlocking(outcome, for: document, cancelled: cancelled) }
         } ?? nil
     }
 
@@ -278,10 +288,10 @@ final class Sender: Sendable {
     /// not cancelled, circuit closed); then has a transmitted document's spool
     /// file released. Blocking: on a transfer thread or a blocking one.
     private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Outgoing? {
-        let now = engine.now()
+        let now = parts.clock.now
         let change = change(recording: outcome, for: document, now: now)
         let goOn = !cancelled && state.withLock { !$0.stopping && !$0.breaker.isOpen }
-        defer { engine.changes.notify() }
+        defer { parts.changes.notify() }
         while true {
             do {
                 let next = try store.recordBlocking(change, of: document, at: now, claimNext: goOn)
@@ -289,8 +299,8 @@ final class Sender: Sendable {
                     // Only now that the store knows Inqom has the bytes (a resend after a restart
                     // must find them), and on a file thread: the worker's next upload waits for its
                     // commit already, not for this too.
-                    let spool = engine.spool
-                    engine.blocking.detach { spool.release(spoolName) }
+                    let spool = parts.spool
+                    parts.blocking.detach { spool.release(spoolName) }
                 }
                 return next
             } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
@@ -298,7 +308,7 @@ final class Sender: Sendable {
                 // document wait for a restart. Tried again until the store can write.
                 Thread.sleep(forTimeInterval: Self.storageRetryInterval.seconds)
             } catch {
-                engine.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
+                parts.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
                 return nil
             }
         }
@@ -310,7 +320,7 @@ final class Sender: Sendable {
         switch outcome {
         case .transmitted(let receipt):
             state.withLock { $0.breaker.recordSuccess() }
-            let (year, month) = engine.yearAndMonth(of: now)
+            let (year, month) = parts.configuration.yearAndMonth(of: now)
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
             }.map { $0 + "/" + document.fileName }
@@ -320,11 +330,11 @@ final class Sender: Sendable {
         case .transient(let message, let status, let retryAfter):
             let spend = state.withLock { $0.breaker.recordTransientFailure(at: now) }
             let attempts = document.attempts + 1
-            let schedule = RetrySchedule(delays: engine.configuration.retryDelays, maxAttempts: engine.configuration.maxAttempts)
+            let schedule = RetrySchedule(delays: parts.configuration.retryDelays, maxAttempts: parts.configuration.maxAttempts)
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
                 return .requeued(at: state.withLock { $0.breaker.openUntil } ?? now, detail: "circuit open: \(message)")
-            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: engine.jitter(), retryAfter: retryAfter) {
+            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: parts.jitter(), retryAfter: retryAfter) {
                 return .retrying(attempts: attempts, next: now.addingTimeInterval(delay.seconds), message: message, httpStatus: status)
             } else {
                 return .failed(reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", httpStatus: status, attemptsSpent: 1)

@@ -19,6 +19,9 @@ protocol SendingStore: Sendable {
     func nextPlannedAttempt() async throws -> Date?
     /// Moves every planned attempt by `seconds`.
     func movePlannedAttempts(by seconds: TimeInterval) async throws
+    /// At start, after a crash: documents left `sending` are due again at
+    /// `now` (Inqom flags a resend as Duplicate). Says how many.
+    func requeueInterrupted(at now: Date) async throws -> Int
 }
 
 /// A document claimed for sending.

@@ -9,8 +9,9 @@ import Testing
 /// Time here is a `ManualClock`: the tests move it, nothing sleeps.
 @Suite(.timeLimit(.minutes(1)))
 struct ClockJumpTests {
-    /// The sender's nap and the digest schedule's: both asleep means the engine's turn is over.
-    private static let idleSleepers = 2
+    /// The sender's nap, the digest schedule's and the event retention's: all
+    /// asleep means the engine's turn is over.
+    private static let idleSleepers = 3
 
     /// Submits a document that Inqom refuses once (503), and waits until its retry is planned.
     private func submitRefusedOnce(_ engine: Engine, _ standIn: InqomStandIn) async throws -> String {

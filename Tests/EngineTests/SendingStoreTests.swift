@@ -59,6 +59,17 @@ struct SendingStoreTests {
     }
 
     @Test(arguments: implementations)
+    func documentsInterruptedWhileSendingAreDueAgainAtTheNextStart(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "cut", next: 1, state: .sending, attempts: 2), SeedDocument(id: "waiting", next: 500),
+        ])
+        #expect(try await fixture.store.requeueInterrupted(at: Self.at) == 1)
+        let due = try await fixture.store.claimDue(limit: 10, now: Self.at)
+        #expect(due.map(\.id) == ["cut"])
+        #expect(due.map(\.attempts) == [2])
+    }
+
+    @Test(arguments: implementations)
     func nothingIsClaimedOrPlannedWhileTheConnectorIsNotActive(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([SeedDocument(id: "a", next: 10)])
         try await fixture.setConnectorActive(false)
