@@ -11,10 +11,13 @@ final class BlockingWork: Sendable {
         self.threads = WorkerThreads(name: "pd-file", count: threads) {}
     }
 
-    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            detach { continuation.resume(with: Result { try work() }) }
+    /// Runs `work` on one of the threads and returns its result; throws what
+    /// it throws (nothing, for work that cannot fail).
+    func run<T: Sendable, Failure: Error>(_ work: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, Failure>, Never>) in
+            detach { continuation.resume(returning: Result(catching: work)) }
         }
+        return try result.get()
     }
 
     /// Work whose end nobody waits for.

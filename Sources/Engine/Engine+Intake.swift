@@ -83,7 +83,7 @@ extension Engine {
 
     private func discard(_ entry: Spool.Entry) async throws {
         let spool = spool
-        try await blocking.run { spool.release(entry.name) }
+        await blocking.run { spool.release(entry.name) }
     }
 
     /// Checks and commits one spooled submission; says whether the row

@@ -147,7 +147,7 @@ public final class Engine: Sendable {
                 }
             }
             let spool = spool
-            try await blocking.run { spool.recover(keeping: Set(spooled)) }
+            await blocking.run { spool.recover(keeping: Set(spooled)) }
         } catch {
             logger.warning("spool left untidied until the next start", metadata: ["error": "\(error)"])
         }

@@ -138,10 +138,11 @@ final class Sender: Sendable {
 
     /// A worker: sends the document it was given, then each it claims when
     /// recording the last outcome, until none is due, the circuit opens or
-    /// the sender stops. It runs in turns on a transfer thread: upload,
-    /// commit with the next claim (itself, when no other commit is under
-    /// way), with no hand-off per document. A turn ends to renew the token,
-    /// or to let other calls to Inqom have the thread.
+    /// the sender stops. It runs in turns on a transfer thread: upload, then
+    /// the outcome's commit with the next claim, with no hand-off per
+    /// document. A turn ends to renew the token, to let other calls to Inqom
+    /// have the thread, or when the store cannot write (the outcome is then
+    /// tried again here, on the engine's clock, with no thread held).
     private func send(_ first: Outgoing) async {
         var next: Outgoing? = first
         var renewedToken = false
@@ -169,6 +170,9 @@ final class Sender: Sendable {
                 await parts.inqom.discard(token)
                 next = document
                 renewedToken = true
+            case .unrecorded(let pending):
+                next = await recordWhenTheStoreCanWrite(pending)
+                renewedToken = false
             }
         }
         state.withLock { $0.inFlight -= 1 }
@@ -184,6 +188,22 @@ final class Sender: Sendable {
         case handBack(Outgoing)
         /// Inqom refused the token (401) for this document, not sent.
         case tokenRefused(Outgoing)
+        /// Inqom answered, and the store could not write it (a full disk).
+        case unrecorded(PendingRecord)
+    }
+
+    /// An outcome decided and not yet stored.
+    private struct PendingRecord: Sendable {
+        let change: DocumentChange
+        let document: Outgoing
+        let at: Date
+        let claimNext: Bool
+    }
+
+    /// What became of recording an outcome.
+    private enum Recording: Sendable {
+        case recorded(next: Outgoing?)
+        case storeCannotWrite(PendingRecord)
     }
 
     /// Documents one after another on this transfer thread, while the token
@@ -195,7 +215,12 @@ final class Sender: Sendable {
             guard let outcome = upload(document, token: token, renewable: renewable, calls: calls) else {
                 return .tokenRefused(document)
             }
-            guard let next = recordBlocking(outcome, for: document, cancelled: calls.isCancelled) else { return .done }
+            let recording = recordBlocking(outcome, for: document, cancelled: calls.isCancelled)
+            guard case .recorded(let recorded) = recording else {
+                if case .storeCannotWrite(let pending) = recording { return .unrecorded(pending) }
+                return .done
+            }
+            guard let next = recorded else { return .done }
             if !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting { return .handBack(next) }
             document = next
             renewable = true
@@ -278,39 +303,55 @@ final class Sender: Sendable {
             }
         }
         let cancelled = Task.isCancelled
-        return await parts.logger.failureLogged("recording an outcome") {
-            try await parts.blocking.run { self.recordBlocking(outcome, for: document, cancelled: cancelled) }
-        } ?? nil
+        switch await parts.blocking.run({ self.recordBlocking(outcome, for: document, cancelled: cancelled) }) {
+        case .recorded(let next): return next
+        case .storeCannotWrite(let pending): return await recordWhenTheStoreCanWrite(pending)
+        }
+    }
+
+    /// A full or read-only disk: what Inqom answered must not be lost, nor
+    /// the document wait for a restart. Tried again until the store can
+    /// write, or the sender stops (the document, left `sending`, then goes
+    /// again at the next start).
+    private func recordWhenTheStoreCanWrite(_ pending: PendingRecord) async -> Outgoing? {
+        while !state.withLock({ $0.stopping }) {
+            guard (try? await parts.clock.sleep(for: Self.storageRetryInterval)) != nil else { break }
+            if case .recorded(let next) = await parts.blocking.run({ self.store(pending) }) { return next }
+        }
+        parts.logger.error("outcome not recorded: the store cannot write", metadata: ["documentId": "\(pending.document.id)"])
+        return nil
     }
 
     /// Records an outcome with its event and, in the same transaction, claims
     /// the next due document for this worker if it may go on (not stopping,
     /// not cancelled, circuit closed); then has a transmitted document's spool
     /// file released. Blocking: on a transfer thread or a blocking one.
-    private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Outgoing? {
+    private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Recording {
         let now = parts.clock.now
         let change = change(recording: outcome, for: document, now: now)
         let goOn = !cancelled && state.withLock { !$0.stopping && !$0.breaker.isOpen }
+        return store(PendingRecord(change: change, document: document, at: now, claimNext: goOn))
+    }
+
+    /// One try at storing an outcome; then a transmitted document's spool
+    /// file is released. Blocking.
+    private func store(_ pending: PendingRecord) -> Recording {
         defer { parts.changes.notify() }
-        while true {
-            do {
-                let next = try store.recordBlocking(change, of: document, at: now, claimNext: goOn)
-                if case .transmitted = outcome, let spoolName = document.spoolName {
-                    // Only now that the store knows Inqom has the bytes (a resend after a restart
-                    // must find them), and on a file thread: the worker's next upload waits for its
-                    // commit already, not for this too.
-                    let spool = parts.spool
-                    parts.blocking.detach { spool.release(spoolName) }
-                }
-                return next
-            } catch EngineError.storageUnavailable where !state.withLock({ $0.stopping }) {
-                // A full or read-only disk: what Inqom answered must not be lost, nor the
-                // document wait for a restart. Tried again until the store can write.
-                Thread.sleep(forTimeInterval: Self.storageRetryInterval.seconds)
-            } catch {
-                parts.logger.error("cannot record an outcome", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
-                return nil
+        do {
+            let next = try store.recordBlocking(pending.change, of: pending.document, at: pending.at, claimNext: pending.claimNext)
+            if case .transmitted = pending.change, let spoolName = pending.document.spoolName {
+                // Only now that the store knows Inqom has the bytes (a resend after a restart
+                // must find them), and on a file thread: the worker's next upload waits for its
+                // commit already, not for this too.
+                let spool = parts.spool
+                parts.blocking.detach { spool.release(spoolName) }
             }
+            return .recorded(next: next)
+        } catch EngineError.storageUnavailable {
+            return .storeCannotWrite(pending)
+        } catch {
+            parts.logger.error("cannot record an outcome", metadata: ["documentId": "\(pending.document.id)", "error": "\(error)"])
+            return .recorded(next: nil)
         }
     }
 

@@ -9,9 +9,6 @@ import Testing
 /// Time here is a `ManualClock`: the tests move it, nothing sleeps.
 @Suite(.timeLimit(.minutes(1)))
 struct ClockJumpTests {
-    /// The sender's nap, the digest schedule's and the event retention's: all
-    /// asleep means the engine's turn is over.
-    private static let idleSleepers = 3
 
     /// Submits a document that Inqom refuses once (503), and waits until its retry is planned.
     private func submitRefusedOnce(_ engine: Engine, _ standIn: InqomStandIn) async throws -> String {
@@ -19,20 +16,8 @@ struct ClockJumpTests {
         let result = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/jump.pdf", content: .base64(Data("jump".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
-        try await waitFor(.retrying, result.documentId, in: engine)
+        try await EngineFixture.waitFor(.retrying, result.documentId, in: engine)
         return result.documentId
-    }
-
-    /// Waits for the document's state, woken by the engine's commits, a minute
-    /// of the machine's time at most.
-    private func waitFor(_ state: DocumentState, _ id: String, in engine: Engine) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let seen = engine.changes.generation
-            if try await engine.documentStatus(id: id).state == state { return }
-            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
-        }
-        Issue.record("document \(id) never became \(state)")
     }
 
     @Test func aClockSetBackAnHourDoesNotHoldARetryAnHour() async throws {
@@ -40,12 +25,12 @@ struct ClockJumpTests {
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(1.5))
         let id = try await submitRefusedOnce(engine, standIn)
-        await clock.waitUntilSleeping(Self.idleSleepers)
+        await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         clock.jump(by: -3600)
         // Two seconds of elapsed time, a turn at a time: the retry planned 1.5 s after the refusal goes.
-        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
-        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
-        try await waitFor(.transmitted, id, in: engine)
+        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers)
+        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers)
+        try await EngineFixture.waitFor(.transmitted, id, in: engine)
         #expect(try await standIn.stats()["upload"] == 2)
         await engine.stopSending(by: .now + .seconds(1))
     }
@@ -55,17 +40,17 @@ struct ClockJumpTests {
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         let id = try await submitRefusedOnce(engine, standIn)
-        await clock.waitUntilSleeping(Self.idleSleepers)
+        await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         clock.jump(by: 3600)
         // 29 s of elapsed time, a turn at a time: the retry planned 30 s after the refusal is not due yet.
-        for _ in 0..<29 { await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers) }
+        for _ in 0..<29 { await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers) }
         let waiting = try await engine.documentStatus(id: id)
         #expect(waiting.state == .retrying)
         #expect(waiting.attempts == 1)
         #expect(try await standIn.stats()["upload"] == 1)
         // And at 30 s it goes.
-        await clock.advance(by: .seconds(1), thenWaitFor: Self.idleSleepers)
-        try await waitFor(.transmitted, id, in: engine)
+        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers)
+        try await EngineFixture.waitFor(.transmitted, id, in: engine)
         await engine.stopSending(by: .now + .seconds(1))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TestSupport
+import Testing
 
 @testable import Engine
 
@@ -23,5 +24,21 @@ enum EngineFixture {
         _ = try await engine.finishWizard()
         engine.startSending()
         return engine
+    }
+
+    /// The sender's nap, the digest schedule's and the event retention's: all
+    /// asleep on the `ManualClock` means the engine's turn is over.
+    static let idleSleepers = 3
+
+    /// Waits for the document's state, woken by the engine's commits, a minute
+    /// of the machine's time at most.
+    static func waitFor(_ state: DocumentState, _ id: String, in engine: Engine) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let seen = engine.changes.generation
+            if try await engine.documentStatus(id: id).state == state { return }
+            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+        }
+        Issue.record("document \(id) never became \(state)")
     }
 }

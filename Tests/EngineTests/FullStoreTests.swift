@@ -7,10 +7,12 @@ import Testing
 
 /// The store cannot write (a full disk) just as Inqom answers: the answer
 /// is kept and recorded once the store can write, with no restart.
+@Suite(.timeLimit(.minutes(1)))
 struct FullStoreTests {
     @Test func anOutcomeIsRecordedOnceTheStoreCanWriteAgain() async throws {
         let standIn = try await InqomStandIn()
-        let engine = try await EngineFixture.active(standIn, retryDelay: .seconds(30))
+        let clock = ManualClock()
+        let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         try await standIn.inject("upload", ["delay": 6])
         let id = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/full.pdf", content: .base64(Data("full".utf8).base64EncodedString()), documentID: nil,
@@ -33,21 +35,20 @@ struct FullStoreTests {
         }
         #expect(filled < 1_000)
         // Full before Inqom answers (6 s leave room for a loaded machine); then the
-        // answer comes, its commit fails, and is tried again meanwhile.
+        // answer comes, its commit fails, and the outcome waits for the store:
+        // one more sleeper on the engine's clock, and no thread held.
         #expect(try await standIn.uploads().isEmpty, "the store was not full before Inqom answered")
-        while try await standIn.uploads().isEmpty { try await Task.sleep(for: .milliseconds(50)) }
-        try await Task.sleep(for: .seconds(2))
+        await clock.waitUntilSleeping(EngineFixture.idleSleepers + 1)
         #expect(try await engine.documentStatus(id: id).state == .sending)
         #expect(try await standIn.stats()["upload"] == 1)
+        // Still full a second later: tried, and waiting again.
+        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers + 1)
+        #expect(try await engine.documentStatus(id: id).state == .sending)
 
-        // Room again: the transmission is recorded, without a second upload.
+        // Room again: at the next try the transmission is recorded, without a second upload.
         try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }
-        var state: DocumentState?
-        for _ in 0..<50 where state != .transmitted {
-            try await Task.sleep(for: .milliseconds(100))
-            state = try await engine.documentStatus(id: id).state
-        }
-        #expect(state == .transmitted)
+        clock.advance(by: .seconds(1))
+        try await EngineFixture.waitFor(.transmitted, id, in: engine)
         #expect(try await standIn.stats()["upload"] == 1)
         await engine.stopSending(by: .now + .seconds(1))
     }
