@@ -12,8 +12,6 @@ public final class RPCServer: Sendable {
     public static let maxDepth = SafeJSON.maxDepth
 
     private struct State {
-        var acceptingWork = true
-        var activeTasks = 0
         /// Signalled when `activeTasks` falls to zero.
         var idleWaiters: [DispatchSemaphore] = []
         var connections: [ObjectIdentifier: Connection] = [:]
@@ -27,6 +25,10 @@ public final class RPCServer: Sendable {
     public let unfinishedLineTimeout: Duration
     let logger: Logger
     private let state = Mutex(State())
+    // Looked at and counted for every request, from every connection's thread:
+    // atomics, not the lock, which hundreds of busy connections would convoy on.
+    private let acceptingWork = Atomic<Bool>(true)
+    private let activeTasks = Atomic<Int>(0)
 
     public static let defaultBufferBudget = 256 << 20
 
@@ -44,11 +46,11 @@ public final class RPCServer: Sendable {
         }
     }
 
-    public var isAcceptingWork: Bool { state.withLock { $0.acceptingWork } }
+    public var isAcceptingWork: Bool { acceptingWork.load(ordering: .acquiring) }
 
     /// From now on requests are answered `-32001 shutting_down`.
     public func beginShutdown() {
-        state.withLock { $0.acceptingWork = false }
+        acceptingWork.store(false, ordering: .releasing)
     }
 
     /// Waits until no request is running, or the deadline passes; returns
@@ -56,9 +58,11 @@ public final class RPCServer: Sendable {
     public func waitUntilIdle(deadline: ContinuousClock.Instant) -> Bool {
         let idle = DispatchSemaphore(value: 0)
         let busy = state.withLock { state -> Bool in
-            guard state.activeTasks > 0 else { return false }
             state.idleWaiters.append(idle)
-            return true
+            // Counted after registering: a last request ending in between finds this waiter.
+            guard activeTasks.load(ordering: .sequentiallyConsistent) == 0 else { return true }
+            state.idleWaiters.removeLast()
+            return false
         }
         guard busy else { return true }
         let milliseconds = max(0, (deadline - .now) / .milliseconds(1))
@@ -94,11 +98,10 @@ public final class RPCServer: Sendable {
         if remaining == 0 || heldAtMost >= 1 << 20 { malloc_trim(0) }
     }
 
-    func taskStarted() { state.withLock { $0.activeTasks += 1 } }
+    func taskStarted() { activeTasks.add(1, ordering: .sequentiallyConsistent) }
     func taskEnded() {
+        guard activeTasks.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 else { return }
         let waiters = state.withLock { state -> [DispatchSemaphore] in
-            state.activeTasks -= 1
-            guard state.activeTasks == 0 else { return [] }
             defer { state.idleWaiters.removeAll() }
             return state.idleWaiters
         }
