@@ -7,6 +7,16 @@ import Glibc
 /// Named from inside the thread: Foundation's `Thread.current.name` was seen
 /// naming another thread than the one asking.
 public func startThread(named name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    makeThread(named: name, detached: true, body) != nil
+}
+
+/// The same, for a thread that its owner joins (`pthread_join`) to know it
+/// has ended; nil when no thread could be made.
+func startJoinableThread(named name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
+    makeThread(named: name, detached: false, body)
+}
+
+private func makeThread(named name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
     final class Work: Sendable {
         let name: String
         let body: @Sendable () -> Void
@@ -19,7 +29,7 @@ public func startThread(named name: String, _ body: @escaping @Sendable () -> Vo
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
-    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    pthread_attr_setdetachstate(&attributes, Int32(detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE))
     var thread = pthread_t()
     let status = pthread_create(&thread, &attributes, { argument in
         let work = Unmanaged<Work>.fromOpaque(argument!).takeRetainedValue()
@@ -29,7 +39,7 @@ public func startThread(named name: String, _ body: @escaping @Sendable () -> Vo
     }, work.toOpaque())
     guard status == 0 else {
         work.release()
-        return false
+        return nil
     }
-    return true
+    return thread
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Synchronization
 
 /// A fixed set of threads of their own for blocking work (file copies,
@@ -13,6 +14,8 @@ public final class WorkerThreads<Context>: Sendable {
         var jobs: [Job] = []
         var started = false
         var stopped = false
+        /// Joined at `stop`, so that a stopped pool has no thread left.
+        var threads: [pthread_t] = []
     }
 
     private let name: String
@@ -64,13 +67,20 @@ public final class WorkerThreads<Context>: Sendable {
         if running {
             for _ in 0..<count { available.signal() }
         }
-        return ended.wait(timeout: deadline) == .success
+        guard ended.wait(timeout: deadline) == .success else { return false }
+        // Each has left its loop: joining waits only for the thread's own exit.
+        let threads = state.withLock { state in
+            defer { state.threads = [] }
+            return state.threads
+        }
+        for thread in threads { pthread_join(thread, nil) }
+        return true
     }
 
     private func startThreads() {
         for index in 0..<count {
             ended.enter()
-            let started = startThread(named: "\(name)-\(index)") { [self] in
+            let thread = startJoinableThread(named: "\(name)-\(index)") { [self] in
                 let context = makeContext()
                 while true {
                     available.wait()
@@ -84,8 +94,8 @@ public final class WorkerThreads<Context>: Sendable {
                 ended.leave()
             }
             // Without threads (the system's limit reached), a job would wait forever.
-            precondition(started || index > 0, "no thread could be started for \(name)")
-            if !started { ended.leave() }
+            precondition(thread != nil || index > 0, "no thread could be started for \(name)")
+            if let thread { state.withLock { $0.threads.append(thread) } } else { ended.leave() }
         }
     }
 }
