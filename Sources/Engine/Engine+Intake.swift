@@ -101,73 +101,53 @@ extension Engine {
             ?? "doc_" + SHA256.hex(Array("\(submission.dossierID)\n\(path)\n\(entry.sha256)".utf8)).prefix(32)
         let depositedAt = submission.depositedAt ?? now()
         let (year, month) = yearAndMonth(of: depositedAt)
-        let folder = path.split(separator: "/").dropLast().joined(separator: "/")
-        let submittedAt = now()
-        let dryRun = submission.dryRun
-        let force = submission.force
-        let dossierID = submission.dossierID
-        let (stored, spooled) = try await write { connection -> (SubmissionResult, Bool) in
-            // An ignored document kept nothing to send: it is evaluated afresh, and never conflicts.
-            let existing = try Self.existingDocument(connection, documentID)
-            if let existing, existing.result.state != .ignored {
-                let differs = [("dossierId", existing.dossierID != dossierID), ("path", existing.path != path),
-                               ("content", existing.sha256 != entry.sha256)].filter(\.1).map(\.0)
-                guard differs.isEmpty else { throw EngineError.documentConflict(id: documentID, differs: differs) }
-                return (existing.result, false)
-            }
-            let selected = try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(dossierID)]) { $0.int(0) == 1 }
-            guard let isSelected = selected.first else { throw EngineError.unknownDossiers(ids: [dossierID]) }
-            let rule = try Self.matchingRule(connection, folder: folder, year: year, month: month)
-            let state = try Self.connectorStatus(connection).state
-            let outcome: (state: DocumentState, reason: DocumentReason?, history: HistoryEvent)
-            if !isSelected {
-                outcome = (.ignored, .dossierNotSelected, .ignored)
-            } else if state == .unconfigured || state == .configuring {
-                outcome = (.ignored, .connectorNotActive, .ignored)
-            } else if rule == nil {
-                outcome = (.ignored, .noMatchingRule, .ignored)
-            } else if !force, try connection.count(
-                "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",
-                [.text(dossierID), .text(entry.sha256)]) > 0
-            {
-                outcome = (.duplicate, .alreadyTransmitted, .duplicate)
-            } else {
-                outcome = (.queued, nil, .queued)
-            }
-            var result = SubmissionResult(documentId: documentID, state: outcome.state, ruleId: rule?.id, reason: outcome.reason)
-            if dryRun {
-                let mapped = try connection.rows("SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(dossierID)]) { $0.int(0) }.first
-                result.inqomFolderId = mapped
-                if let type = rule?.documentType {
-                    result.typeScan = type.typeScan?.rawValue
-                    result.endpoint = type.typeScan == nil ? "expense-bills" : "Documents"
-                }
-                return (result, false)
-            }
-            let queued = outcome.state == .queued
-            if let existing {
-                try connection.run("DELETE FROM document_history WHERE document_seq = ?", [.integer(existing.seq)])
-                try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
-            }
-            try connection.run(
-                """
-                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
-                    archive_template, state, reason, next_attempt_at, deposited_at, submitted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [.text(documentID), .text(dossierID), .text(path), .text(fileName), .integer(entry.size), .text(entry.sha256),
-                 queued ? .text(entry.name) : .null, rule.map { .text($0.id) } ?? .null,
-                 rule.map { .text($0.documentType.rawValue) } ?? .null, rule?.archivePath.map { .text($0) } ?? .null,
-                 .word(outcome.state), outcome.reason.map { .word($0) } ?? .null,
-                 queued ? .real(submittedAt.timeIntervalSince1970) : .null,
-                 .real(depositedAt.timeIntervalSince1970), .real(submittedAt.timeIntervalSince1970)])
-            let seq = connection.lastInsertRowID
-            try connection.addHistory(seq, at: submittedAt, event: outcome.history, detail: outcome.reason?.rawValue)
-            if queued { try connection.appendQueuedEvent(documentID: documentID, dossierID: dossierID, path: path, at: submittedAt) }
-            return (result, queued)
+        let document = NewDocument(
+            id: documentID, dossierID: submission.dossierID, path: path,
+            folder: path.split(separator: "/").dropLast().joined(separator: "/"), fileName: fileName, size: entry.size,
+            sha256: entry.sha256, spoolName: entry.name, depositedAt: depositedAt, submittedAt: now())
+        let (force, dryRun) = (submission.force, submission.dryRun)
+        let verdict = try await SQLiteIntakeStore(storage: storage).admit(document) { facts in
+            try Self.judge(document, on: facts, year: year, month: month, force: force, dryRun: dryRun)
         }
-        if spooled { changes.notify() }
-        return (stored, spooled)
+        if verdict.isQueued { changes.notify() }
+        return (verdict.result, verdict.isQueued)
+    }
+
+    /// What becomes of a new document: the rules of intake, in one place.
+    static func judge(
+        _ document: NewDocument, on facts: IntakeFacts, year: Int, month: Int, force: Bool, dryRun: Bool
+    ) throws -> IntakeVerdict {
+        // An ignored document kept nothing to send: it is judged afresh, and never conflicts.
+        if let existing = facts.existing, existing.result.state != .ignored {
+            let differs = [("dossierId", existing.dossierID != document.dossierID), ("path", existing.path != document.path),
+                           ("content", existing.sha256 != document.sha256)].filter(\.1).map(\.0)
+            guard differs.isEmpty else { throw EngineError.documentConflict(id: document.id, differs: differs) }
+            return .answer(existing.result)
+        }
+        guard let isSelected = facts.dossierSelected else { throw EngineError.unknownDossiers(ids: [document.dossierID]) }
+        let rule = matchingRule(facts.rules, folder: document.folder, year: year, month: month)
+        let outcome: (state: DocumentState, reason: DocumentReason?, history: HistoryEvent)
+        if !isSelected {
+            outcome = (.ignored, .dossierNotSelected, .ignored)
+        } else if facts.connectorState == .unconfigured || facts.connectorState == .configuring {
+            outcome = (.ignored, .connectorNotActive, .ignored)
+        } else if rule == nil {
+            outcome = (.ignored, .noMatchingRule, .ignored)
+        } else if !force, facts.alreadyTransmitted {
+            outcome = (.duplicate, .alreadyTransmitted, .duplicate)
+        } else {
+            outcome = (.queued, nil, .queued)
+        }
+        var result = SubmissionResult(documentId: document.id, state: outcome.state, ruleId: rule?.id, reason: outcome.reason)
+        guard !dryRun else {
+            result.inqomFolderId = facts.inqomFolderID
+            if let type = rule?.documentType {
+                result.typeScan = type.typeScan?.rawValue
+                result.endpoint = type.typeScan == nil ? "expense-bills" : "Documents"
+            }
+            return .answer(result)
+        }
+        return .store(result, history: outcome.history, rule: rule)
     }
 
     /// The bytes, durably in the spool: copied from a `file` the engine may
@@ -204,29 +184,9 @@ extension Engine {
         }
     }
 
-    /// A stored document, as a submission of its id would answer it.
-    struct ExistingDocument {
-        let seq: Int64
-        let dossierID: String
-        let path: String
-        let sha256: String
-        let result: SubmissionResult
-    }
-
-    static func existingDocument(_ connection: SQLiteConnection, _ documentID: String) throws -> ExistingDocument? {
-        try connection.rows(
-            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]
-        ) {
-            ExistingDocument(
-                seq: $0.int(0), dossierID: $0.text(1), path: $0.text(2), sha256: $0.text(3),
-                result: SubmissionResult(
-                    documentId: documentID, state: try $0.word(4), ruleId: $0.optionalText(5), reason: try $0.optionalWord(6)))
-        }.first
-    }
-
     /// The rule whose deposit folder this is, for the deposit's year and month.
-    static func matchingRule(_ connection: SQLiteConnection, folder: String, year: Int, month: Int) throws -> Rule? {
-        try connection.rules().first { rule in
+    static func matchingRule(_ rules: [Rule], folder: String, year: Int, month: Int) -> Rule? {
+        rules.first { rule in
             guard let template = try? PathTemplate(rule.depositPath) else { return false }
             return rule.period == .any
                 ? template.matches(folder: folder, year: nil, month: nil)

@@ -1,0 +1,69 @@
+import Foundation
+import Store
+
+/// `IntakeStore` on the engine's SQLite database.
+struct SQLiteIntakeStore: IntakeStore {
+    let storage: StorageAccess
+
+    func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
+        -> IntakeVerdict
+    {
+        try await storage.write { connection in
+            let existing = try Self.existing(connection, document.id)
+            let facts = IntakeFacts(
+                existing: existing?.facts,
+                dossierSelected: try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(document.dossierID)]) {
+                    $0.int(0) == 1
+                }.first,
+                connectorState: try Engine.connectorStatus(connection).state,
+                rules: try connection.rules(),
+                alreadyTransmitted: try connection.count(
+                    "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",
+                    [.text(document.dossierID), .text(document.sha256)]) > 0,
+                inqomFolderID: try connection.rows(
+                    "SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(document.dossierID)]) { $0.int(0) }.first)
+            let verdict = try judge(facts)
+            guard case .store(let result, let history, let rule) = verdict else { return verdict }
+            if let existing {
+                try connection.run("DELETE FROM document_history WHERE document_seq = ?", [.integer(existing.seq)])
+                try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
+            }
+            let queued = result.state == .queued
+            try connection.run(
+                """
+                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
+                    archive_template, state, reason, next_attempt_at, deposited_at, submitted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
+                 .integer(document.size), .text(document.sha256), queued ? .text(document.spoolName) : .null,
+                 rule.map { .text($0.id) } ?? .null, rule.map { .text($0.documentType.rawValue) } ?? .null,
+                 rule?.archivePath.map { .text($0) } ?? .null, .word(result.state), result.reason.map { .word($0) } ?? .null,
+                 queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,
+                 .real(document.depositedAt.timeIntervalSince1970), .real(document.submittedAt.timeIntervalSince1970)])
+            let seq = connection.lastInsertRowID
+            try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
+            if queued {
+                try connection.appendQueuedEvent(
+                    documentID: document.id, dossierID: document.dossierID, path: document.path, at: document.submittedAt)
+            }
+            return verdict
+        }
+    }
+
+    private static func existing(_ connection: SQLiteConnection, _ documentID: String) throws
+        -> (seq: Int64, facts: IntakeFacts.Existing)?
+    {
+        try connection.rows(
+            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]
+        ) {
+            (
+                $0.int(0),
+                IntakeFacts.Existing(
+                    dossierID: $0.text(1), path: $0.text(2), sha256: $0.text(3),
+                    result: SubmissionResult(
+                        documentId: documentID, state: try $0.word(4), ruleId: $0.optionalText(5), reason: try $0.optionalWord(6)))
+            )
+        }.first
+    }
+}
