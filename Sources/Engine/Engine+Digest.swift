@@ -187,7 +187,7 @@ extension Engine {
             let now = now()
             let today = localDay(now)
             let due = (digestInstant(today) ?? now) <= now
-            let lastDay = await logFailure("reading the last digest day") {
+            let lastDay = await logger.failureLogged("reading the last digest day") {
                 try await database.read { try $0.setting(.digestLastScheduledDay) }
             }
             if due, let lastDay, lastDay != today {
@@ -201,7 +201,7 @@ extension Engine {
                     }
                 }
                 let at = Self.timestamp(now)
-                _ = await logFailure("recording the digest day") {
+                _ = await logger.failureLogged("recording the digest day") {
                     try await write { connection in
                         try connection.setSetting(.digestLastScheduledDay, today)
                         try connection.setSetting(.digestLastRunAt, at)

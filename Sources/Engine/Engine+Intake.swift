@@ -68,7 +68,7 @@ extension Engine {
         let entry = try await spoolIn(submission.content)
         // Inqom refuses empty files: refused here, not failed there.
         guard entry.size > 0 else {
-            _ = await logFailure("removing an empty spooled file") { try await discard(entry) }
+            _ = await logger.failureLogged("removing an empty spooled file") { try await discard(entry) }
             throw EngineError.fileUnreadable(detail: "the file is empty")
         }
         do {
@@ -76,7 +76,7 @@ extension Engine {
             if !spooled { try await discard(entry) }
             return result
         } catch {
-            _ = await logFailure("removing a refused document's spooled file") { try await discard(entry) }
+            _ = await logger.failureLogged("removing a refused document's spooled file") { try await discard(entry) }
             throw error
         }
     }
@@ -106,7 +106,7 @@ extension Engine {
             folder: path.split(separator: "/").dropLast().joined(separator: "/"), fileName: fileName, size: entry.size,
             sha256: entry.sha256, spoolName: entry.name, depositedAt: depositedAt, submittedAt: now())
         let (force, dryRun) = (submission.force, submission.dryRun)
-        let verdict = try await SQLiteIntakeStore(storage: storage).admit(document) { facts in
+        let verdict = try await intakeStore.admit(document) { facts in
             try Self.judge(document, on: facts, year: year, month: month, force: force, dryRun: dryRun)
         }
         if verdict.isQueued { changes.notify() }

@@ -32,6 +32,10 @@ public final class Engine: Sendable {
     /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
     let catalogIndexLoaded = Atomic<Bool>(false)
     let logger: Logger
+    /// The database as the engine's parts write it, and the stores behind the seams.
+    let storage: StorageAccess
+    let sendingStore: any SendingStore
+    let intakeStore: any IntakeStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -55,6 +59,9 @@ public final class Engine: Sendable {
         self.secretBox = storage.secretBox
         self.spool = storage.spool
         self.database = storage.database
+        self.storage = StorageAccess(database: storage.database, logger: logger)
+        self.sendingStore = SQLiteSendingStore(storage: self.storage)
+        self.intakeStore = SQLiteIntakeStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
@@ -130,7 +137,7 @@ public final class Engine: Sendable {
     /// After a crash: uploads that were under way go again (Inqom flags a
     /// resend as Duplicate); the spool is tidied once the engine serves.
     private func recoverInterruptedWork() async throws {
-        let resent = try await SQLiteSendingStore(storage: storage).requeueInterrupted(at: now())
+        let resent = try await sendingStore.requeueInterrupted(at: now())
         inBackground { await self.recoverSpool() }
         try await pruneEvents()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
@@ -161,7 +168,7 @@ public final class Engine: Sendable {
 
     private func runEventRetention() async {
         while (try? await clock.sleep(for: .seconds(3600))) != nil {
-            _ = await logFailure("pruning old events") { try await pruneEvents() }
+            _ = await logger.failureLogged("pruning old events") { try await pruneEvents() }
         }
     }
 
@@ -169,13 +176,13 @@ public final class Engine: Sendable {
     /// search index meanwhile so that the first search does not wait for it.
     public func startSending() {
         inBackground {
-            _ = await self.logFailure("loading the search index") {
+            _ = await self.logger.failureLogged("loading the search index") {
                 try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
         }
         let sender = Sender(
             .init(
-                store: SQLiteSendingStore(storage: storage), inqom: inqom, spool: spool, blocking: blocking, clock: clock,
+                store: sendingStore, inqom: inqom, spool: spool, blocking: blocking, clock: clock,
                 jitter: jitter, configuration: configuration, logger: logger, changes: changes,
                 tokenRefused: { [unowned self] why in try await self.markTokenRefused(why) }))
         senderBox.withLock { $0 = sender }
@@ -234,26 +241,12 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Runs `body` for a background loop: a failure is logged with what was
-    /// being done, and the loop goes on (nil).
-    func logFailure<T>(_ doing: String, _ body: () async throws -> T) async -> T? {
-        await logger.failureLogged(doing, body)
-    }
-
     /// A write transaction; a data directory that cannot store says so as
     /// `EngineError.storageUnavailable`.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await storage.write(body)
     }
-
-    /// The same as `write`, from a thread that may block (a transfer thread).
-    @discardableResult
-    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
-        try storage.writeBlocking(body)
-    }
-
-    var storage: StorageAccess { StorageAccess(database: database, logger: logger) }
 
     /// The wall clock's time.
     func now() -> Date { clock.now }

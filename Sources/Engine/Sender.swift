@@ -88,7 +88,7 @@ final class Sender: Sendable {
                     group.addTask { await self.send(document) }
                 }
                 if due.isEmpty {
-                    if freeSlots(at: parts.clock.now) == 0 && !isCircuitOpen {
+                    if freeSlots(at: clock.now) == 0 && !isCircuitOpen {
                         await workerEnded.wait(after: seenEnded, timeout: .seconds(1), on: clock)
                     } else {
                         await parts.changes.wait(after: seen, timeout: await napTime(), on: clock)
@@ -215,12 +215,12 @@ final class Sender: Sendable {
             guard let outcome = upload(document, token: token, renewable: renewable, calls: calls) else {
                 return .tokenRefused(document)
             }
-            let recording = recordBlocking(outcome, for: document, cancelled: calls.isCancelled)
-            guard case .recorded(let recorded) = recording else {
-                if case .storeCannotWrite(let pending) = recording { return .unrecorded(pending) }
-                return .done
+            let next: Outgoing
+            switch recordBlocking(outcome, for: document, cancelled: calls.isCancelled) {
+            case .storeCannotWrite(let pending): return .unrecorded(pending)
+            case .recorded(nil): return .done
+            case .recorded(let claimed?): next = claimed
             }
-            guard let next = recorded else { return .done }
             if !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting { return .handBack(next) }
             document = next
             renewable = true
