@@ -48,6 +48,15 @@ enum EventType: String {
     case digestSent = "digest.sent"
 }
 
+/// Why a document entered the queue (`document.queued`'s `cause`).
+enum QueueCause: String {
+    case submitted
+    /// `push.retry`.
+    case retry
+    /// A saved mapping gave its dossier an Inqom folder.
+    case mapping
+}
+
 extension SQLValue {
     /// A state, reason or event word, bound as its spelling.
     static func word(_ word: some RawRepresentable<String>) -> SQLValue { .text(word.rawValue) }

@@ -204,7 +204,7 @@ extension Engine {
             }
             if let dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossierID)) }
             let selected = try connection.rows("SELECT seq FROM documents WHERE " + conditions.joined(separator: " AND "), bindings) { $0.int(0) }
-            for seq in selected { try connection.requeue(seq, at: now, detail: "push.retry") }
+            for seq in selected { try connection.requeue(seq, at: now, because: .retry, detail: "push.retry") }
             return selected.count
         }
         changes.notify()

@@ -197,7 +197,7 @@ extension Engine {
                 AND dossier_id IN (SELECT dossier_id FROM mapping)
             """, [.word(DocumentState.failed), .word(DocumentReason.dossierNotMapped)]
         ) { $0.int(0) }
-        for seq in waiting { try connection.requeue(seq, at: date, detail: "dossier now mapped") }
+        for seq in waiting { try connection.requeue(seq, at: date, because: .mapping, detail: "dossier now mapped") }
     }
 
     /// The saved mapping, page by page.

@@ -45,7 +45,8 @@ struct SQLiteIntakeStore: IntakeStore {
             try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
             if queued {
                 try connection.appendQueuedEvent(
-                    documentID: document.id, dossierID: document.dossierID, path: document.path, at: document.submittedAt)
+                    documentID: document.id, dossierID: document.dossierID, path: document.path, cause: .submitted,
+                    at: document.submittedAt)
             }
             return verdict
         }

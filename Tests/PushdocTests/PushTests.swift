@@ -256,6 +256,8 @@ struct PushTests {
         let events = try await harness.events()
         let documents = events.compactMap { $0["type"] as? String }.filter { $0.hasPrefix("document.") }
         #expect(documents == ["document.queued", "document.failed", "document.queued", "document.transmitted"], "\(documents)")
+        let causes = events.filter { $0["type"] as? String == "document.queued" }.compactMap { ($0["data"] as? [String: Any])?["cause"] as? String }
+        #expect(causes == ["submitted", "retry"], "\(causes)")
         let states = events.filter { $0["type"] as? String == "connector.state" }.compactMap { ($0["data"] as? [String: Any])?["state"] as? String }
         #expect(states.suffix(2) == ["disconnected", "unconfigured"], "\(states)")
     }
@@ -404,6 +406,8 @@ struct PushTests {
         _ = try await harness.drain()
         let document = try await harness.document(id)
         #expect(document.string("result", "state") == "transmitted")
+        let queued = try await harness.events().filter { $0["type"] as? String == "document.queued" }
+        #expect(queued.compactMap { ($0["data"] as? [String: Any])?["cause"] as? String } == ["submitted", "mapping"])
         #expect(try await harness.standIn.uploads().first?["folderId"] as? Int == 11300)
     }
 
