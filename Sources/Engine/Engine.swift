@@ -36,6 +36,7 @@ public final class Engine: Sendable {
     let storage: StorageAccess
     let sendingStore: any SendingStore
     let intakeStore: any IntakeStore
+    let documentStore: any DocumentStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -62,6 +63,7 @@ public final class Engine: Sendable {
         self.storage = StorageAccess(database: storage.database, logger: logger)
         self.sendingStore = SQLiteSendingStore(storage: self.storage)
         self.intakeStore = SQLiteIntakeStore(storage: self.storage)
+        self.documentStore = SQLiteDocumentStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(

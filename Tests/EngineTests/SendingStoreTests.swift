@@ -13,6 +13,7 @@ struct SeedDocument: Sendable {
     let next: TimeInterval?
     var state: DocumentState = .queued
     var attempts = 0
+    var dossierID = "d1"
 }
 
 /// A `SendingStore` under test, and what a test may look at beside it.
@@ -142,7 +143,9 @@ struct SQLiteSendingFixture: SendingStoreFixture {
     let database: Database
     let store: any SendingStore
 
-    static let implementation = SendingStoreImplementation(description: "SQLite") { seeds in
+    static let implementation = SendingStoreImplementation(description: "SQLite") { try await make($0) }
+
+    static func make(_ seeds: [SeedDocument]) async throws -> SQLiteSendingFixture {
         let path = TemporaryDirectory.make(prefix: "sending-store") + "/pushdoc.sqlite"
         let database = try Database(path: path, migrations: Schema.migrations)
         let fixture = SQLiteSendingFixture(
@@ -155,9 +158,9 @@ struct SQLiteSendingFixture: SendingStoreFixture {
                     """
                     INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, attempts,
                         next_attempt_at, deposited_at, submitted_at)
-                    VALUES (?, 'd1', ?, ?, 1, 'x', 'Supplier', ?, ?, ?, 0, 0)
+                    VALUES (?, ?, ?, ?, 1, 'x', 'Supplier', ?, ?, ?, 0, 0)
                     """,
-                    [.text(seed.id), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
+                    [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
                      .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null])
             }
         }

@@ -1,0 +1,108 @@
+import Foundation
+import Store
+
+/// `DocumentStore` on the engine's SQLite database. Counts come from the
+/// `document_counts` table that triggers keep, not from a scan.
+struct SQLiteDocumentStore: DocumentStore {
+    let storage: StorageAccess
+
+    func counts() async throws -> DocumentCounts {
+        try await storage.read { try Self.counts($0) }
+    }
+
+    static func counts(_ connection: SQLiteConnection) throws -> DocumentCounts {
+        var counts = DocumentCounts()
+        try connection.query("SELECT state, count FROM document_counts") { row in
+            let count = Int(row.int(1))
+            switch try row.word(0, as: DocumentState.self) {
+            case .queued: counts.queued = count
+            case .sending: counts.sending = count
+            case .retrying: counts.retrying = count
+            case .transmitted: counts.transmitted = count
+            case .failed: counts.failed = count
+            case .ignored: counts.ignored = count
+            case .duplicate: counts.duplicate = count
+            }
+        }
+        return counts
+    }
+
+    func lastActivity() async throws -> InqomActivity {
+        try await storage.read { connection in
+            let lastSuccess = try connection.rows(
+                "SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted WHERE transmitted_at IS NOT NULL"
+            ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }.first ?? nil
+            let lastError = try connection.rows(
+                """
+                SELECT at, detail FROM document_history INDEXED BY document_history_errors
+                WHERE event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) ORDER BY at DESC, rowid DESC LIMIT 1
+                """
+            ) { (at: Date(timeIntervalSince1970: $0.double(0)), message: $0.optionalText(1)) }.first
+            return InqomActivity(lastSuccessAt: lastSuccess, lastError: lastError)
+        }
+    }
+
+    func document(id: String) async throws -> DocumentStatus? {
+        try await storage.read { connection in
+            guard let found = try connection.rows(Self.select + " WHERE id = ?", [.text(id)], Self.status).first else { return nil }
+            var document = found.document
+            document.history = try connection.rows(
+                "SELECT at, event, detail FROM document_history WHERE document_seq = ? ORDER BY at, rowid", [.integer(found.seq)]
+            ) { .init(at: Engine.timestamp(Date(timeIntervalSince1970: $0.double(0))), event: try $0.word(1), detail: $0.optionalText(2)) }
+            return document
+        }
+    }
+
+    func page(_ query: DocumentQuery, after: Int64, limit: Int) async throws -> (items: [DocumentStatus], next: Int64?) {
+        var conditions = ["seq > ?"]
+        var bindings: [SQLValue] = [.integer(after)]
+        if let dossier = query.dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossier)) }
+        if let state = query.state { conditions.append("state = ?"); bindings.append(.word(state)) }
+        if let prefix = query.pathPrefix {
+            conditions.append("substr(path, 1, length(?)) = ?")
+            bindings += [.text(prefix), .text(prefix)]
+        }
+        // One more than asked says whether a next page exists.
+        bindings.append(.integer(Int64(limit + 1)))
+        let sql = Self.select + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
+        let rows = try await storage.read { [bindings] connection in try connection.rows(sql, bindings, Self.status) }
+        let page = rows.prefix(limit)
+        return (page.map(\.document), rows.count > limit ? page.last?.seq : nil)
+    }
+
+    func requeueFailed(documentIDs: [String]?, dossierID: String?, at now: Date) async throws -> Int {
+        var conditions = ["state = ?"]
+        var bindings: [SQLValue] = [.word(DocumentState.failed)]
+        if let documentIDs {
+            conditions.append("id IN (SELECT value FROM json_each(?))")
+            bindings.append(.text(String(decoding: try JSONEncoder().encode(documentIDs), as: UTF8.self)))
+        }
+        if let dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossierID)) }
+        let sql = "SELECT seq FROM documents WHERE " + conditions.joined(separator: " AND ")
+        return try await storage.write { [bindings] connection in
+            let selected = try connection.rows(sql, bindings) { $0.int(0) }
+            for seq in selected { try connection.requeue(seq, at: now, because: .retry, detail: "push.retry") }
+            return selected.count
+        }
+    }
+
+    private static let select = """
+        SELECT id, dossier_id, path, rule_id, document_type, state, reason, attempts, next_attempt_at, last_error,
+            inqom_document_id, archive_path, submitted_at, transmitted_at, failed_at, seq FROM documents
+        """
+
+    private static func status(_ row: Row) throws -> (document: DocumentStatus, seq: Int64) {
+        func time(_ column: Int32) -> String? {
+            row.isNull(column) ? nil : Engine.timestamp(Date(timeIntervalSince1970: row.double(column)))
+        }
+        let lastError = row.optionalText(9).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
+        let state = try row.word(5, as: DocumentState.self)
+        let document = DocumentStatus(
+            documentId: row.text(0), dossierId: row.text(1), path: row.text(2), ruleId: row.optionalText(3),
+            documentType: row.optionalText(4), state: state, reason: try row.optionalWord(6), attempts: Int(row.int(7)),
+            nextAttemptAt: state == .retrying || state == .queued ? time(8) : nil, lastError: lastError,
+            inqomDocumentId: row.isNull(10) ? nil : row.int(10), archivePath: row.optionalText(11),
+            submittedAt: time(12) ?? "", transmittedAt: time(13), failedAt: time(14), history: nil)
+        return (document, row.int(15))
+    }
+}

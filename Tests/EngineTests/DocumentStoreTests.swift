@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Engine
+@testable import Store
+
+/// A `DocumentStore` under test, with the sending store of the same
+/// storage to move documents through their states.
+protocol DocumentStoreFixture: Sendable {
+    var store: any DocumentStore { get }
+    var sending: any SendingStore { get }
+    /// Events of the log, oldest first.
+    func events() async throws -> [Event]
+}
+
+/// One implementation of the seam: every test below runs on each.
+struct DocumentStoreImplementation: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable ([SeedDocument]) async throws -> any DocumentStoreFixture
+}
+
+/// What any `DocumentStore` must do, whatever keeps its documents.
+struct DocumentStoreTests {
+    static let implementations = [SQLiteDocumentFixture.implementation]
+
+    private static let at = Date(timeIntervalSince1970: 50)
+
+    /// Sends `outcome` for each claimed document, as a worker would.
+    private func record(_ change: DocumentChange, _ documents: [Outgoing], in sending: any SendingStore) async throws {
+        for document in documents {
+            _ = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try sending.recordBlocking(change, of: document, at: Self.at, claimNext: false) })
+                }
+            }
+        }
+    }
+
+    @Test(arguments: implementations)
+    func countsAndHistoryFollowEachChange(_ implementation: DocumentStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2), SeedDocument(id: "c", next: nil, state: .ignored),
+        ])
+        #expect(try await fixture.store.counts() == DocumentCounts(queued: 2, ignored: 1))
+        let claimed = try await fixture.sending.claimDue(limit: 2, now: Self.at)
+        #expect(try await fixture.store.counts() == DocumentCounts(sending: 2, ignored: 1))
+        try await record(.transmitted(inqomDocumentID: 9, duplicate: false, archivePath: nil), [claimed[0]], in: fixture.sending)
+        try await record(
+            .failed(reason: .inqomRejected, message: "illisible", httpStatus: 422, attemptsSpent: 1), [claimed[1]], in: fixture.sending)
+        #expect(try await fixture.store.counts() == DocumentCounts(transmitted: 1, failed: 1, ignored: 1))
+
+        let failed = try #require(try await fixture.store.document(id: "b"))
+        #expect(failed.state == .failed)
+        #expect(failed.lastError?.reason == .inqomRejected)
+        #expect(failed.lastError?.httpStatus == 422)
+        #expect(failed.history?.map(\.event) == [.failed])
+        #expect(try await fixture.store.document(id: "a")?.inqomDocumentId == 9)
+        #expect(try await fixture.store.document(id: "nobody") == nil)
+
+        let activity = try await fixture.store.lastActivity()
+        #expect(activity.lastSuccessAt == Self.at)
+        #expect(activity.lastError?.at == Self.at)
+        #expect(activity.lastError?.message == "illisible")
+    }
+
+    @Test(arguments: implementations)
+    func pagesKeepWhatTheQuerySaysInSubmissionOrder(_ implementation: DocumentStoreImplementation) async throws {
+        let seeds = (0..<7).map { SeedDocument(id: "p\($0)", next: 1, dossierID: $0 % 2 == 0 ? "d1" : "d2") }
+            + [SeedDocument(id: "q0", next: nil, state: .failed)]
+        let fixture = try await implementation.make(seeds)
+        var seen: [String] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await fixture.store.page(DocumentQuery(pathPrefix: "Achats/p"), after: after, limit: 3)
+            seen += page.items.map(\.documentId)
+            guard let next = page.next else { break }
+            after = next
+        }
+        #expect(seen == (0..<7).map { "p\($0)" })
+        let evens = try await fixture.store.page(DocumentQuery(dossierID: "d1", state: .queued), after: 0, limit: 100)
+        #expect(evens.items.map(\.documentId) == ["p0", "p2", "p4", "p6"])
+        #expect(evens.next == nil)
+        let failed = try await fixture.store.page(DocumentQuery(state: .failed), after: 0, limit: 100)
+        #expect(failed.items.map(\.documentId) == ["q0"])
+    }
+
+    @Test(arguments: implementations)
+    func aRetryQueuesOnlyFailedDocumentsWithAFreshBudgetAndSaysSo(_ implementation: DocumentStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "f1", next: nil, state: .failed, attempts: 6),
+            SeedDocument(id: "f2", next: nil, state: .failed, attempts: 6, dossierID: "d2"),
+            SeedDocument(id: "f3", next: nil, state: .failed, attempts: 6),
+            SeedDocument(id: "sent", next: nil, state: .transmitted),
+        ])
+        let store = fixture.store
+        #expect(try await store.requeueFailed(documentIDs: ["f1", "sent", "nobody"], dossierID: nil, at: Self.at) == 1)
+        #expect(try await store.requeueFailed(documentIDs: nil, dossierID: "d2", at: Self.at) == 1)
+        #expect(try await store.counts() == DocumentCounts(queued: 2, transmitted: 1, failed: 1))
+        let queued = try await fixture.events().filter { $0.type == EventType.documentQueued.rawValue }
+        #expect(queued.map { $0.data["documentId"] } == [.text("f1"), .text("f2")])
+        #expect(queued.allSatisfy { $0.data["cause"] == .text("retry") })
+        let retried = try #require(try await store.document(id: "f1"))
+        #expect(retried.attempts == 0)
+        #expect(retried.history?.last?.event == .queued)
+        #expect(try await fixture.sending.claimDue(limit: 5, now: Self.at).map(\.id) == ["f1", "f2"])
+        #expect(try await store.requeueFailed(documentIDs: nil, dossierID: nil, at: Self.at) == 1)
+    }
+}
+
+/// The SQLite implementation, on the sending fixture's database.
+struct SQLiteDocumentFixture: DocumentStoreFixture {
+    let seeded: SQLiteSendingFixture
+    let store: any DocumentStore
+    var sending: any SendingStore { seeded.store }
+
+    static let implementation = DocumentStoreImplementation(description: "SQLite") { seeds in
+        let seeded = try await SQLiteSendingFixture.make(seeds)
+        let storage = StorageAccess(database: seeded.database, logger: .init(label: "test"))
+        return SQLiteDocumentFixture(seeded: seeded, store: SQLiteDocumentStore(storage: storage))
+    }
+
+    func events() async throws -> [Event] { try await seeded.events() }
+}
