@@ -3,11 +3,6 @@ import Synchronization
 import Store
 
 public struct StatusSummary: Codable, Sendable {
-    public struct Connector: Codable, Sendable {
-        public let state: ConnectorState
-        /// As in `wizard.state`: why the connector is disconnected.
-        public let reason: String?
-    }
     public struct Inqom: Codable, Sendable {
         public let lastSuccessAt: String?
         public let lastErrorAt: String?
@@ -18,7 +13,7 @@ public struct StatusSummary: Codable, Sendable {
         public let lastRunAt: String?
         public let nextRunAt: String
     }
-    public let connector: Connector
+    public let connector: ConnectorStatus
     public let documents: DocumentCounts
     public let inqom: Inqom
     public let digest: Digest
@@ -32,9 +27,10 @@ extension Engine {
         let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
         let counts = try await documentStore.counts()
         let activity = try await documentStore.lastActivity()
+        let connector = try await connectorStore.status()
         return try await database.read { connection in
             StatusSummary(
-                connector: try Self.connectorStatus(connection), documents: counts,
+                connector: connector, documents: counts,
                 inqom: .init(
                     lastSuccessAt: activity.lastSuccessAt.map(Self.timestamp),
                     lastErrorAt: activity.lastError.map { Self.timestamp($0.at) },

@@ -2,10 +2,6 @@ import Foundation
 import InqomClient
 import Store
 
-public enum ConnectorState: String, Codable, Sendable {
-    case unconfigured, configuring, active, paused, disconnected
-}
-
 /// `wizard.state`: where each of the four steps stands.
 public struct WizardState: Codable, Sendable {
     public struct DossierStep: Codable, Sendable { public let done: Bool; public let selectedCount: Int }
@@ -29,11 +25,23 @@ public struct WizardState: Codable, Sendable {
     }
 
     public let state: ConnectorState
-    /// Why a finished connector is disconnected: `credentials_unreadable`
-    /// (the sealed credentials did not open with this master key),
-    /// `inqom_refused_credentials`, or `not_connected`.
+    /// Why a finished connector is disconnected (`ConnectorStatus.reason`).
     public let reason: String?
     public let steps: Steps
+
+    init(settings: ConnectorSettings, progress: WizardProgress) {
+        let status = settings.status { progress.selectedDossiers > 0 || progress.rules > 0 }
+        state = status.state
+        reason = status.reason
+        steps = Steps(
+            dossiers: .init(done: progress.selectedDossiers > 0, selectedCount: progress.selectedDossiers),
+            connection: .init(done: settings.isConnected, login: settings.login, connectedAt: settings.connectedAt),
+            mapping: .init(
+                done: settings.siretAttribute != nil && progress.mappedDossiers > 0, siretAttribute: settings.siretAttribute,
+                matched: progress.mappedDossiers,
+                unmatched: settings.siretAttribute == nil ? 0 : progress.selectedDossiers - progress.mappedDossiers),
+            rules: .init(done: progress.rules > 0, count: progress.rules))
+    }
 
     var missing: [String] {
         [("dossiers", steps.dossiers.done), ("connection", steps.connection.done), ("mapping", steps.mapping.done),
@@ -90,19 +98,17 @@ extension Engine {
         } catch {
             throw Self.connectionError(error)
         }
-        let sealed = try secretBox.seal(Array(try JSONEncoder().encode(StoredCredentials(credentials))))
+        let sealed = Data(try secretBox.seal(Array(try JSONEncoder().encode(StoredCredentials(credentials))))).base64EncodedString()
         let connectedAt = Self.timestamp(now())
-        let before = try await wizardState().state
         // The session first: once the write below makes the connector active,
         // a worker may ask for a token, and must not ask with the old password.
         await inqom.connect(credentials, token: token)
-        try await write { connection in
-            try connection.setSetting(.inqomCredentials, Data(sealed).base64EncodedString())
-            try connection.setSetting(.inqomLogin, credentials.login)
-            try connection.setSetting(.inqomConnectedAt, connectedAt)
-            try connection.setSetting(.tokenRefused, nil)
-            try connection.setSetting(.credentialsUnreadable, nil)
-            try Self.logStateChange(connection, from: before, reason: nil, at: self.now())
+        try await connectorStore.update(reason: nil, at: now()) { settings, _ in
+            settings.sealedCredentials = sealed
+            settings.login = credentials.login
+            settings.connectedAt = connectedAt
+            settings.tokenRefused = false
+            settings.credentialsUnreadable = false
         }
         changes.notify()
         logger.info("connected to Inqom", metadata: ["accountingFolders": "\(folders.count)"])
@@ -111,13 +117,10 @@ extension Engine {
 
     /// Forgets the credentials and tokens.
     public func disconnect() async throws {
-        let now = now()
-        try await write { connection in
-            let before = try Self.connectorStatus(connection).state
-            for key: SettingKey in [.inqomCredentials, .inqomLogin, .inqomConnectedAt] {
-                try connection.setSetting(key, nil)
-            }
-            _ = try Self.logStateChange(connection, from: before, reason: "wizard.disconnect", at: now)
+        try await connectorStore.update(reason: "wizard.disconnect", at: now()) { settings, _ in
+            settings.sealedCredentials = nil
+            settings.login = nil
+            settings.connectedAt = nil
         }
         await inqom.forget()
     }
@@ -170,17 +173,7 @@ extension Engine {
                 .init(dossierId: id, name: name, siret: siret.digits, inqomFolderId: folder.id, inqomFolderName: folder.name))
         }
         if save {
-            let rows = matched
-            try await write { connection in
-                try connection.run("DELETE FROM mapping")
-                for row in rows {
-                    try connection.run(
-                        "INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES (?, ?, ?, ?)",
-                        [.text(row.dossierId), .text(row.siret), .integer(row.inqomFolderId), .text(row.inqomFolderName)])
-                }
-                try connection.setSetting(.siretAttribute, siretAttribute)
-                try Self.requeueNowMapped(connection, at: self.now())
-            }
+            try await connectorStore.saveMapping(matched, siretAttribute: siretAttribute, at: now())
             changes.notify()
         }
         let shared = Dictionary(grouping: matched, by: \.siret).filter { $0.value.count > 1 }
@@ -188,102 +181,31 @@ extension Engine {
         return MappingResult(matched: matched, unmatched: unmatched, sharedSirets: shared)
     }
 
-    /// Documents that failed for want of a mapping go again, with a fresh
-    /// attempt budget, once their dossier is mapped.
-    static func requeueNowMapped(_ connection: SQLiteConnection, at date: Date) throws {
-        let waiting = try connection.rows(
-            """
-            SELECT seq FROM documents WHERE state = ? AND reason = ?
-                AND dossier_id IN (SELECT dossier_id FROM mapping)
-            """, [.word(DocumentState.failed), .word(DocumentReason.dossierNotMapped)]
-        ) { $0.int(0) }
-        for seq in waiting { try connection.requeue(seq, at: date, because: .mapping, detail: "dossier now mapped") }
-    }
-
     /// The saved mapping, page by page.
     public func savedMapping(paging: Paging) async throws -> SavedMapping {
-        return try await database.read { connection in
-            SavedMapping(
-                siretAttribute: try connection.setting(.siretAttribute),
-                total: try connection.count("SELECT count(*) FROM mapping"), page: paging.page, pageSize: paging.pageSize,
-                items: try connection.rows(
-                    """
-                    SELECT m.dossier_id, d.name, m.siret, m.inqom_folder_id, m.inqom_folder_name
-                    FROM mapping m JOIN dossiers d ON d.id = m.dossier_id ORDER BY d.sort_key, d.id LIMIT ? OFFSET ?
-                    """, [.integer(Int64(paging.pageSize)), .integer(Int64(paging.offset))]
-                ) {
-                    MatchedDossier(
-                        dossierId: $0.text(0), name: $0.text(1), siret: $0.text(2), inqomFolderId: $0.int(3),
-                        inqomFolderName: $0.text(4))
-                })
-        }
+        try await connectorStore.savedMapping(paging: paging)
     }
 
     public func wizardState() async throws -> WizardState {
-        try await database.read { connection in try Self.wizardState(connection) }
-    }
-
-    static func wizardState(_ connection: SQLiteConnection) throws -> WizardState {
-        let selectedCount = try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
-        let connected = try isConnected(connection)
-        let siretAttribute = try connection.setting(.siretAttribute)
-        let matched = try connection.count("SELECT count(*) FROM mapping m JOIN dossiers d ON d.id = m.dossier_id AND d.selected = 1")
-        let rules = try connection.count("SELECT count(*) FROM rules")
-        let steps = WizardState.Steps(
-            dossiers: .init(done: selectedCount > 0, selectedCount: selectedCount),
-            connection: .init(
-                done: connected, login: try connection.setting(.inqomLogin),
-                connectedAt: try connection.setting(.inqomConnectedAt)),
-            mapping: .init(
-                done: siretAttribute != nil && matched > 0, siretAttribute: siretAttribute, matched: matched,
-                unmatched: siretAttribute == nil ? 0 : selectedCount - matched),
-            rules: .init(done: rules > 0, count: rules))
-        let connector = try connectorStatus(connection)
-        return WizardState(state: connector.state, reason: connector.reason, steps: steps)
-    }
-
-    private static func isConnected(_ connection: SQLiteConnection) throws -> Bool {
-        try connection.setting(.inqomCredentials) != nil && connection.setting(.credentialsUnreadable) == nil
-    }
-
-    /// The connector's state, and why it is disconnected, from settings and
-    /// two existence checks: cheap enough for every claim, submit and
-    /// summary, whatever the size of the catalog (the steps' counts are not).
-    static func connectorStatus(_ connection: SQLiteConnection) throws -> StatusSummary.Connector {
-        let connected = try isConnected(connection)
-        guard try connection.setting(.wizardFinished) != nil else {
-            let anything = try connected || connection.setting(.siretAttribute) != nil
-                || connection.count("SELECT EXISTS (SELECT 1 FROM dossiers WHERE selected = 1)") > 0
-                || connection.count("SELECT EXISTS (SELECT 1 FROM rules)") > 0
-            return .init(state: anything ? .configuring : .unconfigured, reason: nil)
-        }
-        if try connection.setting(.connectorPaused) != nil { return .init(state: .paused, reason: nil) }
-        let refused = try connection.setting(.tokenRefused) != nil
-        if connected, !refused { return .init(state: .active, reason: nil) }
-        let unreadable = try connection.setting(.credentialsUnreadable) != nil
-        return .init(
-            state: .disconnected,
-            reason: unreadable ? "credentials_unreadable" : refused ? "inqom_refused_credentials" : "not_connected")
+        let settings = try await connectorStore.settings()
+        let progress = try await connectorStore.progress()
+        return WizardState(settings: settings, progress: progress)
     }
 
     /// The end of the wizard: sending starts, or the missing steps are named.
     public func finishWizard() async throws -> ConnectorState {
-        let state = try await write { connection in
-            let current = try Self.wizardState(connection)
-            guard current.missing.isEmpty else { throw EngineError.wizardIncomplete(missing: current.missing) }
-            try connection.setSetting(.wizardFinished, Self.timestamp(self.now()))
-            return try Self.logStateChange(connection, from: current.state, reason: nil, at: self.now())
+        let finishedAt = Self.timestamp(now())
+        let state = try await connectorStore.update(reason: nil, at: now()) { settings, progress in
+            let missing = WizardState(settings: settings, progress: try progress()).missing
+            guard missing.isEmpty else { throw EngineError.wizardIncomplete(missing: missing) }
+            settings.finishedAt = finishedAt
         }
         changes.notify()
         return state
     }
 
     public func setPaused(_ paused: Bool) async throws -> ConnectorState {
-        let state = try await write { connection in
-            let before = try Self.connectorStatus(connection).state
-            try connection.setSetting(.connectorPaused, paused ? "1" : nil)
-            return try Self.logStateChange(connection, from: before, reason: nil, at: self.now())
-        }
+        let state = try await connectorStore.update(reason: nil, at: now()) { settings, _ in settings.paused = paused }
         changes.notify()
         return state
     }
@@ -291,37 +213,15 @@ extension Engine {
     /// Inqom refused the stored credentials (invalid_grant, invalid_client):
     /// nothing is sent until `wizard.connect` succeeds again.
     func markTokenRefused(_ why: String) async throws {
-        try await write { connection in
-            let before = try Self.connectorStatus(connection).state
-            try connection.setSetting(.tokenRefused, "1")
-            try Self.logStateChange(connection, from: before, reason: "inqom_refused_credentials", at: self.now())
-        }
+        try await connectorStore.update(reason: "inqom_refused_credentials", at: now()) { settings, _ in settings.tokenRefused = true }
         logger.error("Inqom refused the stored credentials: connector disconnected", metadata: ["error": "\(why)"])
-    }
-
-    /// Writes `connector.state` when the state changed; returns the new state.
-    @discardableResult
-    static func logStateChange(_ connection: SQLiteConnection, from before: ConnectorState, reason: String?, at date: Date)
-        throws -> ConnectorState
-    {
-        let after = try connectorStatus(connection).state
-        if after != before {
-            try connection.appendEvent(
-                .connectorState, at: date, ["state": .text(after.rawValue), "reason": reason.map { .text($0) } ?? .null])
-        }
-        return after
     }
 
     /// Wipes configuration and credentials; the catalog, documents and events stay.
     public func resetConnector() async throws {
-        let now = now()
-        try await writeCatalog { connection, index in
-            let before = try Self.connectorStatus(connection).state
-            for key in SettingKey.allCases where key.isConfiguration { try connection.setSetting(key, nil) }
-            try connection.execute("DELETE FROM mapping; DELETE FROM rules; UPDATE dossiers SET selected = 0 WHERE selected = 1")
-            index?.clearSelection()
-            _ = try Self.logStateChange(connection, from: before, reason: "connector.reset", at: now)
-        }
+        try await connectorStore.reset(at: now())
+        // The selection went with the reset: the search index reloads it.
+        catalogIndexLoaded.store(false, ordering: .releasing)
         await inqom.forget()
     }
 

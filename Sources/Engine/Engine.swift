@@ -37,6 +37,7 @@ public final class Engine: Sendable {
     let sendingStore: any SendingStore
     let intakeStore: any IntakeStore
     let documentStore: any DocumentStore
+    let connectorStore: any ConnectorStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -64,6 +65,7 @@ public final class Engine: Sendable {
         self.sendingStore = SQLiteSendingStore(storage: self.storage)
         self.intakeStore = SQLiteIntakeStore(storage: self.storage)
         self.documentStore = SQLiteDocumentStore(storage: self.storage)
+        self.connectorStore = SQLiteConnectorStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
@@ -108,10 +110,8 @@ public final class Engine: Sendable {
     /// `connector.state` event, until `wizard.connect` or a restart with the
     /// right key.
     private func restoreCredentials() async throws {
-        let (sealed, markedUnreadable) = try await database.read { connection in
-            (try connection.setting(.inqomCredentials), try connection.setting(.credentialsUnreadable) != nil)
-        }
-        guard let encoded = sealed else { return }
+        let settings = try await connectorStore.settings()
+        guard let encoded = settings.sealedCredentials else { return }
         let readable: Bool
         do {
             let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
@@ -128,11 +128,9 @@ public final class Engine: Sendable {
                 metadata: ["error": "\(error)"])
         }
         // Written only when the verdict changes: a usual start commits nothing here.
-        guard readable == markedUnreadable else { return }
-        try await write { connection in
-            let before = try Self.connectorStatus(connection).state
-            try connection.setSetting(.credentialsUnreadable, readable ? nil : "1")
-            try Self.logStateChange(connection, from: before, reason: readable ? nil : "credentials_unreadable", at: self.now())
+        guard readable == settings.credentialsUnreadable else { return }
+        try await connectorStore.update(reason: readable ? nil : "credentials_unreadable", at: now()) { settings, _ in
+            settings.credentialsUnreadable = !readable
         }
     }
 

@@ -15,7 +15,7 @@ struct SQLiteIntakeStore: IntakeStore {
                 dossierSelected: try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(document.dossierID)]) {
                     $0.int(0) == 1
                 }.first,
-                connectorState: try Engine.connectorStatus(connection).state,
+                connectorState: try SQLiteConnectorStore.status(connection).state,
                 rules: try connection.rules(),
                 alreadyTransmitted: try connection.count(
                     "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",

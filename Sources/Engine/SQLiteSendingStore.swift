@@ -22,7 +22,7 @@ struct SQLiteSendingStore: SendingStore {
 
     func nextPlannedAttempt() async throws -> Date? {
         try await storage.read { connection -> Date? in
-            guard try Engine.connectorStatus(connection).state == .active else { return nil }
+            guard try SQLiteConnectorStore.status(connection).state == .active else { return nil }
             let next = try connection.rows(
                 """
                 SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
@@ -52,7 +52,7 @@ struct SQLiteSendingStore: SendingStore {
     }
 
     private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
-        guard try Engine.connectorStatus(connection).state == .active else { return [] }
+        guard try SQLiteConnectorStore.status(connection).state == .active else { return [] }
         let due = try connection.rows(
             """
             SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,

@@ -17,9 +17,6 @@ enum SettingKey: String, CaseIterable {
     /// The day and time of the last scheduled digest run.
     case digestLastScheduledDay = "digest.lastScheduledDay"
     case digestLastRunAt = "digest.lastRunAt"
-
-    /// What `connector.reset` wipes: all but the digest's own bookkeeping.
-    var isConfiguration: Bool { !rawValue.hasPrefix("digest.") }
 }
 
 extension SQLiteConnection {

@@ -14,6 +14,7 @@ struct SeedDocument: Sendable {
     var state: DocumentState = .queued
     var attempts = 0
     var dossierID = "d1"
+    var reason: DocumentReason?
 }
 
 /// A `SendingStore` under test, and what a test may look at beside it.
@@ -156,12 +157,12 @@ struct SQLiteSendingFixture: SendingStoreFixture {
             for seed in seeds {
                 try connection.run(
                     """
-                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, attempts,
+                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
                         next_attempt_at, deposited_at, submitted_at)
-                    VALUES (?, ?, ?, ?, 1, 'x', 'Supplier', ?, ?, ?, 0, 0)
+                    VALUES (?, ?, ?, ?, 1, 'x', 'Supplier', ?, ?, ?, ?, 0, 0)
                     """,
                     [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
-                     .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null])
+                     seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null])
             }
         }
         try await fixture.setConnectorActive(true)
