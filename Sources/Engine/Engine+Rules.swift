@@ -126,14 +126,8 @@ extension Engine {
         }
         let (year, month) = yearAndMonth(of: now())
         let (yearText, monthText) = PathTemplate.texts(year: year, month: month)
-        let wanted = TextFolding.fold(
-            Self.cleanPath(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText)))
-        let paths = try await database.read { connection in
-            try connection.rows(
-                "SELECT path FROM catalog_folders WHERE folded >= ?1 AND folded < ?1 || char(1114111) ORDER BY folded LIMIT ?2",
-                [.text(wanted), .integer(Int64(limit))]
-            ) { $0.text(0) }
-        }
+        let wanted = Self.cleanPath(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText))
+        let paths = try await catalogStore.folders(startingWith: wanted, limit: limit)
         var suggestions: [String] = []
         for path in paths {
             let templated = path.split(separator: "/").map { segment in

@@ -130,12 +130,7 @@ extension Engine {
     public func mapDossiers(siretAttribute: String, save: Bool) async throws -> MappingResult {
         guard await inqom.isConnected else { throw EngineError.notConnected }
         // A misspelt attribute would save an all-unmatched mapping over a working one.
-        let carried = try await database.read { connection in
-            try connection.count(
-                "SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute WHERE attribute.key = ?)",
-                [.text(siretAttribute)])
-        }
-        guard carried == 1 else {
+        guard try await catalogStore.carries(attribute: siretAttribute) else {
             throw EngineError.invalidParameter(field: "siretAttribute", message: "no dossier of the catalog has the attribute '\(siretAttribute)'")
         }
         let folders: [AccountingFolder]
@@ -147,14 +142,11 @@ extension Engine {
             throw Self.connectionError(error)
         }
         let bySiret = Dictionary(grouping: folders.compactMap { folder in folder.siret.map { ($0, folder) } }, by: \.0)
-        let selected = try await database.read { connection in
-            try connection.rows("SELECT id, name, attributes FROM dossiers WHERE selected = 1 ORDER BY sort_key, id") {
-                ($0.text(0), $0.text(1), Self.attributes($0.text(2)))
-            }
-        }
+        let selected = try await catalogStore.selectedDossiers()
         var matched: [MatchedDossier] = []
         var unmatched: [UnmatchedDossier] = []
-        for (id, name, attributes) in selected {
+        for dossier in selected {
+            let (id, name, attributes) = (dossier.id, dossier.name, dossier.attributes)
             guard let value = attributes[siretAttribute], !value.trimmingCharacters(in: .whitespaces).isEmpty else {
                 unmatched.append(.init(dossierId: id, name: name, reason: "missing_attribute", value: nil))
                 continue
@@ -220,8 +212,6 @@ extension Engine {
     /// Wipes configuration and credentials; the catalog, documents and events stay.
     public func resetConnector() async throws {
         try await connectorStore.reset(at: now())
-        // The selection went with the reset: the search index reloads it.
-        catalogIndexLoaded.store(false, ordering: .releasing)
         await inqom.forget()
     }
 

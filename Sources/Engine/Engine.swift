@@ -28,9 +28,6 @@ public final class Engine: Sendable {
     /// loading the search index): awaited when sending stops.
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     private let stopping = Atomic<Bool>(false)
-    let catalogIndex = CatalogIndex()
-    /// Whether `catalogIndex` mirrors the table; read and set on the writer queue.
-    let catalogIndexLoaded = Atomic<Bool>(false)
     let logger: Logger
     /// The database as the engine's parts write it, and the stores behind the seams.
     let storage: StorageAccess
@@ -38,6 +35,7 @@ public final class Engine: Sendable {
     let intakeStore: any IntakeStore
     let documentStore: any DocumentStore
     let connectorStore: any ConnectorStore
+    let catalogStore: any CatalogStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -65,7 +63,9 @@ public final class Engine: Sendable {
         self.sendingStore = SQLiteSendingStore(storage: self.storage)
         self.intakeStore = SQLiteIntakeStore(storage: self.storage)
         self.documentStore = SQLiteDocumentStore(storage: self.storage)
-        self.connectorStore = SQLiteConnectorStore(storage: self.storage)
+        let search = DossierSearch()
+        self.connectorStore = SQLiteConnectorStore(storage: self.storage, search: search)
+        self.catalogStore = SQLiteCatalogStore(storage: self.storage, search: search)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(

@@ -5,6 +5,8 @@ import Store
 /// the `settings` table (`SettingKey`).
 struct SQLiteConnectorStore: ConnectorStore {
     let storage: StorageAccess
+    /// The catalog's search index, whose selection a reset clears.
+    let search: DossierSearch
 
     func status() async throws -> ConnectorStatus {
         try await storage.read { try Self.status($0) }
@@ -70,10 +72,11 @@ struct SQLiteConnectorStore: ConnectorStore {
     }
 
     func reset(at now: Date) async throws {
-        try await storage.write { connection in
+        _ = try await search.write(storage) { connection, index in
             try Self.changingState(connection, reason: "connector.reset", at: now) {
                 try Self.save(ConnectorSettings(), connection)
                 try connection.execute("DELETE FROM mapping; DELETE FROM rules; UPDATE dossiers SET selected = 0 WHERE selected = 1")
+                index?.clearSelection()
             }
         }
     }

@@ -152,7 +152,7 @@ struct SQLiteConnectorFixture: ConnectorStoreFixture {
         }
         let storage = StorageAccess(database: seeded.database, logger: .init(label: "test"))
         return SQLiteConnectorFixture(
-            seeded: seeded, store: SQLiteConnectorStore(storage: storage), documents: SQLiteDocumentStore(storage: storage))
+            seeded: seeded, store: SQLiteConnectorStore(storage: storage, search: DossierSearch()), documents: SQLiteDocumentStore(storage: storage))
     }
 
     func events() async throws -> [Event] { try await seeded.events() }

@@ -1,0 +1,177 @@
+import Foundation
+import Store
+import Synchronization
+
+/// `CatalogStore` on the engine's SQLite database, searched through the
+/// in-memory `CatalogIndex`.
+struct SQLiteCatalogStore: CatalogStore {
+    let storage: StorageAccess
+    let search: DossierSearch
+
+    func upsert(_ dossiers: [Dossier]) async throws -> Int {
+        var rows: [[SQLValue]] = []
+        var entries: [CatalogIndex.Entry] = []
+        for dossier in dossiers {
+            let attributes = String(decoding: try JSONEncoder().encode(dossier.attributes), as: UTF8.self)
+            let searchable = ([dossier.name] + dossier.attributes.keys.sorted().compactMap { dossier.attributes[$0] })
+                .map(TextFolding.fold).joined(separator: "\n")
+            let sortKey = TextFolding.fold(dossier.name)
+            rows.append([.text(dossier.id), .text(dossier.name), .text(sortKey), .text(searchable), .text(attributes)])
+            entries.append(.init(id: dossier.id, sortKey: Array(sortKey.utf8), text: Array(searchable.utf8), selected: false))
+        }
+        return try await search.write(storage) { [rows, entries] connection, index in
+            for row in rows {
+                try connection.run(
+                    """
+                    INSERT INTO dossiers (id, name, sort_key, search_text, attributes) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, sort_key = excluded.sort_key,
+                        search_text = excluded.search_text, attributes = excluded.attributes
+                    """, row)
+            }
+            index?.upsert(entries)
+            return rows.count
+        }
+    }
+
+    func remove(ids: [String]) async throws -> Int {
+        try await search.write(storage) { connection, index in
+            var removed = 0
+            for id in ids {
+                try connection.run("DELETE FROM mapping WHERE dossier_id = ?", [.text(id)])
+                removed += try connection.run("DELETE FROM dossiers WHERE id = ?", [.text(id)])
+            }
+            index?.remove(ids)
+            return removed
+        }
+    }
+
+    func select(ids: [String], _ selected: Bool) async throws -> Int {
+        try await search.write(storage) { connection, index in
+            var unknown: [String] = []
+            for id in ids
+            where try connection.run("UPDATE dossiers SET selected = ? WHERE id = ?", [.integer(selected ? 1 : 0), .text(id)]) == 0 {
+                unknown.append(id)
+            }
+            // Nothing changes when an id is unknown: the transaction rolls back.
+            if !unknown.isEmpty { throw EngineError.unknownDossiers(ids: Array(unknown.prefix(20))) }
+            index?.select(ids: ids, selected)
+            return try Self.selectedCount(connection)
+        }
+    }
+
+    func select(matching query: String, _ selected: Bool) async throws -> Int {
+        let needle = TextFolding.fold(query)
+        return try await search.write(storage) { connection, index in
+            try connection.run(
+                "UPDATE dossiers SET selected = ? WHERE instr(search_text, ?) > 0", [.integer(selected ? 1 : 0), .text(needle)])
+            index?.select(matching: Array(needle.utf8), selected)
+            return try Self.selectedCount(connection)
+        }
+    }
+
+    func search(_ query: String, selectedOnly: Bool, paging: Paging) async throws -> Page<Dossier> {
+        let index = try await search.loaded(storage)
+        let (total, ids) = index.search(
+            needle: Array(TextFolding.fold(query).utf8), selectedOnly: selectedOnly, offset: paging.offset, limit: paging.pageSize)
+        let idList = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
+        let found = try await storage.read { connection in
+            try connection.rows(Self.select + " WHERE id IN (SELECT value FROM json_each(?))", [.text(idList)], Self.dossier)
+        }
+        let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
+        return Page(total: total, page: paging.page, pageSize: paging.pageSize, items: ids.compactMap { byID[$0] })
+    }
+
+    func selectedDossiers() async throws -> [Dossier] {
+        try await storage.read { connection in
+            try connection.rows(Self.select + " WHERE selected = 1 ORDER BY sort_key, id", [], Self.dossier)
+        }
+    }
+
+    func attributes() async throws -> [AttributeUsage] {
+        try await storage.read { connection in
+            try connection.rows(
+                """
+                SELECT attribute.key, count(*) FROM dossiers, json_each(dossiers.attributes) AS attribute
+                GROUP BY attribute.key ORDER BY attribute.key
+                """
+            ) { AttributeUsage(name: $0.text(0), dossierCount: Int($0.int(1))) }
+        }
+    }
+
+    func carries(attribute: String) async throws -> Bool {
+        try await storage.read { connection in
+            try connection.count(
+                "SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute WHERE attribute.key = ?)",
+                [.text(attribute)]) == 1
+        }
+    }
+
+    func addFolders(_ paths: [String]) async throws {
+        try await storage.write { connection in
+            for path in paths {
+                try connection.run(
+                    "INSERT OR IGNORE INTO catalog_folders (path, folded) VALUES (?, ?)", [.text(path), .text(TextFolding.fold(path))])
+            }
+        }
+    }
+
+    func folders(startingWith prefix: String, limit: Int) async throws -> [String] {
+        try await storage.read { connection in
+            try connection.rows(
+                "SELECT path FROM catalog_folders WHERE folded >= ?1 AND folded < ?1 || char(1114111) ORDER BY folded LIMIT ?2",
+                [.text(TextFolding.fold(prefix)), .integer(Int64(limit))]
+            ) { $0.text(0) }
+        }
+    }
+
+    private static let select = "SELECT id, name, attributes, selected FROM dossiers"
+
+    private static func dossier(_ row: Row) throws -> Dossier {
+        let attributes = try JSONDecoder().decode([String: String].self, from: Data(row.text(2).utf8))
+        return Dossier(id: row.text(0), name: row.text(1), attributes: attributes, selected: row.int(3) == 1)
+    }
+
+    private static func selectedCount(_ connection: SQLiteConnection) throws -> Int {
+        try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
+    }
+}
+
+/// The catalog's in-memory search index and whether it mirrors the
+/// `dossiers` table, shared by the SQLite stores that change dossiers or
+/// their selection.
+final class DossierSearch: Sendable {
+    private let index = CatalogIndex()
+    /// Read and set on the writer queue, so no change slips between a load and its use.
+    private let loaded = Atomic<Bool>(false)
+
+    /// A write that changes the catalog: `body` gets the index when it is
+    /// loaded, to change it alike. If the transaction fails, the index is
+    /// dropped and reloaded from the table at the next search.
+    func write<T: Sendable>(
+        _ storage: StorageAccess, _ body: @escaping @Sendable (SQLiteConnection, CatalogIndex?) throws -> T
+    ) async throws -> T {
+        do {
+            return try await storage.write { connection in
+                try body(connection, self.loaded.load(ordering: .acquiring) ? self.index : nil)
+            }
+        } catch {
+            loaded.store(false, ordering: .releasing)
+            throw error
+        }
+    }
+
+    /// The index, loaded from the table on first use.
+    func loaded(_ storage: StorageAccess) async throws -> CatalogIndex {
+        if loaded.load(ordering: .acquiring) { return index }
+        try await storage.write { connection in
+            guard !self.loaded.load(ordering: .acquiring) else { return }
+            let entries = try connection.rows("SELECT id, sort_key, search_text, selected FROM dossiers") { row in
+                CatalogIndex.Entry(
+                    id: row.text(0), sortKey: Array(row.text(1).utf8), text: Array(row.text(2).utf8), selected: row.int(3) == 1)
+            }
+            self.index.replaceAll(entries)
+            self.loaded.store(true, ordering: .releasing)
+        }
+        return index
+    }
+}
