@@ -56,15 +56,11 @@ extension Engine {
     }
 
     public func deleteRule(id: String) async throws {
-        try await write { connection in
-            guard try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) == 1 else {
-                throw EngineError.unknownRule(id: id)
-            }
-        }
+        guard try await ruleStore.delete(id: id) else { throw EngineError.unknownRule(id: id) }
     }
 
     public func rules() async throws -> [Rule] {
-        try await database.read { try $0.rules() }
+        try await ruleStore.rules()
     }
 
     /// Validates a rule as the spec says, then stores it.
@@ -78,31 +74,18 @@ extension Engine {
                     message: "the archive path must differ from the deposit path (a subfolder of it is fine)")
             }
         }
-        let row: [SQLValue] = [
-            .text(rule.id), .text(deposit.text), .text(deposit.canonical), .text(rule.documentType.rawValue),
-            rule.archivePath.map { .text($0.precomposedStringWithCanonicalMapping) } ?? .null, .text(rule.period.rawValue),
-            .text(rule.createdAt),
-        ]
-        try await write { connection in
-            let clash = try connection.count(
-                "SELECT count(*) FROM rules WHERE deposit_key = ? AND document_type = ? AND id != ?",
-                [.text(deposit.canonical), .text(rule.documentType.rawValue), .text(id ?? "")])
-            guard clash == 0 else {
-                throw EngineError.invalidRule(
-                    field: "depositPath", problem: "duplicate_rule",
-                    message: "a rule already sends \(rule.documentType.label) documents from this deposit path")
-            }
-            if let id { try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) }
-            try connection.run(
-                """
-                INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, row)
-        }
-        return Rule(
+        let stored = Rule(
             id: rule.id, depositPath: deposit.text, documentType: rule.documentType,
             archivePath: rule.archivePath?.precomposedStringWithCanonicalMapping, period: rule.period,
             createdAt: rule.createdAt)
+        do {
+            try await ruleStore.save(stored, depositKey: deposit.canonical, replacing: id)
+        } catch is DuplicateRule {
+            throw EngineError.invalidRule(
+                field: "depositPath", problem: "duplicate_rule",
+                message: "a rule already sends \(rule.documentType.label) documents from this deposit path")
+        }
+        return stored
     }
 
     static func template(_ path: String, field: String) throws -> PathTemplate {
@@ -141,17 +124,4 @@ extension Engine {
     }
 
     func yearAndMonth(of date: Date) -> (Int, Int) { configuration.yearAndMonth(of: date) }
-}
-
-extension SQLiteConnection {
-    /// Every rule, oldest first: the order in which they are matched.
-    func rules() throws -> [Rule] {
-        try rows("SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id") {
-            row in
-            Rule(
-                id: row.text(0), depositPath: row.text(1), documentType: DocumentType(rawValue: row.text(2)) ?? .autre,
-                archivePath: row.optionalText(3), period: Rule.Period(rawValue: row.text(4)) ?? .current,
-                createdAt: row.text(5))
-        }
-    }
 }

@@ -36,6 +36,7 @@ public final class Engine: Sendable {
     let documentStore: any DocumentStore
     let connectorStore: any ConnectorStore
     let catalogStore: any CatalogStore
+    let ruleStore: any RuleStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -66,6 +67,7 @@ public final class Engine: Sendable {
         let search = DossierSearch()
         self.connectorStore = SQLiteConnectorStore(storage: self.storage, search: search)
         self.catalogStore = SQLiteCatalogStore(storage: self.storage, search: search)
+        self.ruleStore = SQLiteRuleStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(

@@ -16,7 +16,7 @@ struct SQLiteIntakeStore: IntakeStore {
                     $0.int(0) == 1
                 }.first,
                 connectorState: try SQLiteConnectorStore.status(connection).state,
-                rules: try connection.rules(),
+                rules: try SQLiteRuleStore.rules(connection),
                 alreadyTransmitted: try connection.count(
                     "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",
                     [.text(document.dossierID), .text(document.sha256)]) > 0,

@@ -129,7 +129,7 @@ struct SQLiteIntakeFixture: IntakeStoreFixture {
             try connection.run(
                 """
                 INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
-                VALUES ('r1', 'Achats', 'achats', 'Supplier', NULL, 'any', '2026-12-04T10:00:00Z')
+                VALUES ('r1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-04T10:00:00Z')
                 """)
             try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z")
             try connection.setSetting(.inqomCredentials, "sealed")
