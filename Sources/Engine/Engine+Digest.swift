@@ -1,6 +1,5 @@
 import Foundation
 import Mail
-import Store
 
 public struct DigestPreview: Codable, Sendable {
     public let to: String
@@ -19,13 +18,10 @@ extension Engine {
     /// The digest a collaborator would receive for `day` (default: today).
     public func previewDigest(collaboratorID: String, day: String?) async throws -> DigestPreview {
         let day = try digestDay(day)
-        let window = digestWindow(day)
-        return try await database.read { connection in
-            guard let collaborator = try Self.collaborators(connection, id: collaboratorID).first else {
-                throw EngineError.unknownCollaborator(id: collaboratorID)
-            }
-            return try self.preview(connection, collaborator, day: day, window: window)
+        guard let collaborator = try await digestStore.collaborators(id: collaboratorID).first else {
+            throw EngineError.unknownCollaborator(id: collaboratorID)
         }
+        return try await preview(collaborator, day: day)
     }
 
     /// Mails the digests of `day`: to one collaborator or every one who opted
@@ -34,28 +30,18 @@ extension Engine {
     public func sendDigests(day: String?, collaboratorID: String?, force: Bool) async throws -> DigestOutcome {
         guard let smtp = configuration.smtp else { throw EngineError.smtpNotConfigured }
         let day = try digestDay(day)
-        let window = digestWindow(day)
-        let (previews, skipped) = try await database.read { connection -> ([(Collaborator, DigestPreview)], Int) in
-            let everyone = try Self.collaborators(connection, id: collaboratorID)
-            if let collaboratorID, everyone.isEmpty { throw EngineError.unknownCollaborator(id: collaboratorID) }
-            var previews: [(Collaborator, DigestPreview)] = []
-            var skipped = 0
-            for collaborator in everyone {
-                let already = try connection.count(
-                    "SELECT count(*) FROM digests_sent WHERE collaborator_id = ? AND day = ?", [.text(collaborator.id), .text(day)])
-                let preview = try self.preview(connection, collaborator, day: day, window: window)
-                if !collaborator.dailyDigest || (already > 0 && !force) || preview.failures.isEmpty {
-                    skipped += 1
-                } else {
-                    previews.append((collaborator, preview))
-                }
-            }
-            return (previews, skipped)
-        }
+        let everyone = try await digestStore.collaborators(id: collaboratorID)
+        if let collaboratorID, everyone.isEmpty { throw EngineError.unknownCollaborator(id: collaboratorID) }
         let sender = SMTPSender(
             url: smtp.url, user: smtp.user, password: smtp.password, requireTLS: smtp.requireTLS, caFile: smtp.caFile)
-        var sent = 0
-        for (collaborator, preview) in previews {
+        var (sent, skipped) = (0, 0)
+        for collaborator in everyone {
+            let alreadySent = force ? false : try await digestStore.wasSent(to: collaborator.id, day: day)
+            let preview = try await preview(collaborator, day: day)
+            guard collaborator.dailyDigest, !alreadySent, !preview.failures.isEmpty else {
+                skipped += 1
+                continue
+            }
             let message = MailMessage(
                 fromAddress: smtp.from, toName: collaborator.name, toAddress: collaborator.email, subject: preview.subject,
                 text: preview.text, html: preview.html, date: now())
@@ -65,17 +51,7 @@ extension Engine {
                 logger.error("digest not sent", metadata: ["collaboratorId": "\(collaborator.id)", "error": "\(error)"])
                 throw EngineError.smtpFailed(detail: "\(error)")
             }
-            let at = now()
-            try await write { connection in
-                try connection.run(
-                    """
-                    INSERT INTO digests_sent (collaborator_id, day, sent_at, failures) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
-                    """, [.text(collaborator.id), .text(day), .real(at.timeIntervalSince1970), .integer(Int64(preview.failures.count))])
-                try connection.appendEvent(
-                    .digestSent, at: at,
-                    ["collaboratorId": .text(collaborator.id), "date": .text(day), "failures": .number(Int64(preview.failures.count))])
-            }
+            try await digestStore.recordSent(to: collaborator.id, day: day, failures: preview.failures.count, at: now())
             changes.notify()
             sent += 1
             logger.info("digest sent", metadata: ["collaboratorId": "\(collaborator.id)", "failures": "\(preview.failures.count)"])
@@ -83,30 +59,14 @@ extension Engine {
         return DigestOutcome(sent: sent, skipped: skipped)
     }
 
-    private func preview(_ connection: SQLiteConnection, _ collaborator: Collaborator, day: String, window: DateInterval)
-        throws -> DigestPreview
-    {
-        let dossierFilter = collaborator.dossierIds == nil
-            ? "d.selected = 1" : "d.id IN (SELECT value FROM json_each(?))"
-        var bindings: [SQLValue] = [.real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
-        if let ids = collaborator.dossierIds {
-            bindings.append(.text(String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)))
-        }
-        let failures = try connection.rows(
-            """
-            SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
-            FROM documents doc JOIN dossiers d ON d.id = doc.dossier_id
-            WHERE doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ? AND \(dossierFilter)
-            ORDER BY d.sort_key, doc.path
-            """, bindings
-        ) { row -> DigestFailure in
-            let lastError = row.optionalText(7).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
-            let attempts = Int(row.int(5))
-            let reason = try row.optionalWord(4) ?? DocumentReason.inqomUnavailable
-            return DigestFailure(
-                documentId: row.text(0), dossierId: row.text(1), dossierName: row.text(2), path: row.text(3), reason: reason,
-                explanation: DigestContent.explanation(reason: reason, httpStatus: lastError?.httpStatus, attempts: attempts),
-                attempts: attempts, lastAttemptAt: localTime(Date(timeIntervalSince1970: row.double(6))))
+    private func preview(_ collaborator: Collaborator, day: String) async throws -> DigestPreview {
+        let window = digestWindow(day)
+        let failures = try await digestStore.failures(of: collaborator.dossierIds, failedIn: window).map { failed in
+            DigestFailure(
+                documentId: failed.documentID, dossierId: failed.dossierID, dossierName: failed.dossierName, path: failed.path,
+                reason: failed.reason,
+                explanation: DigestContent.explanation(reason: failed.reason, httpStatus: failed.httpStatus, attempts: failed.attempts),
+                attempts: failed.attempts, lastAttemptAt: localTime(failed.failedAt))
         }
         let span = (from: DigestContent.frenchDateTime(localTime(window.start)), to: DigestContent.frenchDateTime(localTime(window.end)))
         return DigestPreview(
@@ -187,10 +147,9 @@ extension Engine {
             let now = now()
             let today = localDay(now)
             let due = (digestInstant(today) ?? now) <= now
-            let lastDay = await logger.failureLogged("reading the last digest day") {
-                try await database.read { try $0.setting(.digestLastScheduledDay) }
-            }
-            if due, let lastDay, lastDay != today {
+            let lastRun = await logger.failureLogged("reading the last digest day") { try await digestStore.lastScheduledRun() }
+            // Nothing is sent when the last run cannot be read: never twice a day.
+            if due, let lastRun, lastRun?.day != today {
                 if configuration.smtp != nil {
                     do {
                         _ = try await sendDigests(day: today, collaboratorID: nil, force: false)
@@ -202,10 +161,7 @@ extension Engine {
                 }
                 let at = Self.timestamp(now)
                 _ = await logger.failureLogged("recording the digest day") {
-                    try await write { connection in
-                        try connection.setSetting(.digestLastScheduledDay, today)
-                        try connection.setSetting(.digestLastRunAt, at)
-                    }
+                    try await digestStore.recordScheduledRun(day: today, at: at)
                 }
             }
             // Wake at the next digest time, or within the hour (clock changes).
@@ -215,8 +171,8 @@ extension Engine {
     }
 
     /// `status.summary`'s digest part.
-    func digestStatus(_ connection: SQLiteConnection) throws -> StatusSummary.Digest {
+    func digestStatus() async throws -> StatusSummary.Digest {
         StatusSummary.Digest(
-            lastRunAt: try connection.setting(.digestLastRunAt), nextRunAt: Self.timestamp(nextDigestInstant(after: now())))
+            lastRunAt: try await digestStore.lastScheduledRun()?.at, nextRunAt: Self.timestamp(nextDigestInstant(after: now())))
     }
 }

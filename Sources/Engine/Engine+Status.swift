@@ -28,16 +28,13 @@ extension Engine {
         let counts = try await documentStore.counts()
         let activity = try await documentStore.lastActivity()
         let connector = try await connectorStore.status()
-        return try await database.read { connection in
-            StatusSummary(
-                connector: connector, documents: counts,
-                inqom: .init(
-                    lastSuccessAt: activity.lastSuccessAt.map(Self.timestamp),
-                    lastErrorAt: activity.lastError.map { Self.timestamp($0.at) },
-                    lastError: activity.lastError?.message, circuit: circuit),
-                digest: try self.digestStatus(connection),
-                uptimeSeconds: Int(self.uptime.seconds), version: Self.version)
-        }
+        return StatusSummary(
+            connector: connector, documents: counts,
+            inqom: .init(
+                lastSuccessAt: activity.lastSuccessAt.map(Self.timestamp),
+                lastErrorAt: activity.lastError.map { Self.timestamp($0.at) },
+                lastError: activity.lastError?.message, circuit: circuit),
+            digest: try await digestStatus(), uptimeSeconds: Int(uptime.seconds), version: Self.version)
     }
 
     public func documentStatus(id: String) async throws -> DocumentStatus {

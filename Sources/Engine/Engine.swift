@@ -37,6 +37,7 @@ public final class Engine: Sendable {
     let connectorStore: any ConnectorStore
     let catalogStore: any CatalogStore
     let ruleStore: any RuleStore
+    let digestStore: any DigestStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -68,6 +69,7 @@ public final class Engine: Sendable {
         self.connectorStore = SQLiteConnectorStore(storage: self.storage, search: search)
         self.catalogStore = SQLiteCatalogStore(storage: self.storage, search: search)
         self.ruleStore = SQLiteRuleStore(storage: self.storage)
+        self.digestStore = SQLiteDigestStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(

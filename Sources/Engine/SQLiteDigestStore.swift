@@ -1,0 +1,105 @@
+import Foundation
+import Store
+
+/// `DigestStore` on the engine's SQLite database. The failures' query spells
+/// the failed state as a literal, so that the partial index
+/// `documents_failed` serves it.
+struct SQLiteDigestStore: DigestStore {
+    let storage: StorageAccess
+
+    func upsert(_ collaborators: [Collaborator]) async throws {
+        let rows: [[SQLValue]] = try collaborators.map { collaborator in
+            [.text(collaborator.id), .text(collaborator.name), .text(collaborator.email), .integer(collaborator.dailyDigest ? 1 : 0),
+             try collaborator.dossierIds.map { .text(try Self.json($0)) } ?? .null]
+        }
+        try await storage.write { connection in
+            for row in rows {
+                try connection.run(
+                    """
+                    INSERT INTO collaborators (id, name, email, daily_digest, dossier_ids) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                        daily_digest = excluded.daily_digest, dossier_ids = excluded.dossier_ids
+                    """, row)
+            }
+        }
+    }
+
+    func remove(collaboratorIDs: [String]) async throws -> Int {
+        try await storage.write { connection in
+            try collaboratorIDs.reduce(0) { $0 + (try connection.run("DELETE FROM collaborators WHERE id = ?", [.text($1)])) }
+        }
+    }
+
+    func collaborators(id: String?) async throws -> [Collaborator] {
+        try await storage.read { connection in
+            try connection.rows(
+                "SELECT id, name, email, daily_digest, dossier_ids FROM collaborators" + (id == nil ? "" : " WHERE id = ?") + " ORDER BY id",
+                id.map { [.text($0)] } ?? []
+            ) { row in
+                Collaborator(
+                    id: row.text(0), name: row.text(1), email: row.text(2), dailyDigest: row.int(3) == 1,
+                    dossierIds: try row.optionalText(4).map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) })
+            }
+        }
+    }
+
+    func failures(of dossierIDs: [String]?, failedIn window: DateInterval) async throws -> [FailedDocument] {
+        var bindings: [SQLValue] = [.real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
+        if let dossierIDs { bindings.append(.text(try Self.json(dossierIDs))) }
+        let sql = """
+            SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
+            FROM documents doc JOIN dossiers d ON d.id = doc.dossier_id
+            WHERE doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ?
+                AND \(dossierIDs == nil ? "d.selected = 1" : "d.id IN (SELECT value FROM json_each(?))")
+            ORDER BY d.sort_key, doc.path
+            """
+        return try await storage.read { [bindings] connection in
+            try connection.rows(sql, bindings) { row in
+                let lastError = try row.optionalText(7).map {
+                    try JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8))
+                }
+                return FailedDocument(
+                    documentID: row.text(0), dossierID: row.text(1), dossierName: row.text(2), path: row.text(3),
+                    reason: try row.optionalWord(4) ?? .inqomUnavailable, attempts: Int(row.int(5)),
+                    failedAt: Date(timeIntervalSince1970: row.double(6)), httpStatus: lastError?.httpStatus)
+            }
+        }
+    }
+
+    func wasSent(to collaboratorID: String, day: String) async throws -> Bool {
+        try await storage.read { connection in
+            try connection.count(
+                "SELECT count(*) FROM digests_sent WHERE collaborator_id = ? AND day = ?", [.text(collaboratorID), .text(day)]) > 0
+        }
+    }
+
+    func recordSent(to collaboratorID: String, day: String, failures: Int, at now: Date) async throws {
+        try await storage.write { connection in
+            try connection.run(
+                """
+                INSERT INTO digests_sent (collaborator_id, day, sent_at, failures) VALUES (?, ?, ?, ?)
+                ON CONFLICT(collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
+                """, [.text(collaboratorID), .text(day), .real(now.timeIntervalSince1970), .integer(Int64(failures))])
+            try connection.appendEvent(
+                .digestSent, at: now, ["collaboratorId": .text(collaboratorID), "date": .text(day), "failures": .number(Int64(failures))])
+        }
+    }
+
+    func lastScheduledRun() async throws -> (day: String, at: String)? {
+        try await storage.read { connection in
+            guard let day = try connection.setting(.digestLastScheduledDay) else { return nil }
+            return (day, try connection.setting(.digestLastRunAt) ?? "")
+        }
+    }
+
+    func recordScheduledRun(day: String, at: String) async throws {
+        try await storage.write { connection in
+            try connection.setSetting(.digestLastScheduledDay, day)
+            try connection.setSetting(.digestLastRunAt, at)
+        }
+    }
+
+    private static func json(_ ids: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
+    }
+}

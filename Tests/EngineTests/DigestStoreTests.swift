@@ -1,0 +1,124 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Engine
+@testable import Store
+
+/// A document that failed (or not) at a given time when a test begins.
+struct SeedFailure: Sendable {
+    let id: String
+    let dossierID: String
+    let path: String
+    /// Seconds since 1970.
+    let failedAt: TimeInterval
+    var state: DocumentState = .failed
+}
+
+/// A `DigestStore` under test, and what a test may look at beside it.
+protocol DigestStoreFixture: Sendable {
+    var store: any DigestStore { get }
+    /// Events of the log, oldest first.
+    func events() async throws -> [Event]
+}
+
+/// One implementation of the seam: every test below runs on each.
+struct DigestStoreImplementation: Sendable, CustomStringConvertible {
+    let description: String
+    let make: @Sendable (_ dossiers: [SeedDossier], _ failures: [SeedFailure]) async throws -> any DigestStoreFixture
+}
+
+/// What any `DigestStore` must do, whatever keeps collaborators and digests.
+struct DigestStoreTests {
+    static let implementations = [SQLiteDigestFixture.implementation]
+
+    @Test(arguments: implementations)
+    func collaboratorsAreReplacedByIdAndKeepTheirDossiers(_ implementation: DigestStoreImplementation) async throws {
+        let store = try await implementation.make([], []).store
+        let everyDossier = Collaborator(id: "c2", name: "Élise", email: "elise@example.fr", dailyDigest: true, dossierIds: nil)
+        let some = Collaborator(id: "c1", name: "Marc", email: "marc@example.fr", dailyDigest: false, dossierIds: ["d1", "d2"])
+        try await store.upsert([everyDossier, some])
+        #expect(try await store.collaborators(id: nil) == [some, everyDossier])
+        let renamed = Collaborator(id: "c1", name: "Marc D.", email: "marc@example.fr", dailyDigest: true, dossierIds: [])
+        try await store.upsert([renamed])
+        #expect(try await store.collaborators(id: "c1") == [renamed])
+        #expect(try await store.collaborators(id: "nobody").isEmpty)
+        #expect(try await store.remove(collaboratorIDs: ["c2", "nobody"]) == 1)
+        #expect(try await store.collaborators(id: nil) == [renamed])
+    }
+
+    @Test(arguments: implementations)
+    func aDigestListsWhatFailedInItsWindowAndIsStillFailed(_ implementation: DigestStoreImplementation) async throws {
+        let fixture = try await implementation.make(
+            [SeedDossier(id: "d1", name: "Zinc"), SeedDossier(id: "d2", name: "Atelier"), SeedDossier(id: "d3", name: "Hors", selected: false)],
+            [SeedFailure(id: "late", dossierID: "d1", path: "Achats/b.pdf", failedAt: 150),
+             SeedFailure(id: "early", dossierID: "d1", path: "Achats/a.pdf", failedAt: 100),
+             SeedFailure(id: "first", dossierID: "d2", path: "Ventes/z.pdf", failedAt: 120),
+             SeedFailure(id: "before", dossierID: "d1", path: "Achats/old.pdf", failedAt: 99),
+             SeedFailure(id: "after", dossierID: "d1", path: "Achats/new.pdf", failedAt: 200),
+             SeedFailure(id: "retried", dossierID: "d1", path: "Achats/r.pdf", failedAt: 130, state: .queued),
+             SeedFailure(id: "unselected", dossierID: "d3", path: "Achats/u.pdf", failedAt: 130)])
+        let window = DateInterval(start: Date(timeIntervalSince1970: 100), end: Date(timeIntervalSince1970: 200))
+        let selected = try await fixture.store.failures(of: nil, failedIn: window)
+        #expect(selected.map(\.documentID) == ["first", "early", "late"])
+        #expect(selected.first?.dossierName == "Atelier")
+        #expect(selected.first?.failedAt == Date(timeIntervalSince1970: 120))
+        #expect(selected.first?.reason == .inqomRejected)
+        #expect(selected.first?.httpStatus == 422)
+        #expect(try await fixture.store.failures(of: ["d3"], failedIn: window).map(\.documentID) == ["unselected"])
+        #expect(try await fixture.store.failures(of: [], failedIn: window).isEmpty)
+    }
+
+    @Test(arguments: implementations)
+    func aSentDigestIsRecordedWithItsEventAndTheScheduleKeepsItsDay(_ implementation: DigestStoreImplementation) async throws {
+        let fixture = try await implementation.make([], [])
+        let store = fixture.store
+        #expect(try await store.wasSent(to: "c1", day: "2026-12-04") == false)
+        try await store.recordSent(to: "c1", day: "2026-12-04", failures: 3, at: Date(timeIntervalSince1970: 50))
+        try await store.recordSent(to: "c1", day: "2026-12-04", failures: 4, at: Date(timeIntervalSince1970: 60))
+        #expect(try await store.wasSent(to: "c1", day: "2026-12-04"))
+        #expect(try await store.wasSent(to: "c1", day: "2026-12-05") == false)
+        let sent = try await fixture.events().filter { $0.type == EventType.digestSent.rawValue }.map(\.data)
+        #expect(sent.map { $0["failures"] } == [.number(3), .number(4)])
+        #expect(sent.first?["collaboratorId"] == .text("c1"))
+        #expect(sent.first?["date"] == .text("2026-12-04"))
+        #expect(try await store.lastScheduledRun() == nil)
+        try await store.recordScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00.000Z")
+        let last = try #require(try await store.lastScheduledRun())
+        #expect(last.day == "2026-12-04")
+        #expect(last.at == "2026-12-04T06:00:00.000Z")
+    }
+}
+
+/// The SQLite implementation, on a real database file in a fresh directory.
+struct SQLiteDigestFixture: DigestStoreFixture {
+    let database: Database
+    let store: any DigestStore
+
+    static let implementation = DigestStoreImplementation(description: "SQLite") { dossiers, failures in
+        let path = TemporaryDirectory.make(prefix: "digest-store") + "/pushdoc.sqlite"
+        let database = try Database(path: path, migrations: Schema.migrations)
+        try await database.write { connection in
+            for dossier in dossiers {
+                try connection.run(
+                    "INSERT INTO dossiers (id, name, sort_key, search_text, attributes, selected) VALUES (?, ?, ?, ?, '{}', ?)",
+                    [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
+                     .integer(dossier.selected ? 1 : 0)])
+            }
+            for failure in failures {
+                try connection.run(
+                    """
+                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, reason, attempts, last_error,
+                        deposited_at, submitted_at, failed_at)
+                    VALUES (?, ?, ?, 'f.pdf', 1, 'x', ?, 'inqom_rejected', 1, ?, 0, 0, ?)
+                    """,
+                    [.text(failure.id), .text(failure.dossierID), .text(failure.path), .word(failure.state),
+                     .text(DocumentChange.lastError(reason: .inqomRejected, message: "illisible", httpStatus: 422)),
+                     .real(failure.failedAt)])
+            }
+        }
+        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+    }
+
+    func events() async throws -> [Event] { try await database.read { try $0.events(after: 0, limit: 1000) } }
+}
