@@ -19,6 +19,8 @@ protocol DocumentStore: Sendable {
     /// back to the queue with a fresh attempt budget, each with its history
     /// line and `document.queued` event (cause `retry`). Says how many.
     func requeueFailed(documentIDs: [String]?, dossierID: String?, at now: Date) async throws -> Int
+    /// The spool files that documents still need.
+    func spoolNamesInUse() async throws -> Set<String>
 }
 
 /// What `status.documents` keeps, checked by the engine.

@@ -105,10 +105,7 @@ extension Engine {
         guard (1...1000).contains(limit) else {
             throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
         }
-        return try await database.read { connection in
-            (try connection.events(after: seq, limit: limit),
-             try connection.rows("SELECT coalesce(max(seq), 0) FROM events") { $0.int(0) }.first ?? 0)
-        }
+        return (try await eventStore.events(after: seq, limit: limit), try await eventStore.lastSeq())
     }
 
     /// Streams events after `seq` to `deliver`, in order, then the new ones
@@ -124,9 +121,7 @@ extension Engine {
             // A stream whose client has gone skips its query if it is still queued behind others'.
             let abandoned = Atomic<Bool>(false)
             let read = try? await withTaskCancellationHandler {
-                try await database.readForStream { connection in
-                    abandoned.load(ordering: .relaxed) ? [] : try connection.events(after: from, limit: Self.eventBatch)
-                }
+                try await eventStore.eventsForFollower(after: from, limit: Self.eventBatch) { abandoned.load(ordering: .relaxed) }
             } onCancel: {
                 abandoned.store(true, ordering: .relaxed)
             }

@@ -38,6 +38,7 @@ public final class Engine: Sendable {
     let catalogStore: any CatalogStore
     let ruleStore: any RuleStore
     let digestStore: any DigestStore
+    let eventStore: any EventStore
     let clock: any EngineClock
     /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
     let jitter: @Sendable () -> Double
@@ -70,6 +71,7 @@ public final class Engine: Sendable {
         self.catalogStore = SQLiteCatalogStore(storage: self.storage, search: search)
         self.ruleStore = SQLiteRuleStore(storage: self.storage)
         self.digestStore = SQLiteDigestStore(storage: self.storage)
+        self.eventStore = SQLiteEventStore(storage: self.storage)
         self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
@@ -152,13 +154,9 @@ public final class Engine: Sendable {
     /// wait for.
     private func recoverSpool() async {
         do {
-            let spooled = try await database.read { connection in
-                try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
-                    $0.text(0)
-                }
-            }
+            let spooled = try await documentStore.spoolNamesInUse()
             let spool = spool
-            await blocking.run { spool.recover(keeping: Set(spooled)) }
+            await blocking.run { spool.recover(keeping: spooled) }
         } catch {
             logger.warning("spool left untidied until the next start", metadata: ["error": "\(error)"])
         }
@@ -166,8 +164,7 @@ public final class Engine: Sendable {
 
     /// Drops events past their 30 days: at start, then every hour.
     func pruneEvents() async throws {
-        let now = now()
-        try await write { try $0.pruneEvents(now: now) }
+        _ = try await eventStore.prune(before: EventRetention.cutoff(at: now()))
     }
 
     private func runEventRetention() async {

@@ -63,19 +63,12 @@ extension SQLiteConnection {
         try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
     }
 
-    /// Events are kept 30 days at least; older ones go.
-    static let eventRetention: TimeInterval = 30 * 86_400
-
-    @discardableResult
-    func pruneEvents(now: Date) throws -> Int {
-        try run("DELETE FROM events WHERE at < ?", [.real(now.timeIntervalSince1970 - Self.eventRetention)])
-    }
-
+    /// Events after `seq`, oldest first, inside the caller's transaction.
     func events(after seq: Int64, limit: Int) throws -> [Event] {
         try rows("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))]) { row in
             Event(
                 seq: row.int(0), type: row.text(1), at: Engine.timestamp(Date(timeIntervalSince1970: row.double(2))),
-                data: (try? JSONDecoder().decode([String: EventValue].self, from: Data(row.text(3).utf8))) ?? [:])
+                data: try JSONDecoder().decode([String: EventValue].self, from: Data(row.text(3).utf8)))
         }
     }
 }

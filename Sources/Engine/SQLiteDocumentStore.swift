@@ -86,6 +86,14 @@ struct SQLiteDocumentStore: DocumentStore {
         }
     }
 
+    func spoolNamesInUse() async throws -> Set<String> {
+        try await storage.read { connection in
+            Set(try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
+                $0.text(0)
+            })
+        }
+    }
+
     private static let select = """
         SELECT id, dossier_id, path, rule_id, document_type, state, reason, attempts, next_attempt_at, last_error,
             inqom_document_id, archive_path, submitted_at, transmitted_at, failed_at, seq FROM documents
