@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import Store
 
 public struct StatusSummary: Codable, Sendable {
     public struct Inqom: Codable, Sendable {

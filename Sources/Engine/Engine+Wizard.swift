@@ -1,6 +1,5 @@
 import Foundation
 import InqomClient
-import Store
 
 /// `wizard.state`: where each of the four steps stands.
 public struct WizardState: Codable, Sendable {

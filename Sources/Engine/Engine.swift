@@ -242,13 +242,6 @@ public final class Engine: Sendable {
         }
     }
 
-    /// A write transaction; a data directory that cannot store says so as
-    /// `EngineError.storageUnavailable`.
-    @discardableResult
-    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await storage.write(body)
-    }
-
     /// The wall clock's time.
     func now() -> Date { clock.now }
 

@@ -1,0 +1,32 @@
+import Foundation
+import Store
+
+/// What the SQLite stores write about a document inside their own
+/// transactions: its history lines and its return to the queue.
+extension SQLiteConnection {
+    /// A failed document back to the queue with a fresh attempt budget,
+    /// said in the event log as when it was first queued.
+    func requeue(_ seq: Int64, at date: Date, because cause: QueueCause, detail: String) throws {
+        try run(
+            "UPDATE documents SET state = ?, reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
+            [.word(DocumentState.queued), .real(date.timeIntervalSince1970), .integer(seq)])
+        try addHistory(seq, at: date, event: .queued, detail: detail)
+        for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {
+            ($0.text(0), $0.text(1), $0.text(2))
+        }) {
+            try appendQueuedEvent(documentID: id, dossierID: dossierID, path: path, cause: cause, at: date)
+        }
+    }
+
+    func appendQueuedEvent(documentID: String, dossierID: String, path: String, cause: QueueCause, at date: Date) throws {
+        try appendEvent(.documentQueued, at: date, [
+            "documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path), "cause": .text(cause.rawValue),
+        ])
+    }
+
+    func addHistory(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) throws {
+        try run(
+            "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",
+            [.integer(documentSeq), .real(date.timeIntervalSince1970), .word(event), detail.map { .text($0) } ?? .null])
+    }
+}
