@@ -13,14 +13,15 @@ struct FullStoreTests {
         let standIn = try await InqomStandIn()
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
-        try await standIn.inject("upload", ["delay": 6])
+        try await standIn.inject("upload", ["hold": true])
         let id = try await engine.submit(.init(
             dossierID: "d1", path: "Achats/full.pdf", content: .base64(Data("full".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
 
-        // While the upload is under way: the database may not grow, and the
-        // event log's last page is filled, so the outcome's commit needs a
-        // page it cannot have (SQLITE_FULL, as on a full disk).
+        // While the upload is held at Inqom: the database may not grow, and
+        // the event log's last page is filled, so the outcome's commit needs
+        // a page it cannot have (SQLITE_FULL, as on a full disk).
+        try await standIn.waitUntilHeld(1)
         try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1") { $0.int(0) } }
         var filled = 0
         while filled < 1_000 {
@@ -34,10 +35,9 @@ struct FullStoreTests {
             }
         }
         #expect(filled < 1_000)
-        // Full before Inqom answers (6 s leave room for a loaded machine); then the
-        // answer comes, its commit fails, and the outcome waits for the store:
-        // one more sleeper on the engine's clock, and no thread held.
-        #expect(try await standIn.uploads().isEmpty, "the store was not full before Inqom answered")
+        // Then Inqom answers, the outcome's commit fails, and the outcome
+        // waits for the store: one more sleeper on the engine's clock, and no thread held.
+        try await standIn.release()
         await clock.waitUntilSleeping(EngineFixture.idleSleepers + 1)
         #expect(try await engine.documentStatus(id: id).state == .sending)
         #expect(try await standIn.stats()["upload"] == 1)

@@ -314,12 +314,14 @@ struct InqomClientTests {
     @Test func cancellingATaskAbortsItsTransfer() async throws {
         let client = client()
         let token = try await client.requestToken(credentials)
-        try await standIn.inject("folders", ["hang": 30])
+        try await standIn.inject("folders", ["hold": true])
         let task = Task { try await client.accountingFolders(token: token) }
-        try await Task.sleep(for: .milliseconds(200))
+        // Cancelled while Inqom holds the request: only aborting the transfer ends it.
+        try await standIn.waitUntilHeld(1)
         task.cancel()
         let result = await task.result
         #expect(throws: InqomError.cancelled) { try result.get() }
+        try await standIn.release()
     }
 
     @Test func aOneGibibyteFileStreamsWithFlatMemory() async throws {

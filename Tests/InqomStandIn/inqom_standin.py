@@ -17,8 +17,12 @@ Control API (no auth; loopback only), all JSON:
     GET  /_standin/stats              counts: apiConnections, requests per kind (token, folders, upload,
                                       expense), peakConcurrentUpload (most uploads under way at once)
     POST /_standin/faults             {"kind", "count", "status"?, "retryAfter"?, "body"?,
-                                       "hang"?: s, "delay"?: s, "reset"?: true}
-                                      the next `count` requests of `kind` (or "any") get it
+                                       "hang"?: s, "delay"?: s, "reset"?: true, "hold"?: true}
+                                      the next `count` requests of `kind` (or "any") get it; "hold"
+                                      keeps each until /_standin/release, then plays the rest
+    POST /_standin/wait-held          {"count", "timeout"?: s}: answers once `count` requests are held
+                                      ({"held": n}; fewer when the timeout passed)
+    POST /_standin/release            lets every held request go on
     POST /_standin/random-faults      {"seed", "rate", "statuses": [503, "reset", ...], "kinds"?: [...], "delay"?: s}
                                       a seeded share of requests gets a status or a reset;
                                       "delay" slows every request of those kinds
@@ -61,6 +65,9 @@ class World:
 
     def __init__(self, spec):
         self.lock = threading.Lock()
+        # Held requests wait on it; so do tests waiting for them to be held.
+        self.holding = threading.Condition(self.lock)
+        self.releases = 0
         self.clients = {c["id"]: c["secret"] for c in spec.get("clients", [])}
         self.accounts = {a["username"]: dict(a) for a in spec.get("accounts", [])}
         self.folders = list(spec.get("folders", []))
@@ -79,6 +86,10 @@ class World:
             self.under_way = {}
             self.stats = {}
             self.next_id = 9_500_000
+            # A reset lets held requests go.
+            self.held = 0
+            self.releases += 1
+            self.holding.notify_all()
 
     def count(self, kind):
         with self.lock:
@@ -338,6 +349,15 @@ class Handler(BaseHTTPRequestHandler):
         fault = self.world.take_fault(kind)
         if fault is None:
             return False
+        if fault.get("hold"):
+            world = self.world
+            with world.holding:
+                release = world.releases
+                world.held += 1
+                world.holding.notify_all()
+                world.holding.wait_for(lambda: world.releases != release)
+            if not any(key in fault for key in ("status", "hang", "reset", "delay")):
+                return False
         if fault.get("delay"):
             time.sleep(fault["delay"])
             if "status" not in fault:
@@ -509,6 +529,16 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_standin/folders":
             with world.lock:
                 world.folders = list(request["folders"])
+        elif path == "/_standin/wait-held":
+            with world.holding:
+                world.holding.wait_for(lambda: world.held >= int(request["count"]), float(request.get("timeout", 60)))
+                held = world.held
+            return self._answer(200, {"held": held})
+        elif path == "/_standin/release":
+            with world.holding:
+                world.releases += 1
+                world.held = 0
+                world.holding.notify_all()
         elif path == "/_standin/reset":
             world.reset()
         else:

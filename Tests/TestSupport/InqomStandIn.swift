@@ -113,6 +113,17 @@ public final class InqomStandIn: @unchecked Sendable {
         try await control("faults", fault.merging(["kind": kind, "count": count]) { $1 })
     }
 
+    /// Once `count` requests held by a `"hold"` fault are waiting.
+    public func waitUntilHeld(_ count: Int) async throws {
+        let held = try await control("wait-held", ["count": count, "timeout": 60]).int("held") ?? 0
+        guard held >= count else { throw PeerError(description: "\(held) requests held after 60 s, not \(count)") }
+    }
+
+    /// Lets every held request go on.
+    public func release() async throws {
+        _ = try await control("release", [:])
+    }
+
     public func uploads() async throws -> [[String: Any]] {
         try await control("uploads").array as? [[String: Any]] ?? []
     }
