@@ -20,26 +20,6 @@ enum DigestContent {
         "Pushdoc Inqom : \(count) document\(count > 1 ? "s" : "") non transmis le \(frenchDate(day))"
     }
 
-    /// The reason of a failure, as a collaborator reads it.
-    static func explanation(reason: DocumentReason, httpStatus: Int?, attempts: Int) -> String {
-        switch reason {
-        case .inqomRejected:
-            "Inqom a refusé le document" + (httpStatus.map { " (code \($0))" } ?? "")
-                + " : le fichier est peut-être illisible, protégé ou d'un type qu'Inqom n'accepte pas."
-        case .inqomFolderNotFound:
-            "Le dossier comptable Inqom associé à ce dossier n'existe plus ou n'est plus accessible."
-        case .dossierNotMapped:
-            "Ce dossier n'est associé à aucun dossier comptable Inqom : son SIRET manque ou ne correspond à aucun dossier Inqom."
-        case .fileMissing:
-            "Le contenu du document n'a pas été retrouvé par le connecteur."
-        case .inqomUnavailable:
-            "Inqom n'a pas répondu après \(attempts) tentative\(attempts > 1 ? "s" : "")."
-        case .dossierNotSelected, .connectorNotActive, .noMatchingRule, .alreadyTransmitted:
-            // Not failures: such documents are never in a digest.
-            "Le document n'a pas été envoyé."
-        }
-    }
-
     static let advice = [
         "Le document est marqué « Non transmis » dans son dossier de dépôt de MyCompanyFiles.",
         "Document refusé : ouvrez le fichier pour vérifier qu'il est lisible, puis déposez-le à nouveau.",

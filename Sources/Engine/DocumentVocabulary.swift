@@ -38,6 +38,29 @@ public enum HistoryEvent: String, Codable, Sendable {
     var sql: String { "'\(rawValue)'" }
 }
 
+extension DocumentReason {
+    /// The failure in words a firm's collaborator understands, in French
+    /// (the daily digest).
+    func explanation(httpStatus: Int?, attempts: Int) -> String {
+        switch self {
+        case .inqomRejected:
+            "Inqom a refusé le document" + (httpStatus.map { " (code \($0))" } ?? "")
+                + " : le fichier est peut-être illisible, protégé ou d'un type qu'Inqom n'accepte pas."
+        case .inqomFolderNotFound:
+            "Le dossier comptable Inqom associé à ce dossier n'existe plus ou n'est plus accessible."
+        case .dossierNotMapped:
+            "Ce dossier n'est associé à aucun dossier comptable Inqom : son SIRET manque ou ne correspond à aucun dossier Inqom."
+        case .fileMissing:
+            "Le contenu du document n'a pas été retrouvé par le connecteur."
+        case .inqomUnavailable:
+            "Inqom n'a pas répondu après \(attempts) tentative\(attempts > 1 ? "s" : "")."
+        case .dossierNotSelected, .connectorNotActive, .noMatchingRule, .alreadyTransmitted:
+            // Not failures: such documents are never in a digest.
+            "Le document n'a pas été envoyé."
+        }
+    }
+}
+
 /// The `type` of an event in the durable log (`events.list`, `events.subscribe`).
 enum EventType: String {
     case documentQueued = "document.queued"

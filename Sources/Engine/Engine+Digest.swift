@@ -65,7 +65,7 @@ extension Engine {
             DigestFailure(
                 documentId: failed.documentID, dossierId: failed.dossierID, dossierName: failed.dossierName, path: failed.path,
                 reason: failed.reason,
-                explanation: DigestContent.explanation(reason: failed.reason, httpStatus: failed.httpStatus, attempts: failed.attempts),
+                explanation: failed.reason.explanation(httpStatus: failed.httpStatus, attempts: failed.attempts),
                 attempts: failed.attempts, lastAttemptAt: localTime(failed.failedAt))
         }
         let span = (from: DigestContent.frenchDateTime(localTime(window.start)), to: DigestContent.frenchDateTime(localTime(window.end)))
