@@ -95,8 +95,7 @@ struct SQLiteCatalogFixture: CatalogStoreFixture {
     let connector: any ConnectorStore
 
     static let implementation = CatalogStoreImplementation(description: "SQLite") {
-        let path = TemporaryDirectory.make(prefix: "catalog-store") + "/pushdoc.sqlite"
-        let storage = StorageAccess(database: try Database(path: path, migrations: Schema.migrations), logger: .init(label: "test"))
+        let storage = try StorageAccess.fresh("catalog-store")
         let search = DossierSearch()
         return SQLiteCatalogFixture(
             store: SQLiteCatalogStore(storage: storage, search: search), connector: SQLiteConnectorStore(storage: storage, search: search))

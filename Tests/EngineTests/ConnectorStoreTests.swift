@@ -150,7 +150,7 @@ struct SQLiteConnectorFixture: ConnectorStoreFixture {
                     """, [.text("r\(rule)"), .text("Achats/\(rule)"), .text("achats/\(rule)")])
             }
         }
-        let storage = StorageAccess(database: seeded.database, logger: .init(label: "test"))
+        let storage = StorageAccess(testing: seeded.database)
         return SQLiteConnectorFixture(
             seeded: seeded, store: SQLiteConnectorStore(storage: storage, search: DossierSearch()), documents: SQLiteDocumentStore(storage: storage))
     }

@@ -96,8 +96,8 @@ struct SQLiteDigestFixture: DigestStoreFixture {
     let store: any DigestStore
 
     static let implementation = DigestStoreImplementation(description: "SQLite") { dossiers, failures in
-        let path = TemporaryDirectory.make(prefix: "digest-store") + "/pushdoc.sqlite"
-        let database = try Database(path: path, migrations: Schema.migrations)
+        let storage = try StorageAccess.fresh("digest-store")
+        let database = storage.database
         try await database.write { connection in
             for dossier in dossiers {
                 try connection.run(
@@ -117,7 +117,7 @@ struct SQLiteDigestFixture: DigestStoreFixture {
                      .real(failure.failedAt)])
             }
         }
-        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: storage))
     }
 
     func events() async throws -> [Event] { try await database.read { try $0.events(after: 0, limit: 1000) } }

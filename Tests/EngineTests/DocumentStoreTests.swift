@@ -117,7 +117,7 @@ struct SQLiteDocumentFixture: DocumentStoreFixture {
 
     static let implementation = DocumentStoreImplementation(description: "SQLite") { seeds in
         let seeded = try await SQLiteSendingFixture.make(seeds)
-        let storage = StorageAccess(database: seeded.database, logger: .init(label: "test"))
+        let storage = StorageAccess(testing: seeded.database)
         return SQLiteDocumentFixture(seeded: seeded, store: SQLiteDocumentStore(storage: storage))
     }
 

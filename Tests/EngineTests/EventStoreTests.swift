@@ -64,9 +64,9 @@ struct SQLiteEventFixture: EventStoreFixture {
     let store: any EventStore
 
     static let implementation = EventStoreImplementation(description: "SQLite") {
-        let path = TemporaryDirectory.make(prefix: "event-store") + "/pushdoc.sqlite"
-        let database = try Database(path: path, migrations: Schema.migrations)
-        return SQLiteEventFixture(database: database, store: SQLiteEventStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+        let storage = try StorageAccess.fresh("event-store")
+        let database = storage.database
+        return SQLiteEventFixture(database: database, store: SQLiteEventStore(storage: storage))
     }
 
     func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {

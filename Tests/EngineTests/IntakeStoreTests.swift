@@ -116,8 +116,8 @@ struct SQLiteIntakeFixture: IntakeStoreFixture {
     let store: any IntakeStore
 
     static let implementation = IntakeStoreImplementation(description: "SQLite") {
-        let path = TemporaryDirectory.make(prefix: "intake-store") + "/pushdoc.sqlite"
-        let database = try Database(path: path, migrations: Schema.migrations)
+        let storage = try StorageAccess.fresh("intake-store")
+        let database = storage.database
         try await database.write { connection in
             for (id, selected) in [("d1", 1), ("d2", 0)] {
                 try connection.run(
@@ -135,7 +135,7 @@ struct SQLiteIntakeFixture: IntakeStoreFixture {
             try connection.setSetting(.inqomCredentials, "sealed")
         }
         return SQLiteIntakeFixture(
-            database: database, store: SQLiteIntakeStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+            database: database, store: SQLiteIntakeStore(storage: storage))
     }
 
     func state(of id: String) async throws -> DocumentState? {

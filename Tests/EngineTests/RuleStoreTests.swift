@@ -15,9 +15,7 @@ struct RuleStoreImplementation: Sendable, CustomStringConvertible {
 struct RuleStoreTests {
     static let implementations = [
         RuleStoreImplementation(description: "SQLite") {
-            let path = TemporaryDirectory.make(prefix: "rule-store") + "/pushdoc.sqlite"
-            return SQLiteRuleStore(
-                storage: StorageAccess(database: try Database(path: path, migrations: Schema.migrations), logger: .init(label: "test")))
+            SQLiteRuleStore(storage: try StorageAccess.fresh("rule-store"))
         }
     ]
 

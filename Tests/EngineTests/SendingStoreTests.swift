@@ -147,10 +147,10 @@ struct SQLiteSendingFixture: SendingStoreFixture {
     static let implementation = SendingStoreImplementation(description: "SQLite") { try await make($0) }
 
     static func make(_ seeds: [SeedDocument]) async throws -> SQLiteSendingFixture {
-        let path = TemporaryDirectory.make(prefix: "sending-store") + "/pushdoc.sqlite"
-        let database = try Database(path: path, migrations: Schema.migrations)
+        let storage = try StorageAccess.fresh("sending-store")
+        let database = storage.database
         let fixture = SQLiteSendingFixture(
-            database: database, store: SQLiteSendingStore(storage: StorageAccess(database: database, logger: .init(label: "test"))))
+            database: database, store: SQLiteSendingStore(storage: storage))
         try await database.write { connection in
             try connection.run(
                 "INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('d1', '73282932000074', 11, 'Boulangerie')")
