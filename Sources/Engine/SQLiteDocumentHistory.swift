@@ -8,7 +8,7 @@ extension SQLiteConnection {
     /// said in the event log as when it was first queued.
     func requeue(_ seq: Int64, at date: Date, because cause: QueueCause, detail: String) throws {
         try run(
-            "UPDATE documents SET state = ?, reason = NULL, attempts = 0, next_attempt_at = ?, failed_at = NULL WHERE seq = ?",
+            "UPDATE documents SET state = ?, reason = NULL, attempts = 0, next_attempt_at = ?2, planned_at = ?2, failed_at = NULL WHERE seq = ?3",
             [.word(DocumentState.queued), .real(date.timeIntervalSince1970), .integer(seq)])
         try addHistory(seq, at: date, event: .queued, detail: detail)
         for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {

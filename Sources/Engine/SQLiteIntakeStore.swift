@@ -32,13 +32,14 @@ struct SQLiteIntakeStore: IntakeStore {
             try connection.run(
                 """
                 INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
-                    archive_template, state, reason, next_attempt_at, deposited_at, submitted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    archive_template, state, reason, next_attempt_at, planned_at, deposited_at, submitted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [.text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
                  .integer(document.size), .text(document.sha256), queued ? .text(document.spoolName) : .null,
                  rule.map { .text($0.id) } ?? .null, rule.map { .text($0.documentType.rawValue) } ?? .null,
                  rule?.archivePath.map { .text($0) } ?? .null, .word(result.state), result.reason.map { .word($0) } ?? .null,
+                 queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,
                  queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,
                  .real(document.depositedAt.timeIntervalSince1970), .real(document.submittedAt.timeIntervalSince1970)])
             let seq = connection.lastInsertRowID

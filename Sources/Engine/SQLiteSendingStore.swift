@@ -33,20 +33,21 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
-    func movePlannedAttempts(by seconds: TimeInterval) async throws {
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws {
         try await storage.write { connection in
             try connection.run(
                 """
-                UPDATE documents SET next_attempt_at = next_attempt_at + ?
+                UPDATE documents SET next_attempt_at = next_attempt_at + ?1, planned_at = planned_at + ?1
                 WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                """, [.real(seconds)])
+                    AND (planned_at IS NULL OR planned_at < ?2)
+                """, [.real(seconds), .real(cutoff.timeIntervalSince1970)])
         }
     }
 
     func requeueInterrupted(at now: Date) async throws -> Int {
         try await storage.write { connection in
             try connection.run(
-                "UPDATE documents SET state = ?, next_attempt_at = ? WHERE state = ?",
+                "UPDATE documents SET state = ?, next_attempt_at = ?2, planned_at = ?2 WHERE state = ?3",
                 [.word(DocumentState.queued), .real(now.timeIntervalSince1970), .word(DocumentState.sending)])
         }
     }
@@ -64,7 +65,7 @@ struct SQLiteSendingStore: SendingStore {
         ) { row in
             Outgoing(
                 seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
-                spoolName: row.optionalText(5), documentType: DocumentType(rawValue: row.text(6)) ?? .autre,
+                spoolName: row.optionalText(5), documentType: try row.word(6),
                 archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
         }
         for document in due {
@@ -87,8 +88,8 @@ struct SQLiteSendingStore: SendingStore {
         case .retrying(let attempts, let next, let message, let status):
             let lastError = DocumentChange.lastError(reason: .inqomUnavailable, message: message, httpStatus: status)
             try connection.run(
-                "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
-                [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), .text(lastError), seq])
+                "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, planned_at = ?, last_error = ? WHERE seq = ?",
+                [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), at, .text(lastError), seq])
         case .failed(let reason, let message, let status, let spent):
             let lastError = DocumentChange.lastError(reason: reason, message: message, httpStatus: status)
             try connection.run(
@@ -98,8 +99,8 @@ struct SQLiteSendingStore: SendingStore {
                 """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), at, seq])
         case .requeued(let date, _):
             try connection.run(
-                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ? WHERE seq = ?",
-                [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), seq])
+                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ?, planned_at = ? WHERE seq = ?",
+                [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), at, seq])
         }
         let history = change.history
         try connection.addHistory(document.seq, at: now, event: history.event, detail: history.detail)

@@ -73,8 +73,12 @@ final class Sender: Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !state.withLock({ $0.stopping }) {
                 let jump = clock.now.timeIntervalSince(clockCheck.wall) - (clock.elapsed - clockCheck.elapsed).seconds
+                // What the wall clock would say now without the jump: attempts planned later are in its new time.
+                let unjumped = clock.now.addingTimeInterval(-jump)
                 if abs(jump) > Self.clockJumpTolerance,
-                    await parts.logger.failureLogged("following a wall clock jump", { try await followClockJump(by: jump) }) == nil
+                    await parts.logger.failureLogged("following a wall clock jump", {
+                        try await followClockJump(by: jump, plannedBefore: unjumped)
+                    }) == nil
                 {
                     // The store cannot write now (disk full): the jump is followed at a later turn.
                     try? await clock.sleep(for: .milliseconds(200))
@@ -115,8 +119,8 @@ final class Sender: Sendable {
     /// every planned attempt moves with it, so that waits are kept in
     /// elapsed time. A clock set back an hour would otherwise hold retries
     /// an hour; set forward, it would spend them all at once.
-    private func followClockJump(by jump: TimeInterval) async throws {
-        try await store.movePlannedAttempts(by: jump)
+    private func followClockJump(by jump: TimeInterval, plannedBefore cutoff: Date) async throws {
+        try await store.movePlannedAttempts(by: jump, plannedBefore: cutoff)
         state.withLock { $0.breaker.followClockJump(by: jump) }
         parts.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
     }

@@ -17,8 +17,9 @@ protocol SendingStore: Sendable {
     /// The earliest planned attempt of a queued or retrying document; nil
     /// when there is none or the connector is not active.
     func nextPlannedAttempt() async throws -> Date?
-    /// Moves every planned attempt by `seconds`.
-    func movePlannedAttempts(by seconds: TimeInterval) async throws
+    /// Moves by `seconds` the attempts planned before `cutoff` (those
+    /// planned since are already in the jumped clock's time).
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws
     /// At start, after a crash: documents left `sending` are due again at
     /// `now` (Inqom flags a resend as Duplicate). Says how many.
     func requeueInterrupted(at now: Date) async throws -> Int

@@ -143,5 +143,8 @@ public enum Schema {
         Migration(
             6, "documents holding a spool file",
             sql: "CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;"),
+        // When a wall-clock jump is noticed, only the attempts planned
+        // before it move: one planned since is already in the new time.
+        Migration(7, "when each attempt was planned", sql: "ALTER TABLE documents ADD COLUMN planned_at REAL;"),
     ]
 }

@@ -53,4 +53,19 @@ struct ClockJumpTests {
         try await EngineFixture.waitFor(.transmitted, id, in: engine)
         await engine.stopSending(by: .now + .seconds(1))
     }
+
+    /// A machine resumed after hours: its wall clock jumps forward, and a
+    /// document submitted before the sender notices goes at once, not hours later.
+    @Test func aDocumentSubmittedJustAfterAJumpIsNotMovedWithIt() async throws {
+        let standIn = try await InqomStandIn()
+        let clock = ManualClock()
+        let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
+        await clock.waitUntilSleeping(EngineFixture.idleSleepers)
+        clock.jump(by: 5 * 3600)
+        let result = try await engine.submit(.init(
+            dossierID: "d1", path: "Achats/resumed.pdf", content: .base64(Data("resumed".utf8).base64EncodedString()),
+            documentID: nil, depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
+        try await EngineFixture.waitFor(.transmitted, result.documentId, in: engine)
+        await engine.stopSending(by: .now + .seconds(1))
+    }
 }

@@ -15,6 +15,8 @@ struct SeedDocument: Sendable {
     var attempts = 0
     var dossierID = "d1"
     var reason: DocumentReason?
+    /// When its attempt was planned, in seconds since 1970; nil: before this was kept.
+    var planned: TimeInterval?
 }
 
 /// A `SendingStore` under test, and what a test may look at beside it.
@@ -109,10 +111,27 @@ struct SendingStoreTests {
         #expect(try await fixture.state(of: "a") == .retrying)
         #expect(try await fixture.events().last?.type == EventType.documentRetryScheduled.rawValue)
         #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 200))
-        try await store.movePlannedAttempts(by: -100)
+        try await store.movePlannedAttempts(by: -100, plannedBefore: Date(timeIntervalSince1970: 60))
         #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 100))
         let again = try await store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100))
         #expect(again.map(\.attempts) == [1])
+    }
+
+    @Test(arguments: implementations)
+    func aClockJumpMovesOnlyTheAttemptsPlannedBeforeIt(_ implementation: SendingStoreImplementation) async throws {
+        // The wall clock jumped an hour forward at 1,000: "later" was planned
+        // before (for 1,060, now due at 4,660); "since" was submitted just after,
+        // in the new time, and is due at once.
+        let fixture = try await implementation.make([
+            SeedDocument(id: "later", next: 1_060, state: .retrying, attempts: 1, planned: 1_000),
+            SeedDocument(id: "since", next: 4_601, planned: 4_601),
+            SeedDocument(id: "unknown", next: 1_500, state: .retrying, attempts: 1),
+        ])
+        try await fixture.store.movePlannedAttempts(by: 3_600, plannedBefore: Date(timeIntervalSince1970: 1_001))
+        let now = Date(timeIntervalSince1970: 4_602)
+        #expect(try await fixture.store.claimDue(limit: 10, now: now).map(\.id) == ["since"])
+        #expect(try await fixture.store.nextPlannedAttempt() == Date(timeIntervalSince1970: 4_660))
+        #expect(try await fixture.store.claimDue(limit: 10, now: Date(timeIntervalSince1970: 5_100)).map(\.id) == ["later", "unknown"])
     }
 
     @Test(arguments: implementations)
@@ -158,11 +177,12 @@ struct SQLiteSendingFixture: SendingStoreFixture {
                 try connection.run(
                     """
                     INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
-                        next_attempt_at, deposited_at, submitted_at)
-                    VALUES (?, ?, ?, ?, 1, 'x', 'Supplier', ?, ?, ?, ?, 0, 0)
+                        next_attempt_at, planned_at, deposited_at, submitted_at)
+                    VALUES (?, ?, ?, ?, 1, 'x', 'facture_achat', ?, ?, ?, ?, ?, 0, 0)
                     """,
                     [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
-                     seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null])
+                     seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null,
+                     seed.planned.map { .real($0) } ?? .null])
             }
         }
         try await fixture.setConnectorActive(true)
