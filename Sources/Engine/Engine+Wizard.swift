@@ -48,43 +48,6 @@ public struct WizardState: Codable, Sendable {
     }
 }
 
-public struct MatchedDossier: Codable, Sendable, Equatable {
-    public let dossierId: String
-    public let name: String
-    public let siret: String
-    public let inqomFolderId: Int64
-    public let inqomFolderName: String
-}
-
-public struct UnmatchedDossier: Codable, Sendable, Equatable {
-    public let dossierId: String
-    public let name: String
-    /// missing_attribute, invalid_siret, not_found_in_inqom, ambiguous_in_inqom
-    public let reason: String
-    public let value: String?
-}
-
-/// Several MCF dossiers mapped to one Inqom folder by the same SIRET:
-/// allowed, shown so that an administrator sees it.
-public struct SharedSiret: Codable, Sendable, Equatable {
-    public let siret: String
-    public let dossierIds: [String]
-}
-
-public struct MappingResult: Codable, Sendable {
-    public let matched: [MatchedDossier]
-    public let unmatched: [UnmatchedDossier]
-    public let sharedSirets: [SharedSiret]
-}
-
-public struct SavedMapping: Codable, Sendable {
-    public let siretAttribute: String?
-    public let total: Int
-    public let page: Int
-    public let pageSize: Int
-    public let items: [MatchedDossier]
-}
-
 extension Engine {
     /// Step 2: asks Inqom for a token and its folders; only then stores the
     /// credentials, sealed. Returns how many accounting folders Inqom lists.
@@ -140,36 +103,12 @@ extension Engine {
         } catch {
             throw Self.connectionError(error)
         }
-        let bySiret = Dictionary(grouping: folders.compactMap { folder in folder.siret.map { ($0, folder) } }, by: \.0)
-        let selected = try await catalogStore.selectedDossiers()
-        var matched: [MatchedDossier] = []
-        var unmatched: [UnmatchedDossier] = []
-        for dossier in selected {
-            let (id, name, attributes) = (dossier.id, dossier.name, dossier.attributes)
-            guard let value = attributes[siretAttribute], !value.trimmingCharacters(in: .whitespaces).isEmpty else {
-                unmatched.append(.init(dossierId: id, name: name, reason: "missing_attribute", value: nil))
-                continue
-            }
-            guard let siret = Siret(value) else {
-                unmatched.append(.init(dossierId: id, name: name, reason: "invalid_siret", value: value))
-                continue
-            }
-            let candidates = bySiret[siret.digits] ?? []
-            guard candidates.count == 1, let folder = candidates.first?.1 else {
-                let reason = candidates.isEmpty ? "not_found_in_inqom" : "ambiguous_in_inqom"
-                unmatched.append(.init(dossierId: id, name: name, reason: reason, value: value))
-                continue
-            }
-            matched.append(
-                .init(dossierId: id, name: name, siret: siret.digits, inqomFolderId: folder.id, inqomFolderName: folder.name))
-        }
+        let result = SiretMapping.match(try await catalogStore.selectedDossiers(), by: siretAttribute, to: folders)
         if save {
-            try await connectorStore.saveMapping(matched, siretAttribute: siretAttribute, at: now())
+            try await connectorStore.saveMapping(result.matched, siretAttribute: siretAttribute, at: now())
             changes.notify()
         }
-        let shared = Dictionary(grouping: matched, by: \.siret).filter { $0.value.count > 1 }
-            .map { SharedSiret(siret: $0.key, dossierIds: $0.value.map(\.dossierId)) }.sorted { $0.siret < $1.siret }
-        return MappingResult(matched: matched, unmatched: unmatched, sharedSirets: shared)
+        return result
     }
 
     /// The saved mapping, page by page.
