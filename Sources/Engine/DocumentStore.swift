@@ -31,14 +31,9 @@ struct DocumentQuery: Sendable {
 }
 
 /// `status.summary`'s `inqom`, as far as the documents tell it.
-struct InqomActivity: Sendable, Equatable {
+struct InqomActivity: Sendable {
     var lastSuccessAt: Date?
     var lastError: (at: Date, message: String?)?
-
-    static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.lastSuccessAt == rhs.lastSuccessAt && lhs.lastError?.at == rhs.lastError?.at
-            && lhs.lastError?.message == rhs.lastError?.message
-    }
 }
 
 public struct DocumentCounts: Codable, Sendable, Equatable {
