@@ -5,20 +5,34 @@ import Store
 import Synchronization
 
 /// The Pushdoc engine: the state of one data directory and what can be done
-/// with it. It knows nothing of JSON-RPC; the protocol layer calls it.
+/// with it. It knows nothing of JSON-RPC; the protocol layer calls its
+/// components, which it wires to one another and to storage, and it owns
+/// what runs in the background: the sender, the digest schedule, the event
+/// log's retention.
 public final class Engine: Sendable {
     public static let version = "0.1.0"
     public static let connectorName = "Inqom - Pushdoc API"
 
     public let configuration: EngineConfiguration
     public let startedAt: ContinuousClock.Instant
+    public let catalog: Catalog
+    public let setup: ConnectorSetup
+    public let rules: SendingRules
+    public let intake: Intake
+    public let documents: Documents
+    public let events: EventFeed
+    public let digest: Digest
+
+    /// Holds the data directory's lock for as long as the engine lives.
     let dataDirectory: DataDirectory
     let database: Database
-    let secretBox: SecretBox
     let inqom: InqomSession
     let spool: Spool
-    let readableFiles: ReadableFiles
     let blocking: BlockingWork
+    let sendingStore: any SendingStore
+    let clock: any EngineClock
+    let random: RandomSource
+    let logger: Logger
     /// Signalled after each commit that queued, settled or logged something.
     let changes = ChangeSignal()
     private let senderBox = Mutex<Sender?>(nil)
@@ -28,51 +42,29 @@ public final class Engine: Sendable {
     /// loading the search index): awaited when sending stops.
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     private let stopping = Atomic<Bool>(false)
-    let logger: Logger
-    /// The database as the engine's parts write it, and the stores behind the seams.
-    let storage: StorageAccess
-    let sendingStore: any SendingStore
-    let intakeStore: any IntakeStore
-    let documentStore: any DocumentStore
-    let connectorStore: any ConnectorStore
-    let catalogStore: any CatalogStore
-    let ruleStore: any RuleStore
-    let digestStore: any DigestStore
-    let eventStore: any EventStore
-    let clock: any EngineClock
-    /// A number in -1...1 that spreads each retry (`RetrySchedule`): injected so tests plan exact times.
-    let jitter: @Sendable () -> Double
 
     /// Opens the data directory (lock, master key, database check and
     /// migrations) on threads that may block. Call it once at start.
     public init(
         configuration: EngineConfiguration, environment: [String: String], logger: Logger,
-        clock: any EngineClock = SystemClock(),
-        jitter: @escaping @Sendable () -> Double = { Double.random(in: -1...1) }
+        clock: any EngineClock = SystemClock(), random: RandomSource = .system()
     ) async throws {
         self.startedAt = .now
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
-        self.jitter = jitter
+        self.random = random
         let blocking = BlockingWork(threads: 8)
         self.blocking = blocking
-        let storage = try await blocking.run { try Self.openStorage(configuration, environment: environment) }
-        self.dataDirectory = storage.directory
-        self.secretBox = storage.secretBox
-        self.spool = storage.spool
-        self.database = storage.database
-        self.storage = StorageAccess(database: storage.database, logger: logger)
-        self.sendingStore = SQLiteSendingStore(storage: self.storage)
-        self.intakeStore = SQLiteIntakeStore(storage: self.storage)
-        self.documentStore = SQLiteDocumentStore(storage: self.storage)
+        let opened = try await blocking.run { try Self.openStorage(configuration, environment: environment) }
+        self.dataDirectory = opened.directory
+        self.spool = opened.spool
+        self.database = opened.database
+        let storage = StorageAccess(database: opened.database, logger: logger)
         let search = DossierSearch()
-        self.connectorStore = SQLiteConnectorStore(storage: self.storage, search: search)
-        self.catalogStore = SQLiteCatalogStore(storage: self.storage, search: search)
-        self.ruleStore = SQLiteRuleStore(storage: self.storage)
-        self.digestStore = SQLiteDigestStore(storage: self.storage)
-        self.eventStore = SQLiteEventStore(storage: self.storage)
-        self.readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
+        let connectorStore = SQLiteConnectorStore(storage: storage, search: search)
+        let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
+        self.sendingStore = SQLiteSendingStore(storage: storage)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
             configuration: .init(
@@ -81,7 +73,25 @@ public final class Engine: Sendable {
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: { clock.now })
         self.inqom = InqomSession(client: client, now: { clock.now })
-        try await restoreCredentials()
+        self.catalog = Catalog(store: catalogStore, connectorStore: connectorStore)
+        self.setup = ConnectorSetup(
+            store: connectorStore, catalogStore: catalogStore, inqom: inqom, secretBox: opened.secretBox, clock: clock,
+            changes: changes, logger: logger)
+        self.rules = SendingRules(
+            store: SQLiteRuleStore(storage: storage), catalogStore: catalogStore, calendar: configuration.calendar, clock: clock,
+            random: random)
+        self.intake = Intake(
+            store: SQLiteIntakeStore(storage: storage), spool: opened.spool,
+            readableFiles: ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory),
+            blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
+            changes: changes, logger: logger)
+        self.documents = Documents(store: SQLiteDocumentStore(storage: storage), clock: clock, changes: changes)
+        self.events = EventFeed(store: SQLiteEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
+        self.digest = Digest(
+            store: SQLiteDigestStore(storage: storage), smtp: configuration.smtp,
+            days: DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes),
+            blocking: blocking, clock: clock, changes: changes, logger: logger)
+        try await setup.restoreCredentials()
         try await recoverInterruptedWork()
         logger.info(
             "engine started",
@@ -109,43 +119,12 @@ public final class Engine: Sendable {
         }
     }
 
-    /// Opens the sealed credentials of an earlier `wizard.connect`. A copy
-    /// that cannot be opened (another master key, altered data) is kept for
-    /// the right key but not used: the connector is disconnected with the
-    /// reason `credentials_unreadable`, said in the log and in a
-    /// `connector.state` event, until `wizard.connect` or a restart with the
-    /// right key.
-    private func restoreCredentials() async throws {
-        let settings = try await connectorStore.settings()
-        guard let encoded = settings.sealedCredentials else { return }
-        let readable: Bool
-        do {
-            let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
-            let stored = try JSONDecoder().decode(StoredCredentials.self, from: Data(plain))
-            await inqom.restore(stored.credentials)
-            readable = true
-        } catch {
-            readable = false
-            logger.error(
-                """
-                the stored Inqom credentials do not open with this master key (master.key or PUSHDOC_MASTER_KEY), \
-                or were altered: the connector is disconnected until wizard.connect, or a restart with the right key
-                """,
-                metadata: ["error": "\(error)"])
-        }
-        // Written only when the verdict changes: a usual start commits nothing here.
-        guard readable == settings.credentialsUnreadable else { return }
-        try await connectorStore.update(reason: readable ? nil : "credentials_unreadable", at: now()) { settings, _ in
-            settings.credentialsUnreadable = !readable
-        }
-    }
-
     /// After a crash: uploads that were under way go again (Inqom flags a
     /// resend as Duplicate); the spool is tidied once the engine serves.
     private func recoverInterruptedWork() async throws {
-        let resent = try await sendingStore.requeueInterrupted(at: now())
+        let resent = try await sendingStore.requeueInterrupted(at: clock.now)
         inBackground { await self.recoverSpool() }
-        try await pruneEvents()
+        try await events.prune()
         if resent > 0 { logger.warning("uploads interrupted by a stop are sent again", metadata: ["documents": "\(resent)"]) }
     }
 
@@ -154,22 +133,11 @@ public final class Engine: Sendable {
     /// wait for.
     private func recoverSpool() async {
         do {
-            let spooled = try await documentStore.spoolNamesInUse()
+            let spooled = try await documents.store.spoolNamesInUse()
             let spool = spool
             await blocking.run { spool.recover(keeping: spooled) }
         } catch {
             logger.warning("spool left untidied until the next start", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Drops events past their 30 days: at start, then every hour.
-    func pruneEvents() async throws {
-        _ = try await eventStore.prune(before: EventRetention.cutoff(at: now()))
-    }
-
-    private func runEventRetention() async {
-        while (try? await clock.sleep(for: .seconds(3600))) != nil {
-            _ = await logger.failureLogged("pruning old events") { try await pruneEvents() }
         }
     }
 
@@ -178,18 +146,18 @@ public final class Engine: Sendable {
     public func startSending() {
         inBackground {
             _ = await self.logger.failureLogged("loading the search index") {
-                try await self.searchDossiers(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
+                try await self.catalog.search(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
         }
         let sender = Sender(
             .init(
                 store: sendingStore, inqom: inqom, spool: spool, blocking: blocking, clock: clock,
-                jitter: jitter, configuration: configuration, logger: logger, changes: changes,
-                tokenRefused: { [unowned self] why in try await self.markTokenRefused(why) }))
+                random: random, configuration: configuration, logger: logger, changes: changes,
+                tokenRefused: { [setup] why in try await setup.markTokenRefused(why) }))
         senderBox.withLock { $0 = sender }
         sender.start()
         schedules.withLock {
-            $0 = [Task { await self.runDigestSchedule() }, Task { await self.runEventRetention() }]
+            $0 = [Task { [digest] in await digest.runSchedule() }, Task { [events] in await events.runRetention() }]
         }
     }
 
@@ -241,9 +209,6 @@ public final class Engine: Sendable {
             logger.warning("database not sealed: the next start checks it", metadata: ["error": "\(error)"])
         }
     }
-
-    /// The wall clock's time.
-    func now() -> Date { clock.now }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
 }

@@ -74,10 +74,12 @@ extension EngineConfiguration {
         calendar.timeZone = timeZone
         return calendar
     }
+}
 
-    /// The year and month of an instant in the engine's time zone.
+extension Calendar {
+    /// The year and month of an instant in this calendar's time zone.
     func yearAndMonth(of date: Date) -> (Int, Int) {
-        let parts = calendar.dateComponents([.year, .month], from: date)
+        let parts = dateComponents([.year, .month], from: date)
         return (parts.year ?? 1970, parts.month ?? 1)
     }
 }

@@ -67,7 +67,7 @@ extension SQLiteConnection {
     func events(after seq: Int64, limit: Int) throws -> [Event] {
         try rows("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))]) { row in
             Event(
-                seq: row.int(0), type: row.text(1), at: Engine.timestamp(Date(timeIntervalSince1970: row.double(2))),
+                seq: row.int(0), type: row.text(1), at: Timestamp.text(Date(timeIntervalSince1970: row.double(2))),
                 data: try JSONDecoder().decode([String: EventValue].self, from: Data(row.text(3).utf8)))
         }
     }

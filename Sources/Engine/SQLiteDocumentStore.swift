@@ -48,7 +48,7 @@ struct SQLiteDocumentStore: DocumentStore {
             var document = found.document
             document.history = try connection.rows(
                 "SELECT at, event, detail FROM document_history WHERE document_seq = ? ORDER BY at, rowid", [.integer(found.seq)]
-            ) { .init(at: Engine.timestamp(Date(timeIntervalSince1970: $0.double(0))), event: try $0.word(1), detail: $0.optionalText(2)) }
+            ) { .init(at: Timestamp.text(Date(timeIntervalSince1970: $0.double(0))), event: try $0.word(1), detail: $0.optionalText(2)) }
             return document
         }
     }
@@ -101,7 +101,7 @@ struct SQLiteDocumentStore: DocumentStore {
 
     private static func status(_ row: Row) throws -> (document: DocumentStatus, seq: Int64) {
         func time(_ column: Int32) -> String? {
-            row.isNull(column) ? nil : Engine.timestamp(Date(timeIntervalSince1970: row.double(column)))
+            row.isNull(column) ? nil : Timestamp.text(Date(timeIntervalSince1970: row.double(column)))
         }
         let lastError = row.optionalText(9).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
         let state = try row.word(5, as: DocumentState.self)

@@ -27,7 +27,7 @@ final class Sender: Sendable {
         let spool: Spool
         let blocking: BlockingWork
         let clock: any EngineClock
-        let jitter: @Sendable () -> Double
+        let random: RandomSource
         let configuration: EngineConfiguration
         let logger: Logger
         /// Signalled after each commit; waited on for new documents.
@@ -365,7 +365,7 @@ final class Sender: Sendable {
         switch outcome {
         case .transmitted(let receipt):
             state.withLock { $0.breaker.recordSuccess() }
-            let (year, month) = parts.configuration.yearAndMonth(of: now)
+            let (year, month) = parts.configuration.calendar.yearAndMonth(of: now)
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0
             }.map { $0 + "/" + document.fileName }
@@ -379,7 +379,7 @@ final class Sender: Sendable {
             if !spend {
                 // The circuit was open: this was a probe, Inqom is still down.
                 return .requeued(at: state.withLock { $0.breaker.openUntil } ?? now, detail: "circuit open: \(message)")
-            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: parts.jitter(), retryAfter: retryAfter) {
+            } else if let delay = schedule.delay(afterAttempts: attempts, jitter: parts.random.jitter(), retryAfter: retryAfter) {
                 return .retrying(attempts: attempts, next: now.addingTimeInterval(delay.seconds), message: message, httpStatus: status)
             } else {
                 return .failed(reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", httpStatus: status, attemptsSpent: 1)

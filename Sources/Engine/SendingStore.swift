@@ -71,7 +71,7 @@ enum DocumentChange: Sendable, Equatable {
             return (.documentTransmitted, data)
         case .retrying(let attempts, let next, let message, _):
             data["attempt"] = .number(Int64(attempts))
-            data["nextAttemptAt"] = .text(Engine.timestamp(next))
+            data["nextAttemptAt"] = .text(Timestamp.text(next))
             data["error"] = .text(message)
             return (.documentRetryScheduled, data)
         case .failed(let reason, let message, _, let spent):

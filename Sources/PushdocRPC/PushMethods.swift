@@ -6,12 +6,12 @@ import Synchronization
 /// Binds push, status and events methods to the engine.
 extension PushdocMethods {
     static func registerPush(_ table: inout MethodTable, engine: Engine) {
-        table.register(Submit.self) { params, _ in try await engine.submit(try submission(params)) }
+        table.register(Submit.self) { params, _ in try await engine.intake.submit(try submission(params)) }
         table.register(Retry.self) { params, _ in
             guard params.documentIds != nil || params.all == true || params.dossierId != nil else {
                 throw ResponseError.invalidParams(field: "documentIds", "give documentIds, all: true, or a dossierId")
             }
-            return .init(requeued: try await engine.retry(documentIDs: params.documentIds, dossierID: params.dossierId))
+            return .init(requeued: try await engine.documents.retry(documentIDs: params.documentIds, dossierID: params.dossierId))
         }
         table.register(Drain.self) { params, context in
             let timeout = params.timeoutMs ?? 30_000
@@ -28,23 +28,23 @@ extension PushdocMethods {
             return try await engine.drain(timeout: .milliseconds(context.id == nil ? 0 : timeout), progress: progress)
         }
         table.register(Summary.self) { _, _ in try await engine.summary() }
-        table.register(DocumentStatusMethod.self) { params, _ in try await engine.documentStatus(id: params.documentId) }
+        table.register(DocumentStatusMethod.self) { params, _ in try await engine.documents.status(id: params.documentId) }
         table.register(Documents.self) { params, _ in
-            try await engine.documents(
+            try await engine.documents.list(
                 .init(dossierID: params.dossierId, state: params.state, pathPrefix: params.pathPrefix, cursor: params.cursor,
                       limit: params.limit ?? 100))
         }
         table.register(ListEvents.self) { params, _ in
-            let (events, lastSeq) = try await engine.events(after: params.after ?? 0, limit: params.limit ?? 100)
+            let (events, lastSeq) = try await engine.events.list(after: params.after ?? 0, limit: params.limit ?? 100)
             return .init(events: events, lastSeq: lastSeq)
         }
         let subscriptions = Subscriptions()
         table.register(Subscribe.self) { params, context in
-            let lastSeq = try await engine.events(after: Int64.max - 1, limit: 1).lastSeq
+            let lastSeq = try await engine.events.list(after: Int64.max - 1, limit: 1).lastSeq
             let after = params.after ?? lastSeq
             context.afterReply {
                 subscriptions.start(on: context.connection) {
-                    await engine.followEvents(after: after) { events in
+                    await engine.events.follow(after: after) { events in
                         // A subscriber that does not read its answers gets no more until it does.
                         await context.connection.output.waitForRoom(below: Self.subscriberBacklog)
                         for event in events {

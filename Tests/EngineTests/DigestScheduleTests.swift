@@ -33,31 +33,34 @@ struct DigestScheduleTests {
         }
     }
 
-    @Test func digestTimesFollowParisThroughTheChangesOfHour() async throws {
-        let engine = try await engine(clock: ManualClock("2026-03-28T12:00:00Z"), smtp: nil)
-        #expect(engine.digestInstant("2026-03-28") == (try Date("2026-03-28T06:00:00Z", strategy: .iso8601)))
-        #expect(engine.digestInstant("2026-03-29") == (try Date("2026-03-29T05:00:00Z", strategy: .iso8601)))
-        #expect(engine.digestInstant("2026-10-25") == (try Date("2026-10-25T06:00:00Z", strategy: .iso8601)))
-        #expect(engine.digestInstant("2026-02-30") == nil)
-        let next = engine.nextDigestInstant(after: try Date("2026-03-28T06:30:00Z", strategy: .iso8601))
+    @Test func digestTimesFollowParisThroughTheChangesOfHour() throws {
+        var paris = Calendar(identifier: .gregorian)
+        paris.timeZone = TimeZone(identifier: "Europe/Paris")!
+        let days = DigestCalendar(calendar: paris, digestAtMinutes: 7 * 60)
+        #expect(days.instant(on: "2026-03-28") == (try Date("2026-03-28T06:00:00Z", strategy: .iso8601)))
+        #expect(days.instant(on: "2026-03-29") == (try Date("2026-03-29T05:00:00Z", strategy: .iso8601)))
+        #expect(days.instant(on: "2026-10-25") == (try Date("2026-10-25T06:00:00Z", strategy: .iso8601)))
+        #expect(days.instant(on: "2026-02-30") == nil)
+        let next = days.nextInstant(after: try Date("2026-03-28T06:30:00Z", strategy: .iso8601))
         #expect(next == (try Date("2026-03-29T05:00:00Z", strategy: .iso8601)))
-        let window = engine.digestWindow("2026-03-29")
+        let window = days.window(of: "2026-03-29", now: .distantPast)
         #expect(window.start == (try Date("2026-03-28T05:00:00Z", strategy: .iso8601)))
+        #expect(days.localTime(try Date("2026-03-29T05:00:00Z", strategy: .iso8601)) == "2026-03-29 07:00")
     }
 
     @Test func theScheduleSendsOnceADayAfterDigestTimeEvenAcrossRestarts() async throws {
         let sink = try await SMTPSink()
         let clock = ManualClock("2026-03-29T04:59:00Z")  // 06:59 in Paris, the day summer time starts
         let engine = try await engine(clock: clock, smtp: sink.url)
-        _ = try await engine.upsertDossiers([Dossier(id: "d1", name: "Boulangerie", attributes: [:])])
-        _ = try await engine.selectDossiers(ids: ["d1"], query: nil, selected: true)
-        _ = try await engine.upsertCollaborators([Collaborator(id: "alice", name: "Alice", email: "alice@cabinet.fr", dailyDigest: true, dossierIds: nil)])
+        _ = try await engine.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: [:])])
+        _ = try await engine.catalog.select(ids: ["d1"], query: nil, selected: true)
+        _ = try await engine.digest.upsertCollaborators([Collaborator(id: "alice", name: "Alice", email: "alice@cabinet.fr", dailyDigest: true, dossierIds: nil)])
         try await failDocument(engine, id: "evening", at: "2026-03-28T20:00:00Z")
 
         // One turn of the schedule, as at a start: it looks, sends if due,
         // and is over once it sleeps until its next time.
         func runSchedule() async {
-            let task = Task { await engine.runDigestSchedule() }
+            let task = Task { await engine.digest.runSchedule() }
             await clock.waitUntilSleeping(1)
             task.cancel()
             await task.value

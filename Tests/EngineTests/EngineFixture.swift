@@ -15,13 +15,13 @@ enum EngineFixture {
             retryDelays: [retryDelay], inqomMaxRequestsPerSecond: 0, circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20,
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
         let engine = try await Engine(
-            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, jitter: { 0 })
-        _ = try await engine.upsertDossiers([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
-        _ = try await engine.selectDossiers(ids: ["d1"], query: nil, selected: true)
-        _ = try await engine.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
-        _ = try await engine.mapDossiers(siretAttribute: "SIRET", save: true)
-        _ = try await engine.addRule(depositPath: "Achats", documentType: .factureAchat, archivePath: nil, period: .any)
-        _ = try await engine.finishWizard()
+            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, random: RandomSource(SeededRandom(seed: 18)))
+        _ = try await engine.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
+        _ = try await engine.catalog.select(ids: ["d1"], query: nil, selected: true)
+        _ = try await engine.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
+        _ = try await engine.setup.mapDossiers(siretAttribute: "SIRET", save: true)
+        _ = try await engine.rules.add(depositPath: "Achats", documentType: .factureAchat, archivePath: nil, period: .any)
+        _ = try await engine.setup.finishWizard()
         engine.startSending()
         return engine
     }
@@ -36,7 +36,7 @@ enum EngineFixture {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let seen = engine.changes.generation
-            if try await engine.documentStatus(id: id).state == state { return }
+            if try await engine.documents.status(id: id).state == state { return }
             await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
         }
         Issue.record("document \(id) never became \(state)")

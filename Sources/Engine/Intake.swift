@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import InqomClient
+import Logging
 import Store
 
 /// A document handed over by MCF.
@@ -48,9 +48,21 @@ public struct SubmissionResult: Codable, Sendable {
     public var endpoint: String?
 }
 
-extension Engine {
+/// `push.submit`: a document's bytes made durable in the spool, then judged
+/// and recorded in one transaction.
+public struct Intake: Sendable {
+    let store: any IntakeStore
+    let spool: Spool
+    let readableFiles: ReadableFiles
+    let blocking: BlockingWork
+    let maxFileBytes: Int64
+    let calendar: Calendar
+    let clock: any EngineClock
+    let changes: ChangeSignal
+    let logger: Logger
+
     public func submit(_ submission: Submission) async throws -> SubmissionResult {
-        let segments = Self.cleanPath(submission.path).split(separator: "/")
+        let segments = DossierPath.clean(submission.path).split(separator: "/")
         guard !segments.isEmpty else {
             throw EngineError.invalidParameter(field: "path", message: "must name a file in the dossier tree")
         }
@@ -89,7 +101,7 @@ extension Engine {
     /// Checks and commits one spooled submission; says whether the row
     /// keeps the spool file.
     private func record(_ submission: Submission, entry: Spool.Entry) async throws -> (SubmissionResult, Bool) {
-        let path = Self.cleanPath(submission.path)
+        let path = DossierPath.clean(submission.path)
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         if let size = submission.expectedSize, size != entry.size {
             throw EngineError.contentMismatch(detail: "read \(entry.size) bytes, expected \(size)")
@@ -99,14 +111,14 @@ extension Engine {
         }
         let documentID = submission.documentID
             ?? "doc_" + SHA256.hex(Array("\(submission.dossierID)\n\(path)\n\(entry.sha256)".utf8)).prefix(32)
-        let depositedAt = submission.depositedAt ?? now()
-        let (year, month) = yearAndMonth(of: depositedAt)
+        let depositedAt = submission.depositedAt ?? clock.now
+        let (year, month) = calendar.yearAndMonth(of: depositedAt)
         let document = NewDocument(
             id: documentID, dossierID: submission.dossierID, path: path,
             folder: path.split(separator: "/").dropLast().joined(separator: "/"), fileName: fileName, size: entry.size,
-            sha256: entry.sha256, spoolName: entry.name, depositedAt: depositedAt, submittedAt: now())
+            sha256: entry.sha256, spoolName: entry.name, depositedAt: depositedAt, submittedAt: clock.now)
         let (force, dryRun) = (submission.force, submission.dryRun)
-        let verdict = try await intakeStore.admit(document) { facts in
+        let verdict = try await store.admit(document) { facts in
             try Self.judge(document, on: facts, year: year, month: month, force: force, dryRun: dryRun)
         }
         if verdict.isQueued { changes.notify() }
@@ -153,10 +165,7 @@ extension Engine {
     /// The bytes, durably in the spool: copied from a `file` the engine may
     /// read, or decoded from base64.
     private func spoolIn(_ content: Submission.Content) async throws -> Spool.Entry {
-        let maxBytes = configuration.maxFileBytes
-        let readableFiles = readableFiles
-        let logger = logger
-        let spool = spool
+        let (maxBytes, readableFiles, logger, spool) = (maxFileBytes, readableFiles, logger, spool)
         return try await blocking.run {
             do {
                 switch content {

@@ -1,5 +1,4 @@
 import Foundation
-import Store
 
 /// A sending rule of step 4.
 public struct Rule: Codable, Sendable, Equatable {
@@ -33,20 +32,26 @@ public struct RuleChanges: Sendable {
     }
 }
 
-extension Engine {
-    public func addRule(depositPath: String, documentType: DocumentType, archivePath: String?, period: Rule.Period)
+/// Step 4: the sending rules, checked as the spec says, and the folder
+/// completion that helps write them.
+public struct SendingRules: Sendable {
+    let store: any RuleStore
+    let catalogStore: any CatalogStore
+    let calendar: Calendar
+    let clock: any EngineClock
+    let random: RandomSource
+
+    public func add(depositPath: String, documentType: DocumentType, archivePath: String?, period: Rule.Period)
         async throws -> Rule
     {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max) }
         let rule = Rule(
-            id: "rule_" + Hex.encode(bytes), depositPath: depositPath,
-            documentType: documentType, archivePath: archivePath, period: period, createdAt: Self.timestamp(now()))
+            id: "rule_" + random.hex(bytes: 8), depositPath: depositPath,
+            documentType: documentType, archivePath: archivePath, period: period, createdAt: Timestamp.text(clock.now))
         return try await save(rule, replacing: nil)
     }
 
-    public func updateRule(id: String, _ changes: RuleChanges) async throws -> Rule {
-        guard let current = try await rules().first(where: { $0.id == id }) else { throw EngineError.unknownRule(id: id) }
+    public func update(id: String, _ changes: RuleChanges) async throws -> Rule {
+        guard let current = try await list().first(where: { $0.id == id }) else { throw EngineError.unknownRule(id: id) }
         let rule = Rule(
             id: id, depositPath: changes.depositPath ?? current.depositPath,
             documentType: changes.documentType ?? current.documentType,
@@ -55,12 +60,12 @@ extension Engine {
         return try await save(rule, replacing: id)
     }
 
-    public func deleteRule(id: String) async throws {
-        guard try await ruleStore.delete(id: id) else { throw EngineError.unknownRule(id: id) }
+    public func delete(id: String) async throws {
+        guard try await store.delete(id: id) else { throw EngineError.unknownRule(id: id) }
     }
 
-    public func rules() async throws -> [Rule] {
-        try await ruleStore.rules()
+    public func list() async throws -> [Rule] {
+        try await store.rules()
     }
 
     /// Validates a rule as the spec says, then stores it.
@@ -79,7 +84,7 @@ extension Engine {
             archivePath: rule.archivePath?.precomposedStringWithCanonicalMapping, period: rule.period,
             createdAt: rule.createdAt)
         do {
-            try await ruleStore.save(stored, depositKey: deposit.canonical, replacing: id)
+            try await store.save(stored, depositKey: deposit.canonical, replacing: id)
         } catch is DuplicateRule {
             throw EngineError.invalidRule(
                 field: "depositPath", problem: "duplicate_rule",
@@ -107,9 +112,9 @@ extension Engine {
         guard (1...200).contains(limit) else {
             throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 200")
         }
-        let (year, month) = yearAndMonth(of: now())
+        let (year, month) = calendar.yearAndMonth(of: clock.now)
         let (yearText, monthText) = PathTemplate.texts(year: year, month: month)
-        let wanted = Self.cleanPath(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText))
+        let wanted = DossierPath.clean(PathTemplate.replacingVariables(in: prefix, year: yearText, month: monthText))
         let paths = try await catalogStore.folders(startingWith: wanted, limit: limit)
         var suggestions: [String] = []
         for path in paths {
@@ -122,6 +127,4 @@ extension Engine {
         }
         return Array(suggestions.prefix(limit))
     }
-
-    func yearAndMonth(of date: Date) -> (Int, Int) { configuration.yearAndMonth(of: date) }
 }

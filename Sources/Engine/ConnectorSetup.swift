@@ -1,5 +1,7 @@
 import Foundation
 import InqomClient
+import Logging
+import Store
 
 /// `wizard.state`: where each of the four steps stands.
 public struct WizardState: Codable, Sendable {
@@ -48,7 +50,18 @@ public struct WizardState: Codable, Sendable {
     }
 }
 
-extension Engine {
+/// The connector's setup, steps 2 and 3 of the wizard and what follows:
+/// the Inqom connection and its sealed credentials, the SIRET mapping, the
+/// end of the wizard, pause, and reset.
+public struct ConnectorSetup: Sendable {
+    let store: any ConnectorStore
+    let catalogStore: any CatalogStore
+    let inqom: InqomSession
+    let secretBox: SecretBox
+    let clock: any EngineClock
+    let changes: ChangeSignal
+    let logger: Logger
+
     /// Step 2: asks Inqom for a token and its folders; only then stores the
     /// credentials, sealed. Returns how many accounting folders Inqom lists.
     public func connect(_ credentials: InqomCredentials) async throws -> Int {
@@ -61,11 +74,11 @@ extension Engine {
             throw Self.connectionError(error)
         }
         let sealed = Data(try secretBox.seal(Array(try JSONEncoder().encode(StoredCredentials(credentials))))).base64EncodedString()
-        let connectedAt = Self.timestamp(now())
+        let connectedAt = Timestamp.text(clock.now)
         // The session first: once the write below makes the connector active,
         // a worker may ask for a token, and must not ask with the old password.
         await inqom.connect(credentials, token: token)
-        try await connectorStore.update(reason: nil, at: now()) { settings, _ in
+        try await store.update(reason: nil, at: clock.now) { settings, _ in
             settings.sealedCredentials = sealed
             settings.login = credentials.login
             settings.connectedAt = connectedAt
@@ -79,12 +92,43 @@ extension Engine {
 
     /// Forgets the credentials and tokens.
     public func disconnect() async throws {
-        try await connectorStore.update(reason: "wizard.disconnect", at: now()) { settings, _ in
+        try await store.update(reason: "wizard.disconnect", at: clock.now) { settings, _ in
             settings.sealedCredentials = nil
             settings.login = nil
             settings.connectedAt = nil
         }
         await inqom.forget()
+    }
+
+    /// Opens the sealed credentials of an earlier `wizard.connect`, at start.
+    /// A copy that cannot be opened (another master key, altered data) is
+    /// kept for the right key but not used: the connector is disconnected
+    /// with the reason `credentials_unreadable`, said in the log and in a
+    /// `connector.state` event, until `wizard.connect` or a restart with the
+    /// right key.
+    func restoreCredentials() async throws {
+        let settings = try await store.settings()
+        guard let encoded = settings.sealedCredentials else { return }
+        let readable: Bool
+        do {
+            let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
+            let stored = try JSONDecoder().decode(StoredCredentials.self, from: Data(plain))
+            await inqom.restore(stored.credentials)
+            readable = true
+        } catch {
+            readable = false
+            logger.error(
+                """
+                the stored Inqom credentials do not open with this master key (master.key or PUSHDOC_MASTER_KEY), \
+                or were altered: the connector is disconnected until wizard.connect, or a restart with the right key
+                """,
+                metadata: ["error": "\(error)"])
+        }
+        // Written only when the verdict changes: a usual start commits nothing here.
+        guard readable == settings.credentialsUnreadable else { return }
+        try await store.update(reason: readable ? nil : "credentials_unreadable", at: clock.now) { settings, _ in
+            settings.credentialsUnreadable = !readable
+        }
     }
 
     /// Step 3: matches the selected dossiers to Inqom's accounting folders by
@@ -97,15 +141,16 @@ extension Engine {
         }
         let folders: [AccountingFolder]
         do {
+            let client = inqom.client
             folders = try await inqom.withToken { token throws(InqomError) in
-                try await self.inqom.client.accountingFolders(token: token)
+                try await client.accountingFolders(token: token)
             }
         } catch {
             throw Self.connectionError(error)
         }
         let result = SiretMapping.match(try await catalogStore.selectedDossiers(), by: siretAttribute, to: folders)
         if save {
-            try await connectorStore.saveMapping(result.matched, siretAttribute: siretAttribute, at: now())
+            try await store.saveMapping(result.matched, siretAttribute: siretAttribute, at: clock.now)
             changes.notify()
         }
         return result
@@ -113,19 +158,24 @@ extension Engine {
 
     /// The saved mapping, page by page.
     public func savedMapping(paging: Paging) async throws -> SavedMapping {
-        try await connectorStore.savedMapping(paging: paging)
+        try await store.savedMapping(paging: paging)
+    }
+
+    /// The connector's state, as `status.summary` shows it.
+    public func status() async throws -> ConnectorStatus {
+        try await store.status()
     }
 
     public func wizardState() async throws -> WizardState {
-        let settings = try await connectorStore.settings()
-        let progress = try await connectorStore.progress()
+        let settings = try await store.settings()
+        let progress = try await store.progress()
         return WizardState(settings: settings, progress: progress)
     }
 
     /// The end of the wizard: sending starts, or the missing steps are named.
     public func finishWizard() async throws -> ConnectorState {
-        let finishedAt = Self.timestamp(now())
-        let state = try await connectorStore.update(reason: nil, at: now()) { settings, progress in
+        let finishedAt = Timestamp.text(clock.now)
+        let state = try await store.update(reason: nil, at: clock.now) { settings, progress in
             let missing = WizardState(settings: settings, progress: try progress()).missing
             guard missing.isEmpty else { throw EngineError.wizardIncomplete(missing: missing) }
             settings.finishedAt = finishedAt
@@ -135,7 +185,7 @@ extension Engine {
     }
 
     public func setPaused(_ paused: Bool) async throws -> ConnectorState {
-        let state = try await connectorStore.update(reason: nil, at: now()) { settings, _ in settings.paused = paused }
+        let state = try await store.update(reason: nil, at: clock.now) { settings, _ in settings.paused = paused }
         changes.notify()
         return state
     }
@@ -143,13 +193,13 @@ extension Engine {
     /// Inqom refused the stored credentials (invalid_grant, invalid_client):
     /// nothing is sent until `wizard.connect` succeeds again.
     func markTokenRefused(_ why: String) async throws {
-        try await connectorStore.update(reason: "inqom_refused_credentials", at: now()) { settings, _ in settings.tokenRefused = true }
+        try await store.update(reason: "inqom_refused_credentials", at: clock.now) { settings, _ in settings.tokenRefused = true }
         logger.error("Inqom refused the stored credentials: connector disconnected", metadata: ["error": "\(why)"])
     }
 
     /// Wipes configuration and credentials; the catalog, documents and events stay.
-    public func resetConnector() async throws {
-        try await connectorStore.reset(at: now())
+    public func reset() async throws {
+        try await store.reset(at: clock.now)
         await inqom.forget()
     }
 
@@ -160,10 +210,6 @@ extension Engine {
         case let inqomError as InqomError: EngineError.inqomUnreachable(detail: inqomError.description)
         default: error
         }
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
 
