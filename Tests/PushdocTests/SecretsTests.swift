@@ -179,10 +179,10 @@ struct SecretsTests {
         #expect(line.contains("wizard.connect"))
         let events = try await harness.events()
         #expect(events.contains { $0["type"] as? String == "connector.state" && ($0["data"] as? [String: Any])?["reason"] as? String == "credentials_unreadable" })
-        // Nothing is sent with credentials that did not open; a new connect resumes.
-        _ = try await harness.submit("d1", "Achats/waits.pdf", content: "waits")
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try await harness.standIn.uploads().isEmpty)
+        // The document waits (that a disconnected connector sends nothing is
+        // `ConnectorStateSendingTests`, on a test clock); a new connect resumes.
+        let waiting = try await harness.submit("d1", "Achats/waits.pdf", content: "waits")
+        #expect(waiting.string("result", "state") == "queued")
         _ = try await harness.expectResult("wizard.connect", #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#)
         #expect(try await harness.drain().int("result", "documents", "transmitted") == 1)
         #expect(try await harness.call("status.summary").at("result", "connector", "reason") == nil)
