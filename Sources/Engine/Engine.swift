@@ -60,11 +60,13 @@ public final class Engine: Sendable {
         self.dataDirectory = opened.directory
         self.spool = opened.spool
         self.database = opened.database
-        let storage = StorageAccess(database: opened.database, logger: logger)
-        let search = DossierSearch()
-        let connectorStore = SQLiteConnectorStore(storage: storage, search: search)
+        let storage = StorageAccess(database: opened.database, logger: logger, now: { clock.now })
+        // Version 2's connectors reach the protocol in a later step; until then every call is the default connector's.
+        let connector = ConnectorName.default
+        let search = DossierSearch(of: connector)
+        let connectorStore = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
         let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
-        self.sendingStore = SQLiteSendingStore(storage: storage)
+        self.sendingStore = SQLiteSendingStore(storage: storage, connector: connector)
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
             configuration: .init(
@@ -78,17 +80,17 @@ public final class Engine: Sendable {
             store: connectorStore, catalogStore: catalogStore, inqom: inqom, secretBox: opened.secretBox, clock: clock,
             changes: changes, logger: logger)
         self.rules = SendingRules(
-            store: SQLiteRuleStore(storage: storage), catalogStore: catalogStore, calendar: configuration.calendar, clock: clock,
+            store: SQLiteRuleStore(storage: storage, connector: connector), catalogStore: catalogStore, calendar: configuration.calendar, clock: clock,
             random: random)
         self.intake = Intake(
-            store: SQLiteIntakeStore(storage: storage), spool: opened.spool,
+            store: SQLiteIntakeStore(storage: storage, connector: connector), spool: opened.spool,
             readableFiles: ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory),
             blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
             changes: changes, logger: logger)
-        self.documents = Documents(store: SQLiteDocumentStore(storage: storage), clock: clock, changes: changes)
+        self.documents = Documents(store: SQLiteDocumentStore(storage: storage, connector: connector), clock: clock, changes: changes)
         self.events = EventFeed(store: SQLiteEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
         self.digest = Digest(
-            store: SQLiteDigestStore(storage: storage), smtp: configuration.smtp,
+            store: SQLiteDigestStore(storage: storage, connector: connector), smtp: configuration.smtp,
             days: DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes),
             blocking: blocking, clock: clock, changes: changes, logger: logger)
         try await setup.restoreCredentials()
@@ -218,6 +220,8 @@ public final class Engine: Sendable {
 struct StorageAccess: Sendable {
     let database: Database
     let logger: Logger
+    /// The engine's wall clock, for rows that note when they were created.
+    let now: @Sendable () -> Date
 
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {

@@ -10,18 +10,18 @@ public struct EventFeed: Sendable {
     let changes: ChangeSignal
     let logger: Logger
 
-    public func list(after seq: Int64, limit: Int) async throws -> (events: [Event], lastSeq: Int64) {
+    public func list(after seq: Int64, of connector: ConnectorName? = nil, limit: Int) async throws -> (events: [Event], lastSeq: Int64) {
         guard (1...1000).contains(limit) else {
             throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
         }
-        return (try await store.events(after: seq, limit: limit), try await store.lastSeq())
+        return (try await store.events(after: seq, of: connector, limit: limit), try await store.lastSeq())
     }
 
     /// Streams events after `seq` to `deliver`, in order, then the new ones
     /// as they are committed, until the task is cancelled. `deliver` may wait
     /// (a subscriber not reading): the log is durable, the stream resumes
     /// where it stopped.
-    public func follow(after seq: Int64, deliver: @Sendable ([Event]) async -> Void) async {
+    public func follow(after seq: Int64, of connector: ConnectorName? = nil, deliver: @Sendable ([Event]) async -> Void) async {
         var last = seq
         while !Task.isCancelled {
             let seen = changes.generation
@@ -30,7 +30,7 @@ public struct EventFeed: Sendable {
             // A stream whose client has gone skips its query if it is still queued behind others'.
             let abandoned = Atomic<Bool>(false)
             let read = try? await withTaskCancellationHandler {
-                try await store.eventsForFollower(after: from, limit: Self.eventBatch) { abandoned.load(ordering: .relaxed) }
+                try await store.eventsForFollower(after: from, of: connector, limit: Self.eventBatch) { abandoned.load(ordering: .relaxed) }
             } onCancel: {
                 abandoned.store(true, ordering: .relaxed)
             }

@@ -8,6 +8,7 @@ public struct Event: Sendable, Codable {
     public let seq: Int64
     public let type: String
     public let at: String
+    public let connector: String
     public let data: [String: EventValue]
 }
 
@@ -59,16 +60,23 @@ public enum EventValue: Sendable, Codable, Equatable {
 extension SQLiteConnection {
     /// Appends an event inside the caller's transaction: it commits with the
     /// state change it tells of, or not at all.
-    func appendEvent(_ type: EventType, at date: Date, _ data: [String: EventValue]) throws {
-        try run("INSERT INTO events (type, at, data) VALUES (?, ?, ?)", [.word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
+    func appendEvent(_ type: EventType, of connector: ConnectorName, at date: Date, _ data: [String: EventValue]) throws {
+        try run(
+            "INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)",
+            [connector.sql, .word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
     }
 
-    /// Events after `seq`, oldest first, inside the caller's transaction.
-    func events(after seq: Int64, limit: Int) throws -> [Event] {
-        try rows("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", [.integer(seq), .integer(Int64(limit))]) { row in
+    /// Events after `seq`, oldest first (of one connector, or of all), inside the caller's transaction.
+    func events(after seq: Int64, of connector: ConnectorName?, limit: Int) throws -> [Event] {
+        let (filter, bindings): (String, [SQLValue]) =
+            connector.map { ("connector = ? AND ", [$0.sql]) } ?? ("", [])
+        return try rows(
+            "SELECT seq, type, at, connector, data FROM events WHERE \(filter)seq > ? ORDER BY seq LIMIT ?",
+            bindings + [.integer(seq), .integer(Int64(limit))]
+        ) { row in
             Event(
                 seq: row.int(0), type: row.text(1), at: Timestamp.text(Date(timeIntervalSince1970: row.double(2))),
-                data: try JSONDecoder().decode([String: EventValue].self, from: Data(row.text(3).utf8)))
+                connector: row.text(3), data: try JSONDecoder().decode([String: EventValue].self, from: Data(row.text(4).utf8)))
         }
     }
 }

@@ -6,12 +6,12 @@ import Foundation
 /// implementation; `EventStoreTests` says what any must do.
 protocol EventStore: Sendable {
     /// Events after `seq`, oldest first, at most `limit`.
-    func events(after seq: Int64, limit: Int) async throws -> [Event]
+    func events(after seq: Int64, of connector: ConnectorName?, limit: Int) async throws -> [Event]
     /// The same for a follower (`events.subscribe`), read apart from
     /// requests so that neither waits behind the other. `abandoned` is asked
     /// when the read's turn comes: a follower whose client has gone reads
     /// nothing.
-    func eventsForFollower(after seq: Int64, limit: Int, abandoned: @escaping @Sendable () -> Bool) async throws -> [Event]
+    func eventsForFollower(after seq: Int64, of connector: ConnectorName?, limit: Int, abandoned: @escaping @Sendable () -> Bool) async throws -> [Event]
     /// The newest event's `seq`, pruned or not; 0 before the first event.
     func lastSeq() async throws -> Int64
     /// Drops the events older than `date`; says how many.

@@ -7,6 +7,7 @@ import Synchronization
 struct SQLiteCatalogStore: CatalogStore {
     let storage: StorageAccess
     let search: DossierSearch
+    var connector: ConnectorName { search.connector }
 
     func upsert(_ dossiers: [Dossier]) async throws -> Int {
         var rows: [[SQLValue]] = []
@@ -16,15 +17,17 @@ struct SQLiteCatalogStore: CatalogStore {
             let searchable = ([dossier.name] + dossier.attributes.keys.sorted().compactMap { dossier.attributes[$0] })
                 .map(TextFolding.fold).joined(separator: "\n")
             let sortKey = TextFolding.fold(dossier.name)
-            rows.append([.text(dossier.id), .text(dossier.name), .text(sortKey), .text(searchable), .text(attributes)])
+            rows.append([connector.sql, .text(dossier.id), .text(dossier.name), .text(sortKey), .text(searchable), .text(attributes)])
             entries.append(.init(id: dossier.id, sortKey: Array(sortKey.utf8), text: Array(searchable.utf8), selected: false))
         }
+        let (connector, now) = (connector, storage.now())
         return try await search.write(storage) { [rows, entries] connection, index in
+            if !rows.isEmpty { try connection.noteConnector(connector, at: now) }
             for row in rows {
                 try connection.run(
                     """
-                    INSERT INTO dossiers (id, name, sort_key, search_text, attributes) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, sort_key = excluded.sort_key,
+                    INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (connector, id) DO UPDATE SET name = excluded.name, sort_key = excluded.sort_key,
                         search_text = excluded.search_text, attributes = excluded.attributes
                     """, row)
             }
@@ -34,11 +37,11 @@ struct SQLiteCatalogStore: CatalogStore {
     }
 
     func remove(ids: [String]) async throws -> Int {
-        try await search.write(storage) { connection, index in
+        try await search.write(storage) { [connector] connection, index in
             var removed = 0
             for id in ids {
-                try connection.run("DELETE FROM mapping WHERE dossier_id = ?", [.text(id)])
-                removed += try connection.run("DELETE FROM dossiers WHERE id = ?", [.text(id)])
+                try connection.run("DELETE FROM mapping WHERE connector = ? AND dossier_id = ?", [connector.sql, .text(id)])
+                removed += try connection.run("DELETE FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(id)])
             }
             index?.remove(ids)
             return removed
@@ -46,26 +49,29 @@ struct SQLiteCatalogStore: CatalogStore {
     }
 
     func select(ids: [String], _ selected: Bool) async throws -> Int {
-        try await search.write(storage) { connection, index in
+        try await search.write(storage) { [connector] connection, index in
             var unknown: [String] = []
             for id in ids
-            where try connection.run("UPDATE dossiers SET selected = ? WHERE id = ?", [.integer(selected ? 1 : 0), .text(id)]) == 0 {
+            where try connection.run(
+                "UPDATE dossiers SET selected = ? WHERE connector = ? AND id = ?", [.integer(selected ? 1 : 0), connector.sql, .text(id)]) == 0
+            {
                 unknown.append(id)
             }
             // Nothing changes when an id is unknown: the transaction rolls back.
             if !unknown.isEmpty { throw EngineError.unknownDossiers(ids: Array(unknown.prefix(20))) }
             index?.select(ids: ids, selected)
-            return try Self.selectedCount(connection)
+            return try Self.selectedCount(connection, of: connector)
         }
     }
 
     func select(matching query: String, _ selected: Bool) async throws -> Int {
         let needle = TextFolding.fold(query)
-        return try await search.write(storage) { connection, index in
+        return try await search.write(storage) { [connector] connection, index in
             try connection.run(
-                "UPDATE dossiers SET selected = ? WHERE instr(search_text, ?) > 0", [.integer(selected ? 1 : 0), .text(needle)])
+                "UPDATE dossiers SET selected = ? WHERE connector = ? AND instr(search_text, ?) > 0",
+                [.integer(selected ? 1 : 0), connector.sql, .text(needle)])
             index?.select(matching: Array(needle.utf8), selected)
-            return try Self.selectedCount(connection)
+            return try Self.selectedCount(connection, of: connector)
         }
     }
 
@@ -74,52 +80,61 @@ struct SQLiteCatalogStore: CatalogStore {
         let (total, ids) = index.search(
             needle: Array(TextFolding.fold(query).utf8), selectedOnly: selectedOnly, offset: paging.offset, limit: paging.pageSize)
         let idList = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
-        let found = try await storage.read { connection in
-            try connection.rows(Self.select + " WHERE id IN (SELECT value FROM json_each(?))", [.text(idList)], Self.dossier)
+        let found = try await storage.read { [connector] connection in
+            try connection.rows(
+                Self.select + " WHERE connector = ? AND id IN (SELECT value FROM json_each(?))", [connector.sql, .text(idList)], Self.dossier)
         }
         let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
         return Page(total: total, page: paging.page, pageSize: paging.pageSize, items: ids.compactMap { byID[$0] })
     }
 
     func selectedDossiers() async throws -> [Dossier] {
-        try await storage.read { connection in
-            try connection.rows(Self.select + " WHERE selected = 1 ORDER BY sort_key, id", [], Self.dossier)
+        try await storage.read { [connector] connection in
+            try connection.rows(Self.select + " WHERE connector = ? AND selected = 1 ORDER BY sort_key, id", [connector.sql], Self.dossier)
         }
     }
 
     func attributes() async throws -> [AttributeUsage] {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             try connection.rows(
                 """
                 SELECT attribute.key, count(*) FROM dossiers, json_each(dossiers.attributes) AS attribute
-                GROUP BY attribute.key ORDER BY attribute.key
-                """
+                WHERE dossiers.connector = ? GROUP BY attribute.key ORDER BY attribute.key
+                """, [connector.sql]
             ) { AttributeUsage(name: $0.text(0), dossierCount: Int($0.int(1))) }
         }
     }
 
     func carries(attribute: String) async throws -> Bool {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             try connection.count(
-                "SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute WHERE attribute.key = ?)",
-                [.text(attribute)]) == 1
+                """
+                SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute
+                    WHERE dossiers.connector = ? AND attribute.key = ?)
+                """, [connector.sql, .text(attribute)]) == 1
         }
     }
 
     func addFolders(_ paths: [String]) async throws {
-        try await storage.write { connection in
+        let now = storage.now()
+        try await storage.write { [connector] connection in
+            if !paths.isEmpty { try connection.noteConnector(connector, at: now) }
             for path in paths {
                 try connection.run(
-                    "INSERT OR IGNORE INTO catalog_folders (path, folded) VALUES (?, ?)", [.text(path), .text(TextFolding.fold(path))])
+                    "INSERT OR IGNORE INTO catalog_folders (connector, path, folded) VALUES (?, ?, ?)",
+                    [connector.sql, .text(path), .text(TextFolding.fold(path))])
             }
         }
     }
 
     func folders(startingWith prefix: String, limit: Int) async throws -> [String] {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             try connection.rows(
-                "SELECT path FROM catalog_folders WHERE folded >= ?1 AND folded < ?1 || char(1114111) ORDER BY folded LIMIT ?2",
-                [.text(TextFolding.fold(prefix)), .integer(Int64(limit))]
+                """
+                SELECT path FROM catalog_folders WHERE connector = ?3 AND folded >= ?1 AND folded < ?1 || char(1114111)
+                ORDER BY folded LIMIT ?2
+                """,
+                [.text(TextFolding.fold(prefix)), .integer(Int64(limit)), connector.sql]
             ) { $0.text(0) }
         }
     }
@@ -131,8 +146,8 @@ struct SQLiteCatalogStore: CatalogStore {
         return Dossier(id: row.text(0), name: row.text(1), attributes: attributes, selected: row.int(3) == 1)
     }
 
-    private static func selectedCount(_ connection: SQLiteConnection) throws -> Int {
-        try connection.count("SELECT count(*) FROM dossiers WHERE selected = 1")
+    private static func selectedCount(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> Int {
+        try connection.count("SELECT count(*) FROM dossiers WHERE connector = ? AND selected = 1", [connector.sql])
     }
 }
 
@@ -140,9 +155,12 @@ struct SQLiteCatalogStore: CatalogStore {
 /// `dossiers` table, shared by the SQLite stores that change dossiers or
 /// their selection.
 final class DossierSearch: Sendable {
+    let connector: ConnectorName
     private let index = CatalogIndex()
     /// Read and set on the writer queue, so no change slips between a load and its use.
     private let loaded = Atomic<Bool>(false)
+
+    init(of connector: ConnectorName) { self.connector = connector }
 
     /// A write that changes the catalog: `body` gets the index when it is
     /// loaded, to change it alike. If the transaction fails, the index is
@@ -165,7 +183,9 @@ final class DossierSearch: Sendable {
         if loaded.load(ordering: .acquiring) { return index }
         try await storage.write { connection in
             guard !self.loaded.load(ordering: .acquiring) else { return }
-            let entries = try connection.rows("SELECT id, sort_key, search_text, selected FROM dossiers") { row in
+            let entries = try connection.rows(
+                "SELECT id, sort_key, search_text, selected FROM dossiers WHERE connector = ?", [self.connector.sql]
+            ) { row in
                 CatalogIndex.Entry(
                     id: row.text(0), sortKey: Array(row.text(1).utf8), text: Array(row.text(2).utf8), selected: row.int(3) == 1)
             }

@@ -6,18 +6,21 @@ import Store
 /// `documents_failed` serves it.
 struct SQLiteDigestStore: DigestStore {
     let storage: StorageAccess
+    let connector: ConnectorName
 
     func upsert(_ collaborators: [Collaborator]) async throws {
         let rows: [[SQLValue]] = try collaborators.map { collaborator in
-            [.text(collaborator.id), .text(collaborator.name), .text(collaborator.email), .integer(collaborator.dailyDigest ? 1 : 0),
+            [connector.sql, .text(collaborator.id), .text(collaborator.name), .text(collaborator.email), .integer(collaborator.dailyDigest ? 1 : 0),
              try collaborator.dossierIds.map { .text(try Self.json($0)) } ?? .null]
         }
-        try await storage.write { connection in
+        let now = storage.now()
+        try await storage.write { [connector] connection in
+            if !rows.isEmpty { try connection.noteConnector(connector, at: now) }
             for row in rows {
                 try connection.run(
                     """
-                    INSERT INTO collaborators (id, name, email, daily_digest, dossier_ids) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                    INSERT INTO collaborators (connector, id, name, email, daily_digest, dossier_ids) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (connector, id) DO UPDATE SET name = excluded.name, email = excluded.email,
                         daily_digest = excluded.daily_digest, dossier_ids = excluded.dossier_ids
                     """, row)
             }
@@ -25,16 +28,19 @@ struct SQLiteDigestStore: DigestStore {
     }
 
     func remove(collaboratorIDs: [String]) async throws -> Int {
-        try await storage.write { connection in
-            try collaboratorIDs.reduce(0) { $0 + (try connection.run("DELETE FROM collaborators WHERE id = ?", [.text($1)])) }
+        try await storage.write { [connector] connection in
+            try collaboratorIDs.reduce(0) {
+                $0 + (try connection.run("DELETE FROM collaborators WHERE connector = ? AND id = ?", [connector.sql, .text($1)]))
+            }
         }
     }
 
     func collaborators(id: String?) async throws -> [Collaborator] {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             try connection.rows(
-                "SELECT id, name, email, daily_digest, dossier_ids FROM collaborators" + (id == nil ? "" : " WHERE id = ?") + " ORDER BY id",
-                id.map { [.text($0)] } ?? []
+                "SELECT id, name, email, daily_digest, dossier_ids FROM collaborators WHERE connector = ?"
+                    + (id == nil ? "" : " AND id = ?") + " ORDER BY id",
+                [connector.sql] + (id.map { [.text($0)] } ?? [])
             ) { row in
                 Collaborator(
                     id: row.text(0), name: row.text(1), email: row.text(2), dailyDigest: row.int(3) == 1,
@@ -44,12 +50,12 @@ struct SQLiteDigestStore: DigestStore {
     }
 
     func failures(of dossierIDs: [String]?, failedIn window: DateInterval) async throws -> [FailedDocument] {
-        var bindings: [SQLValue] = [.real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
+        var bindings: [SQLValue] = [connector.sql, .real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
         if let dossierIDs { bindings.append(.text(try Self.json(dossierIDs))) }
         let sql = """
             SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
-            FROM documents doc JOIN dossiers d ON d.id = doc.dossier_id
-            WHERE doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ?
+            FROM documents doc JOIN dossiers d ON d.connector = doc.connector AND d.id = doc.dossier_id
+            WHERE doc.connector = ? AND doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ?
                 AND \(dossierIDs == nil ? "d.selected = 1" : "d.id IN (SELECT value FROM json_each(?))")
             ORDER BY d.sort_key, doc.path
             """
@@ -67,35 +73,37 @@ struct SQLiteDigestStore: DigestStore {
     }
 
     func wasSent(to collaboratorID: String, day: String) async throws -> Bool {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             try connection.count(
-                "SELECT count(*) FROM digests_sent WHERE collaborator_id = ? AND day = ?", [.text(collaboratorID), .text(day)]) > 0
+                "SELECT count(*) FROM digests_sent WHERE connector = ? AND collaborator_id = ? AND day = ?",
+                [connector.sql, .text(collaboratorID), .text(day)]) > 0
         }
     }
 
     func recordSent(to collaboratorID: String, day: String, failures: Int, at now: Date) async throws {
-        try await storage.write { connection in
+        try await storage.write { [connector] connection in
             try connection.run(
                 """
-                INSERT INTO digests_sent (collaborator_id, day, sent_at, failures) VALUES (?, ?, ?, ?)
-                ON CONFLICT(collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
-                """, [.text(collaboratorID), .text(day), .real(now.timeIntervalSince1970), .integer(Int64(failures))])
+                INSERT INTO digests_sent (connector, collaborator_id, day, sent_at, failures) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (connector, collaborator_id, day) DO UPDATE SET sent_at = excluded.sent_at, failures = excluded.failures
+                """, [connector.sql, .text(collaboratorID), .text(day), .real(now.timeIntervalSince1970), .integer(Int64(failures))])
             try connection.appendEvent(
-                .digestSent, at: now, ["collaboratorId": .text(collaboratorID), "date": .text(day), "failures": .number(Int64(failures))])
+                .digestSent, of: connector, at: now, ["collaboratorId": .text(collaboratorID), "date": .text(day), "failures": .number(Int64(failures))])
         }
     }
 
     func lastScheduledRun() async throws -> (day: String, at: String)? {
         try await storage.read { connection in
-            guard let day = try connection.setting(.digestLastScheduledDay) else { return nil }
-            return (day, try connection.setting(.digestLastRunAt) ?? "")
+            guard let day = try connection.setting(.digestLastScheduledDay, of: .engineWide) else { return nil }
+            return (day, try connection.setting(.digestLastRunAt, of: .engineWide) ?? "")
         }
     }
 
     func recordScheduledRun(day: String, at: String) async throws {
+        let now = storage.now()
         try await storage.write { connection in
-            try connection.setSetting(.digestLastScheduledDay, day)
-            try connection.setSetting(.digestLastRunAt, at)
+            try connection.setSetting(.digestLastScheduledDay, day, of: .engineWide, at: now)
+            try connection.setSetting(.digestLastRunAt, at, of: .engineWide, at: now)
         }
     }
 

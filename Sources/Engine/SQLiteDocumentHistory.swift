@@ -6,7 +6,7 @@ import Store
 extension SQLiteConnection {
     /// A failed document back to the queue with a fresh attempt budget,
     /// said in the event log as when it was first queued.
-    func requeue(_ seq: Int64, at date: Date, because cause: QueueCause, detail: String) throws {
+    func requeue(_ seq: Int64, of connector: ConnectorName, at date: Date, because cause: QueueCause, detail: String) throws {
         try run(
             "UPDATE documents SET state = ?, reason = NULL, attempts = 0, next_attempt_at = ?2, planned_at = ?2, failed_at = NULL WHERE seq = ?3",
             [.word(DocumentState.queued), .real(date.timeIntervalSince1970), .integer(seq)])
@@ -14,12 +14,14 @@ extension SQLiteConnection {
         for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {
             ($0.text(0), $0.text(1), $0.text(2))
         }) {
-            try appendQueuedEvent(documentID: id, dossierID: dossierID, path: path, cause: cause, at: date)
+            try appendQueuedEvent(documentID: id, dossierID: dossierID, path: path, of: connector, cause: cause, at: date)
         }
     }
 
-    func appendQueuedEvent(documentID: String, dossierID: String, path: String, cause: QueueCause, at date: Date) throws {
-        try appendEvent(.documentQueued, at: date, [
+    func appendQueuedEvent(
+        documentID: String, dossierID: String, path: String, of connector: ConnectorName, cause: QueueCause, at date: Date
+    ) throws {
+        try appendEvent(.documentQueued, of: connector, at: date, [
             "documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path), "cause": .text(cause.rawValue),
         ])
     }

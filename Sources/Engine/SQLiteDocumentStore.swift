@@ -5,14 +5,15 @@ import Store
 /// `document_counts` table that triggers keep, not from a scan.
 struct SQLiteDocumentStore: DocumentStore {
     let storage: StorageAccess
+    let connector: ConnectorName
 
     func counts() async throws -> DocumentCounts {
-        try await storage.read { try Self.counts($0) }
+        try await storage.read { [connector] in try Self.counts($0, of: connector) }
     }
 
-    static func counts(_ connection: SQLiteConnection) throws -> DocumentCounts {
+    static func counts(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> DocumentCounts {
         var counts = DocumentCounts()
-        try connection.query("SELECT state, count FROM document_counts") { row in
+        try connection.query("SELECT state, count FROM document_counts WHERE connector = ?", [connector.sql]) { row in
             let count = Int(row.int(1))
             switch try row.word(0, as: DocumentState.self) {
             case .queued: counts.queued = count
@@ -28,23 +29,29 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     func lastActivity() async throws -> InqomActivity {
-        try await storage.read { connection in
+        try await storage.read { [connector] connection in
             let lastSuccess = try connection.rows(
-                "SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted WHERE transmitted_at IS NOT NULL"
+                """
+                SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted
+                WHERE connector = ? AND transmitted_at IS NOT NULL
+                """, [connector.sql]
             ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }.first ?? nil
             let lastError = try connection.rows(
                 """
-                SELECT at, detail FROM document_history INDEXED BY document_history_errors
-                WHERE event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) ORDER BY at DESC, rowid DESC LIMIT 1
-                """
+                SELECT h.at, h.detail FROM document_history h INDEXED BY document_history_errors
+                JOIN documents d ON d.seq = h.document_seq
+                WHERE h.event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) AND d.connector = ?
+                ORDER BY h.at DESC, h.rowid DESC LIMIT 1
+                """, [connector.sql]
             ) { (at: Date(timeIntervalSince1970: $0.double(0)), message: $0.optionalText(1)) }.first
             return InqomActivity(lastSuccessAt: lastSuccess, lastError: lastError)
         }
     }
 
     func document(id: String) async throws -> DocumentStatus? {
-        try await storage.read { connection in
-            guard let found = try connection.rows(Self.select + " WHERE id = ?", [.text(id)], Self.status).first else { return nil }
+        try await storage.read { [connector] connection in
+            guard let found = try connection.rows(Self.select + " WHERE connector = ? AND id = ?", [connector.sql, .text(id)], Self.status).first
+            else { return nil }
             var document = found.document
             document.history = try connection.rows(
                 "SELECT at, event, detail FROM document_history WHERE document_seq = ? ORDER BY at, rowid", [.integer(found.seq)]
@@ -54,8 +61,8 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     func page(_ query: DocumentQuery, after: Int64, limit: Int) async throws -> (items: [DocumentStatus], next: Int64?) {
-        var conditions = ["seq > ?"]
-        var bindings: [SQLValue] = [.integer(after)]
+        var conditions = ["connector = ?", "seq > ?"]
+        var bindings: [SQLValue] = [connector.sql, .integer(after)]
         if let dossier = query.dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossier)) }
         if let state = query.state { conditions.append("state = ?"); bindings.append(.word(state)) }
         if let prefix = query.pathPrefix {
@@ -71,17 +78,17 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     func requeueFailed(documentIDs: [String]?, dossierID: String?, at now: Date) async throws -> Int {
-        var conditions = ["state = ?"]
-        var bindings: [SQLValue] = [.word(DocumentState.failed)]
+        var conditions = ["connector = ?", "state = ?"]
+        var bindings: [SQLValue] = [connector.sql, .word(DocumentState.failed)]
         if let documentIDs {
             conditions.append("id IN (SELECT value FROM json_each(?))")
             bindings.append(.text(String(decoding: try JSONEncoder().encode(documentIDs), as: UTF8.self)))
         }
         if let dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossierID)) }
         let sql = "SELECT seq FROM documents WHERE " + conditions.joined(separator: " AND ")
-        return try await storage.write { [bindings] connection in
+        return try await storage.write { [bindings, connector] connection in
             let selected = try connection.rows(sql, bindings) { $0.int(0) }
-            for seq in selected { try connection.requeue(seq, at: now, because: .retry, detail: "push.retry") }
+            for seq in selected { try connection.requeue(seq, of: connector, at: now, because: .retry, detail: "push.retry") }
             return selected.count
         }
     }

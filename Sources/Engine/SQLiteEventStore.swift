@@ -5,12 +5,14 @@ import Store
 struct SQLiteEventStore: EventStore {
     let storage: StorageAccess
 
-    func events(after seq: Int64, limit: Int) async throws -> [Event] {
-        try await storage.read { try $0.events(after: seq, limit: limit) }
+    func events(after seq: Int64, of connector: ConnectorName?, limit: Int) async throws -> [Event] {
+        try await storage.read { try $0.events(after: seq, of: connector, limit: limit) }
     }
 
-    func eventsForFollower(after seq: Int64, limit: Int, abandoned: @escaping @Sendable () -> Bool) async throws -> [Event] {
-        try await storage.database.readForStream { abandoned() ? [] : try $0.events(after: seq, limit: limit) }
+    func eventsForFollower(
+        after seq: Int64, of connector: ConnectorName?, limit: Int, abandoned: @escaping @Sendable () -> Bool
+    ) async throws -> [Event] {
+        try await storage.database.readForStream { abandoned() ? [] : try $0.events(after: seq, of: connector, limit: limit) }
     }
 
     func lastSeq() async throws -> Int64 {

@@ -4,24 +4,29 @@ import Store
 /// `IntakeStore` on the engine's SQLite database.
 struct SQLiteIntakeStore: IntakeStore {
     let storage: StorageAccess
+    let connector: ConnectorName
 
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
         -> IntakeVerdict
     {
-        try await storage.write { connection in
-            let existing = try Self.existing(connection, document.id)
+        try await storage.write { [connector] connection in
+            let existing = try Self.existing(connection, document.id, of: connector)
             let facts = IntakeFacts(
                 existing: existing?.facts,
-                dossierSelected: try connection.rows("SELECT selected FROM dossiers WHERE id = ?", [.text(document.dossierID)]) {
-                    $0.int(0) == 1
-                }.first,
-                connectorState: try SQLiteConnectorStore.status(connection).state,
-                rules: try SQLiteRuleStore.rules(connection),
+                dossierSelected: try connection.rows(
+                    "SELECT selected FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(document.dossierID)]
+                ) { $0.int(0) == 1 }.first,
+                connectorState: try SQLiteConnectorStore.status(connection, of: connector).state,
+                rules: try SQLiteRuleStore.rules(connection, of: connector),
                 alreadyTransmitted: try connection.count(
-                    "SELECT count(*) FROM documents WHERE dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)",
-                    [.text(document.dossierID), .text(document.sha256)]) > 0,
+                    """
+                    SELECT count(*) FROM documents
+                    WHERE connector = ? AND dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)
+                    """,
+                    [connector.sql, .text(document.dossierID), .text(document.sha256)]) > 0,
                 inqomFolderID: try connection.rows(
-                    "SELECT inqom_folder_id FROM mapping WHERE dossier_id = ?", [.text(document.dossierID)]) { $0.int(0) }.first)
+                    "SELECT inqom_folder_id FROM mapping WHERE connector = ? AND dossier_id = ?", [connector.sql, .text(document.dossierID)]
+                ) { $0.int(0) }.first)
             let verdict = try judge(facts)
             guard case .store(let result, let history, let rule) = verdict else { return verdict }
             if let existing {
@@ -29,13 +34,14 @@ struct SQLiteIntakeStore: IntakeStore {
                 try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
             }
             let queued = result.state == .queued
+            if queued || result.state == .duplicate { try connection.noteConnector(connector, at: document.submittedAt) }
             try connection.run(
                 """
-                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
+                INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
                     archive_template, state, reason, next_attempt_at, planned_at, deposited_at, submitted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [.text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
+                [connector.sql, .text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
                  .integer(document.size), .text(document.sha256), queued ? .text(document.spoolName) : .null,
                  rule.map { .text($0.id) } ?? .null, rule.map { .text($0.documentType.rawValue) } ?? .null,
                  rule?.archivePath.map { .text($0) } ?? .null, .word(result.state), result.reason.map { .word($0) } ?? .null,
@@ -46,18 +52,19 @@ struct SQLiteIntakeStore: IntakeStore {
             try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
             if queued {
                 try connection.appendQueuedEvent(
-                    documentID: document.id, dossierID: document.dossierID, path: document.path, cause: .submitted,
+                    documentID: document.id, dossierID: document.dossierID, path: document.path, of: connector, cause: .submitted,
                     at: document.submittedAt)
             }
             return verdict
         }
     }
 
-    private static func existing(_ connection: SQLiteConnection, _ documentID: String) throws
+    private static func existing(_ connection: SQLiteConnection, _ documentID: String, of connector: ConnectorName) throws
         -> (seq: Int64, facts: IntakeFacts.Existing)?
     {
         try connection.rows(
-            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE id = ?", [.text(documentID)]
+            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE connector = ? AND id = ?",
+            [connector.sql, .text(documentID)]
         ) {
             (
                 $0.int(0),

@@ -3,36 +3,44 @@ import Store
 /// `RuleStore` on the engine's SQLite database.
 struct SQLiteRuleStore: RuleStore {
     let storage: StorageAccess
+    let connector: ConnectorName
 
     func rules() async throws -> [Rule] {
-        try await storage.read { try Self.rules($0) }
+        try await storage.read { [connector] in try Self.rules($0, of: connector) }
     }
 
     func save(_ rule: Rule, depositKey: String, replacing id: String?) async throws {
-        try await storage.write { connection in
+        let now = storage.now()
+        try await storage.write { [connector] connection in
             let clash = try connection.count(
-                "SELECT count(*) FROM rules WHERE deposit_key = ? AND document_type = ? AND id != ?",
-                [.text(depositKey), .word(rule.documentType), .text(id ?? "")])
+                "SELECT count(*) FROM rules WHERE connector = ? AND deposit_key = ? AND document_type = ? AND id != ?",
+                [connector.sql, .text(depositKey), .word(rule.documentType), .text(id ?? "")])
             guard clash == 0 else { throw DuplicateRule() }
-            if let id { try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) }
+            try connection.noteConnector(connector, at: now)
+            if let id { try connection.run("DELETE FROM rules WHERE connector = ? AND id = ?", [connector.sql, .text(id)]) }
             try connection.run(
                 """
-                INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                [.text(rule.id), .text(rule.depositPath), .text(depositKey), .word(rule.documentType),
+                [connector.sql, .text(rule.id), .text(rule.depositPath), .text(depositKey), .word(rule.documentType),
                  rule.archivePath.map { .text($0) } ?? .null, .word(rule.period), .text(rule.createdAt)])
         }
     }
 
     func delete(id: String) async throws -> Bool {
-        try await storage.write { connection in try connection.run("DELETE FROM rules WHERE id = ?", [.text(id)]) == 1 }
+        try await storage.write { [connector] connection in
+            try connection.run("DELETE FROM rules WHERE connector = ? AND id = ?", [connector.sql, .text(id)]) == 1
+        }
     }
 
-    /// Every rule, oldest first, inside the caller's transaction.
-    static func rules(_ connection: SQLiteConnection) throws -> [Rule] {
+    /// A connector's rules, oldest first, inside the caller's transaction.
+    static func rules(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> [Rule] {
         try connection.rows(
-            "SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules ORDER BY created_at, id"
+            """
+            SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules WHERE connector = ?
+            ORDER BY created_at, id
+            """, [connector.sql]
         ) { row in
             Rule(
                 id: row.text(0), depositPath: row.text(1), documentType: try row.word(2), archivePath: row.optionalText(3),

@@ -8,26 +8,29 @@ import Store
 /// terms match its own.
 struct SQLiteSendingStore: SendingStore {
     let storage: StorageAccess
+    /// The connector whose documents this store claims and records.
+    let connector: ConnectorName
 
     func claimDue(limit: Int, now: Date) async throws -> [Outgoing] {
-        try await storage.write { try Self.claimDue($0, limit: limit, now: now) }
+        try await storage.write { [connector] in try Self.claimDue($0, of: connector, limit: limit, now: now) }
     }
 
     func recordBlocking(_ change: DocumentChange, of document: Outgoing, at now: Date, claimNext: Bool) throws -> Outgoing? {
-        try storage.writeBlocking { connection in
-            try Self.record(change, of: document, at: now, connection)
-            return claimNext ? try Self.claimDue(connection, limit: 1, now: now).first : nil
+        try storage.writeBlocking { [connector] connection in
+            try Self.record(change, of: document, in: connector, at: now, connection)
+            return claimNext ? try Self.claimDue(connection, of: connector, limit: 1, now: now).first : nil
         }
     }
 
     func nextPlannedAttempt() async throws -> Date? {
-        try await storage.read { connection -> Date? in
-            guard try SQLiteConnectorStore.status(connection).state == .active else { return nil }
+        try await storage.read { [connector] connection -> Date? in
+            guard try SQLiteConnectorStore.status(connection, of: connector).state == .active else { return nil }
             let next = try connection.rows(
                 """
                 SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
                 WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                """
+                    AND connector = ?
+                """, [connector.sql]
             ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
             return next.map(Date.init(timeIntervalSince1970:))
         }
@@ -52,16 +55,20 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
-    private static func claimDue(_ connection: SQLiteConnection, limit: Int, now: Date) throws -> [Outgoing] {
-        guard try SQLiteConnectorStore.status(connection).state == .active else { return [] }
+    private static func claimDue(_ connection: SQLiteConnection, of connector: ConnectorName, limit: Int, now: Date) throws
+        -> [Outgoing]
+    {
+        guard try SQLiteConnectorStore.status(connection, of: connector).state == .active else { return [] }
         let due = try connection.rows(
             """
             SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
                 mapping.inqom_folder_id
-            FROM documents INDEXED BY documents_due LEFT JOIN mapping ON mapping.dossier_id = documents.dossier_id
+            FROM documents INDEXED BY documents_due
+                LEFT JOIN mapping ON mapping.connector = documents.connector AND mapping.dossier_id = documents.dossier_id
             WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at <= ?
+                AND documents.connector = ?
             ORDER BY next_attempt_at, seq LIMIT ?
-            """, [.real(now.timeIntervalSince1970), .integer(Int64(limit))]
+            """, [.real(now.timeIntervalSince1970), connector.sql, .integer(Int64(limit))]
         ) { row in
             Outgoing(
                 seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
@@ -74,7 +81,9 @@ struct SQLiteSendingStore: SendingStore {
         return due
     }
 
-    private static func record(_ change: DocumentChange, of document: Outgoing, at now: Date, _ connection: SQLiteConnection) throws {
+    private static func record(
+        _ change: DocumentChange, of document: Outgoing, in connector: ConnectorName, at now: Date, _ connection: SQLiteConnection
+    ) throws {
         let at = SQLValue.real(now.timeIntervalSince1970)
         let seq = SQLValue.integer(document.seq)
         switch change {
@@ -104,6 +113,6 @@ struct SQLiteSendingStore: SendingStore {
         }
         let history = change.history
         try connection.addHistory(document.seq, at: now, event: history.event, detail: history.detail)
-        if let event = change.event(of: document) { try connection.appendEvent(event.type, at: now, event.data) }
+        if let event = change.event(of: document) { try connection.appendEvent(event.type, of: connector, at: now, event.data) }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Store
 
 /// The engine's small settings, kept in the `settings` table.
@@ -19,19 +20,36 @@ enum SettingKey: String, CaseIterable {
     case digestLastRunAt = "digest.lastRunAt"
 }
 
+extension ConnectorName {
+    /// The connector as a statement binds it.
+    var sql: SQLValue { .text(rawValue) }
+}
+
 extension SQLiteConnection {
-    func setting(_ key: SettingKey) throws -> String? {
-        try rows("SELECT value FROM settings WHERE key = ?", [.text(key.rawValue)]) { $0.text(0) }.first
+    func setting(_ key: SettingKey, of connector: ConnectorName) throws -> String? {
+        try rows("SELECT value FROM settings WHERE connector = ? AND key = ?", [connector.sql, .text(key.rawValue)]) { $0.text(0) }.first
     }
 
-    func setSetting(_ key: SettingKey, _ value: String?) throws {
+    /// Sets (or, with nil, removes) a setting; the connector exists from its first setting on.
+    func setSetting(_ key: SettingKey, _ value: String?, of connector: ConnectorName, at now: Date) throws {
         if let value {
+            if connector != .engineWide { try noteConnector(connector, at: now) }
             try run(
-                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [.text(key.rawValue), .text(value)])
+                """
+                INSERT INTO settings (connector, key, value) VALUES (?, ?, ?)
+                ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value
+                """,
+                [connector.sql, .text(key.rawValue), .text(value)])
         } else {
-            try run("DELETE FROM settings WHERE key = ?", [.text(key.rawValue)])
+            try run("DELETE FROM settings WHERE connector = ? AND key = ?", [connector.sql, .text(key.rawValue)])
         }
+    }
+
+    /// Records that `connector` exists, at its first write.
+    func noteConnector(_ connector: ConnectorName, at now: Date) throws {
+        try run(
+            "INSERT INTO connectors (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            [connector.sql, .real(now.timeIntervalSince1970)])
     }
 
     func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {

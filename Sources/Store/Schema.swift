@@ -146,5 +146,181 @@ public enum Schema {
         // When a wall-clock jump is noticed, only the attempts planned
         // before it move: one planned since is already in the new time.
         Migration(7, "when each attempt was planned", sql: "ALTER TABLE documents ADD COLUMN planned_at REAL;"),
+        // Protocol version 2: one engine for many firms. Every row belongs to
+        // a connector; a version-1 directory's state becomes "default".
+        // Tables whose key gains the connector are rebuilt (SQLite cannot
+        // change a primary key in place).
+        Migration(
+            8, "connectors",
+            sql: """
+                CREATE TABLE connectors (
+                    name TEXT PRIMARY KEY,
+                    created_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                INSERT INTO connectors (name, created_at)
+                    SELECT 'default', (julianday('now') - 2440587.5) * 86400.0
+                    WHERE EXISTS (SELECT 1 FROM settings WHERE key NOT LIKE 'digest.%') OR EXISTS (SELECT 1 FROM dossiers)
+                        OR EXISTS (SELECT 1 FROM catalog_folders) OR EXISTS (SELECT 1 FROM rules)
+                        OR EXISTS (SELECT 1 FROM documents) OR EXISTS (SELECT 1 FROM collaborators);
+
+                CREATE TABLE settings_v2 (
+                    connector TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (connector, key)
+                ) WITHOUT ROWID;
+                -- The digest schedule's day is the engine's own (connector ''), not a firm's.
+                INSERT INTO settings_v2
+                    SELECT CASE WHEN key LIKE 'digest.%' THEN '' ELSE 'default' END, key, value FROM settings;
+                DROP TABLE settings;
+                ALTER TABLE settings_v2 RENAME TO settings;
+
+                CREATE TABLE dossiers_v2 (
+                    connector TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    sort_key TEXT NOT NULL,
+                    search_text TEXT NOT NULL,
+                    attributes TEXT NOT NULL,
+                    selected INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (connector, id)
+                );
+                INSERT INTO dossiers_v2 SELECT 'default', id, name, sort_key, search_text, attributes, selected FROM dossiers;
+                DROP TABLE dossiers;
+                ALTER TABLE dossiers_v2 RENAME TO dossiers;
+                CREATE INDEX dossiers_by_name ON dossiers (connector, sort_key, id);
+                CREATE INDEX dossiers_selected ON dossiers (connector, sort_key, id) WHERE selected = 1;
+
+                CREATE TABLE catalog_folders_v2 (
+                    connector TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    folded TEXT NOT NULL,
+                    PRIMARY KEY (connector, path)
+                ) WITHOUT ROWID;
+                INSERT INTO catalog_folders_v2 SELECT 'default', path, folded FROM catalog_folders;
+                DROP TABLE catalog_folders;
+                ALTER TABLE catalog_folders_v2 RENAME TO catalog_folders;
+                CREATE INDEX catalog_folders_folded ON catalog_folders (connector, folded);
+
+                CREATE TABLE mapping_v2 (
+                    connector TEXT NOT NULL,
+                    dossier_id TEXT NOT NULL,
+                    siret TEXT NOT NULL,
+                    inqom_folder_id INTEGER NOT NULL,
+                    inqom_folder_name TEXT NOT NULL,
+                    PRIMARY KEY (connector, dossier_id)
+                ) WITHOUT ROWID;
+                INSERT INTO mapping_v2 SELECT 'default', dossier_id, siret, inqom_folder_id, inqom_folder_name FROM mapping;
+                DROP TABLE mapping;
+                ALTER TABLE mapping_v2 RENAME TO mapping;
+
+                CREATE TABLE rules_v2 (
+                    connector TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    deposit_path TEXT NOT NULL,
+                    deposit_key TEXT NOT NULL,
+                    document_type TEXT NOT NULL,
+                    archive_path TEXT,
+                    period TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (connector, id),
+                    UNIQUE (connector, deposit_key, document_type)
+                ) WITHOUT ROWID;
+                INSERT INTO rules_v2 SELECT 'default', id, deposit_path, deposit_key, document_type, archive_path, period, created_at
+                    FROM rules;
+                DROP TABLE rules;
+                ALTER TABLE rules_v2 RENAME TO rules;
+
+                CREATE TABLE collaborators_v2 (
+                    connector TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    daily_digest INTEGER NOT NULL,
+                    dossier_ids TEXT,
+                    PRIMARY KEY (connector, id)
+                ) WITHOUT ROWID;
+                INSERT INTO collaborators_v2 SELECT 'default', id, name, email, daily_digest, dossier_ids FROM collaborators;
+                DROP TABLE collaborators;
+                ALTER TABLE collaborators_v2 RENAME TO collaborators;
+
+                CREATE TABLE digests_sent_v2 (
+                    connector TEXT NOT NULL,
+                    collaborator_id TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    sent_at REAL NOT NULL,
+                    failures INTEGER NOT NULL,
+                    PRIMARY KEY (connector, collaborator_id, day)
+                ) WITHOUT ROWID;
+                INSERT INTO digests_sent_v2 SELECT 'default', collaborator_id, day, sent_at, failures FROM digests_sent;
+                DROP TABLE digests_sent;
+                ALTER TABLE digests_sent_v2 RENAME TO digests_sent;
+
+                -- Documents keep their seq (history rows and cursors name it).
+                CREATE TABLE documents_v2 (
+                    seq INTEGER PRIMARY KEY,
+                    connector TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    dossier_id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    file_name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    spool_name TEXT,
+                    rule_id TEXT,
+                    document_type TEXT,
+                    archive_template TEXT,
+                    state TEXT NOT NULL,
+                    reason TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL,
+                    last_error TEXT,
+                    inqom_document_id INTEGER,
+                    archive_path TEXT,
+                    deposited_at REAL NOT NULL,
+                    submitted_at REAL NOT NULL,
+                    transmitted_at REAL,
+                    failed_at REAL,
+                    planned_at REAL,
+                    UNIQUE (connector, id)
+                );
+                INSERT INTO documents_v2 SELECT seq, 'default', id, dossier_id, path, file_name, size, sha256, spool_name, rule_id,
+                    document_type, archive_template, state, reason, attempts, next_attempt_at, last_error, inqom_document_id,
+                    archive_path, deposited_at, submitted_at, transmitted_at, failed_at, planned_at FROM documents;
+                DROP TABLE documents;
+                ALTER TABLE documents_v2 RENAME TO documents;
+                CREATE INDEX documents_by_state ON documents (connector, state, seq);
+                CREATE INDEX documents_by_dossier ON documents (connector, dossier_id, seq);
+                CREATE INDEX documents_sent_bytes ON documents (connector, dossier_id, sha256) WHERE state = 'transmitted';
+                CREATE INDEX documents_failed ON documents (connector, failed_at) WHERE state = 'failed';
+                CREATE INDEX documents_due ON documents (next_attempt_at, seq) WHERE state IN ('queued', 'retrying');
+                CREATE INDEX documents_transmitted ON documents (connector, transmitted_at) WHERE transmitted_at IS NOT NULL;
+                CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;
+
+                CREATE TABLE document_counts_v2 (
+                    connector TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (connector, state)
+                ) WITHOUT ROWID;
+                INSERT INTO document_counts_v2 SELECT 'default', state, count FROM document_counts;
+                DROP TABLE document_counts;
+                ALTER TABLE document_counts_v2 RENAME TO document_counts;
+                CREATE TRIGGER documents_counted_insert AFTER INSERT ON documents BEGIN
+                    INSERT INTO document_counts (connector, state, count) VALUES (NEW.connector, NEW.state, 1)
+                        ON CONFLICT (connector, state) DO UPDATE SET count = count + 1;
+                END;
+                CREATE TRIGGER documents_counted_delete AFTER DELETE ON documents BEGIN
+                    UPDATE document_counts SET count = count - 1 WHERE connector = OLD.connector AND state = OLD.state;
+                END;
+                CREATE TRIGGER documents_counted_update AFTER UPDATE OF state ON documents WHEN OLD.state IS NOT NEW.state BEGIN
+                    UPDATE document_counts SET count = count - 1 WHERE connector = OLD.connector AND state = OLD.state;
+                    INSERT INTO document_counts (connector, state, count) VALUES (NEW.connector, NEW.state, 1)
+                        ON CONFLICT (connector, state) DO UPDATE SET count = count + 1;
+                END;
+
+                ALTER TABLE events ADD COLUMN connector TEXT NOT NULL DEFAULT 'default';
+                CREATE INDEX events_by_connector ON events (connector, seq);
+                """),
     ]
 }

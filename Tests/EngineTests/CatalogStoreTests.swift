@@ -96,8 +96,8 @@ struct SQLiteCatalogFixture: CatalogStoreFixture {
 
     static let implementation = CatalogStoreImplementation(description: "SQLite") {
         let storage = try StorageAccess.fresh("catalog-store")
-        let search = DossierSearch()
+        let search = DossierSearch(of: .default)
         return SQLiteCatalogFixture(
-            store: SQLiteCatalogStore(storage: storage, search: search), connector: SQLiteConnectorStore(storage: storage, search: search))
+            store: SQLiteCatalogStore(storage: storage, search: search), connector: SQLiteConnectorStore(storage: storage, connector: .default, search: search))
     }
 }

@@ -138,21 +138,21 @@ struct SQLiteConnectorFixture: ConnectorStoreFixture {
             try connection.run("DELETE FROM mapping")
             for dossier in dossiers {
                 try connection.run(
-                    "INSERT INTO dossiers (id, name, sort_key, search_text, attributes, selected) VALUES (?, ?, ?, ?, '{}', ?)",
+                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
                     [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
                      .integer(dossier.selected ? 1 : 0)])
             }
             for rule in 0..<rules {
                 try connection.run(
                     """
-                    INSERT INTO rules (id, deposit_path, deposit_key, document_type, period, created_at)
-                    VALUES (?, ?, ?, 'facture_achat', 'current', '2026-12-04T10:00:00Z')
+                    INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, period, created_at)
+                    VALUES ('default', ?, ?, ?, 'facture_achat', 'current', '2026-12-04T10:00:00Z')
                     """, [.text("r\(rule)"), .text("Achats/\(rule)"), .text("achats/\(rule)")])
             }
         }
         let storage = StorageAccess(testing: seeded.database)
         return SQLiteConnectorFixture(
-            seeded: seeded, store: SQLiteConnectorStore(storage: storage, search: DossierSearch()), documents: SQLiteDocumentStore(storage: storage))
+            seeded: seeded, store: SQLiteConnectorStore(storage: storage, connector: .default, search: DossierSearch(of: .default)), documents: SQLiteDocumentStore(storage: storage, connector: .default))
     }
 
     func events() async throws -> [Event] { try await seeded.events() }

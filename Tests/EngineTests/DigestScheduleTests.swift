@@ -26,9 +26,9 @@ struct DigestScheduleTests {
         try await engine.database.write { connection in
             try connection.run(
                 """
-                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, reason, attempts,
+                INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts,
                     deposited_at, submitted_at, failed_at)
-                VALUES (?, 'd1', ?, ?, 1, 'x', 'failed', 'inqom_unavailable', 6, ?, ?, ?)
+                VALUES ('default', ?, 'd1', ?, ?, 1, 'x', 'failed', 'inqom_unavailable', 6, ?, ?, ?)
                 """, [.text(id), .text("Achats/\(id).pdf"), .text("\(id).pdf"), .real(time), .real(time), .real(time)])
         }
     }

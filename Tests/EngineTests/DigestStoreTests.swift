@@ -101,24 +101,24 @@ struct SQLiteDigestFixture: DigestStoreFixture {
         try await database.write { connection in
             for dossier in dossiers {
                 try connection.run(
-                    "INSERT INTO dossiers (id, name, sort_key, search_text, attributes, selected) VALUES (?, ?, ?, ?, '{}', ?)",
+                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
                     [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
                      .integer(dossier.selected ? 1 : 0)])
             }
             for failure in failures {
                 try connection.run(
                     """
-                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, reason, attempts, last_error,
+                    INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts, last_error,
                         deposited_at, submitted_at, failed_at)
-                    VALUES (?, ?, ?, 'f.pdf', 1, 'x', ?, 'inqom_rejected', 1, ?, 0, 0, ?)
+                    VALUES ('default', ?, ?, ?, 'f.pdf', 1, 'x', ?, 'inqom_rejected', 1, ?, 0, 0, ?)
                     """,
                     [.text(failure.id), .text(failure.dossierID), .text(failure.path), .word(failure.state),
                      .text(DocumentChange.lastError(reason: .inqomRejected, message: "illisible", httpStatus: 422)),
                      .real(failure.failedAt)])
             }
         }
-        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: storage))
+        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: storage, connector: .default))
     }
 
-    func events() async throws -> [Event] { try await database.read { try $0.events(after: 0, limit: 1000) } }
+    func events() async throws -> [Event] { try await database.read { try $0.events(after: 0, of: nil, limit: 1000) } }
 }

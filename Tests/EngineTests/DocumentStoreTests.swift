@@ -118,7 +118,7 @@ struct SQLiteDocumentFixture: DocumentStoreFixture {
     static let implementation = DocumentStoreImplementation(description: "SQLite") { seeds in
         let seeded = try await SQLiteSendingFixture.make(seeds)
         let storage = StorageAccess(testing: seeded.database)
-        return SQLiteDocumentFixture(seeded: seeded, store: SQLiteDocumentStore(storage: storage))
+        return SQLiteDocumentFixture(seeded: seeded, store: SQLiteDocumentStore(storage: storage, connector: .default))
     }
 
     func events() async throws -> [Event] { try await seeded.events() }

@@ -30,14 +30,14 @@ struct EventStoreTests {
         for index in 1...5 {
             try await fixture.append(.documentQueued, at: Self.start, ["documentId": .text("d\(index)"), "n": .number(Int64(index))])
         }
-        let page = try await fixture.store.events(after: 2, limit: 2)
+        let page = try await fixture.store.events(after: 2, of: nil, limit: 2)
         #expect(page.map(\.seq) == [3, 4])
         #expect(page.first?.type == "document.queued")
         #expect(page.first?.data == ["documentId": .text("d3"), "n": .number(3)])
         #expect(try await fixture.store.lastSeq() == 5)
-        let followed = try await fixture.store.eventsForFollower(after: 4, limit: 10) { false }
+        let followed = try await fixture.store.eventsForFollower(after: 4, of: nil, limit: 10) { false }
         #expect(followed.map(\.seq) == [5])
-        #expect(try await fixture.store.eventsForFollower(after: 0, limit: 10) { true }.isEmpty)
+        #expect(try await fixture.store.eventsForFollower(after: 0, of: nil, limit: 10) { true }.isEmpty)
     }
 
     @Test(arguments: implementations)
@@ -48,13 +48,13 @@ struct EventStoreTests {
         // 30 days after the first: both still there.
         #expect(try await fixture.store.prune(before: EventRetention.cutoff(at: Self.start.addingTimeInterval(30 * 86_400 - 1))) == 0)
         #expect(try await fixture.store.prune(before: EventRetention.cutoff(at: Self.start.addingTimeInterval(31 * 86_400))) == 1)
-        let left = try await fixture.store.events(after: 0, limit: 10)
+        let left = try await fixture.store.events(after: 0, of: nil, limit: 10)
         #expect(left.map(\.seq) == [2])
         #expect(left.first?.data["documentId"] == .text("recent"))
         #expect(try await fixture.store.prune(before: Self.start.addingTimeInterval(365 * 86_400)) == 1)
         #expect(try await fixture.store.lastSeq() == 2)
         try await fixture.append(.documentQueued, at: Self.start, ["documentId": .text("next")])
-        #expect(try await fixture.store.events(after: 0, limit: 10).map(\.seq) == [3])
+        #expect(try await fixture.store.events(after: 0, of: nil, limit: 10).map(\.seq) == [3])
     }
 }
 
@@ -70,7 +70,7 @@ struct SQLiteEventFixture: EventStoreFixture {
     }
 
     func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {
-        try await database.write { try $0.appendEvent(type, at: date, data) }
+        try await database.write { try $0.appendEvent(type, of: .default, at: date, data) }
     }
 }
 

@@ -19,22 +19,27 @@ struct FullStoreTests {
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
 
         // While the upload is held at Inqom: the database may not grow, and
-        // the event log's last page is filled, so the outcome's commit needs
+        // the event log's pages are filled, so the outcome's commit needs
         // a page it cannot have (SQLITE_FULL, as on a full disk).
         try await standIn.waitUntilHeld(1)
         try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1") { $0.int(0) } }
+        // Smaller and smaller rows, until not even an empty one fits: every page the log writes to is full.
         var filled = 0
-        while filled < 1_000 {
-            do {
-                try await engine.database.write {
-                    try $0.run("INSERT INTO events (type, at, data) VALUES ('test.filler', 0, ?)", [.text(String(repeating: "x", count: 300))])
+        for size in [300, 30, 0] {
+            while filled < 10_000 {
+                do {
+                    try await engine.database.write {
+                        try $0.run(
+                            "INSERT INTO events (connector, type, at, data) VALUES ('default', 'test.filler', 0, ?)",
+                            [.text(String(repeating: "x", count: size))])
+                    }
+                    filled += 1
+                } catch {
+                    break
                 }
-                filled += 1
-            } catch {
-                break
             }
         }
-        #expect(filled < 1_000)
+        #expect(filled < 10_000)
         // Then Inqom answers, the outcome's commit fails, and the outcome
         // waits for the store: one more sleeper on the engine's clock, and no thread held.
         try await standIn.release()

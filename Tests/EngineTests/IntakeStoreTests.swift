@@ -121,21 +121,21 @@ struct SQLiteIntakeFixture: IntakeStoreFixture {
         try await database.write { connection in
             for (id, selected) in [("d1", 1), ("d2", 0)] {
                 try connection.run(
-                    "INSERT INTO dossiers (id, name, sort_key, search_text, attributes, selected) VALUES (?, ?, ?, ?, '{}', ?)",
+                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
                     [.text(id), .text(id), .text(id), .text(id), .integer(Int64(selected))])
             }
             try connection.run(
-                "INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('d1', '73282932000074', 11, 'Boulangerie')")
+                "INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')")
             try connection.run(
                 """
-                INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
-                VALUES ('r1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-04T10:00:00Z')
+                INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
+                VALUES ('default', 'r1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-04T10:00:00Z')
                 """)
-            try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z")
-            try connection.setSetting(.inqomCredentials, "sealed")
+            try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z", of: .default, at: Date())
+            try connection.setSetting(.inqomCredentials, "sealed", of: .default, at: Date())
         }
         return SQLiteIntakeFixture(
-            database: database, store: SQLiteIntakeStore(storage: storage))
+            database: database, store: SQLiteIntakeStore(storage: storage, connector: .default))
     }
 
     func state(of id: String) async throws -> DocumentState? {
@@ -145,15 +145,15 @@ struct SQLiteIntakeFixture: IntakeStoreFixture {
     }
 
     func events() async throws -> [Event] {
-        try await database.read { try $0.events(after: 0, limit: 1000) }
+        try await database.read { try $0.events(after: 0, of: nil, limit: 1000) }
     }
 
     func addTransmitted(_ id: String, sha256: String) async throws {
         try await database.write { connection in
             try connection.run(
                 """
-                INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, deposited_at, submitted_at, transmitted_at)
-                VALUES (?, 'd1', ?, ?, 1, ?, 'transmitted', 0, 0, 0)
+                INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, deposited_at, submitted_at, transmitted_at)
+                VALUES ('default', ?, 'd1', ?, ?, 1, ?, 'transmitted', 0, 0, 0)
                 """, [.text(id), .text("Achats/\(id).pdf"), .text("\(id).pdf"), .text(sha256)])
         }
     }

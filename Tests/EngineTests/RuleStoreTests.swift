@@ -15,7 +15,7 @@ struct RuleStoreImplementation: Sendable, CustomStringConvertible {
 struct RuleStoreTests {
     static let implementations = [
         RuleStoreImplementation(description: "SQLite") {
-            SQLiteRuleStore(storage: try StorageAccess.fresh("rule-store"))
+            SQLiteRuleStore(storage: try StorageAccess.fresh("rule-store"), connector: .default)
         }
     ]
 

@@ -169,16 +169,16 @@ struct SQLiteSendingFixture: SendingStoreFixture {
         let storage = try StorageAccess.fresh("sending-store")
         let database = storage.database
         let fixture = SQLiteSendingFixture(
-            database: database, store: SQLiteSendingStore(storage: storage))
+            database: database, store: SQLiteSendingStore(storage: storage, connector: .default))
         try await database.write { connection in
             try connection.run(
-                "INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('d1', '73282932000074', 11, 'Boulangerie')")
+                "INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')")
             for seed in seeds {
                 try connection.run(
                     """
-                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
+                    INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
                         next_attempt_at, planned_at, deposited_at, submitted_at)
-                    VALUES (?, ?, ?, ?, 1, 'x', 'facture_achat', ?, ?, ?, ?, ?, 0, 0)
+                    VALUES ('default', ?, ?, ?, ?, 1, 'x', 'facture_achat', ?, ?, ?, ?, ?, 0, 0)
                     """,
                     [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
                      seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null,
@@ -196,13 +196,13 @@ struct SQLiteSendingFixture: SendingStoreFixture {
     }
 
     func events() async throws -> [Event] {
-        try await database.read { try $0.events(after: 0, limit: 1000) }
+        try await database.read { try $0.events(after: 0, of: nil, limit: 1000) }
     }
 
     func setConnectorActive(_ active: Bool) async throws {
         try await database.write { connection in
-            try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil)
-            try connection.setSetting(.inqomCredentials, active ? "sealed" : nil)
+            try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil, of: .default, at: Date())
+            try connection.setSetting(.inqomCredentials, active ? "sealed" : nil, of: .default, at: Date())
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import TestSupport
 
@@ -14,6 +15,6 @@ extension StorageAccess {
 
     /// Another store's database, shared.
     init(testing database: Database) {
-        self.init(database: database, logger: Logger(label: "test"))
+        self.init(database: database, logger: Logger(label: "test"), now: { Date() })
     }
 }

@@ -5,11 +5,12 @@ import Testing
 @testable import Store
 
 struct SchemaTests {
-    private func insertDocument(_ connection: SQLiteConnection, _ id: String, state: String) throws {
+    /// A document row as the schema of its time has it: `before8` without the connector.
+    private func insertDocument(_ connection: SQLiteConnection, _ id: String, state: String, before8: Bool = false) throws {
         try connection.run(
             """
-            INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, deposited_at, submitted_at)
-            VALUES (?, 'd1', 'Achats/x.pdf', 'x.pdf', 1, 'h', ?, 0, 0)
+            INSERT INTO documents (\(before8 ? "" : "connector, ")id, dossier_id, path, file_name, size, sha256, state, deposited_at, submitted_at)
+            VALUES (\(before8 ? "" : "'default', ")?, 'd1', 'Achats/x.pdf', 'x.pdf', 1, 'h', ?, 0, 0)
             """, [.text(id), .text(state)])
     }
 
@@ -27,7 +28,7 @@ struct SchemaTests {
             // A database written before the counts existed.
             let older = try Database(path: path, migrations: Array(Schema.migrations.prefix(4)))
             try await older.write { connection in
-                for index in 0..<30 { try self.insertDocument(connection, "old-\(index)", state: index % 3 == 0 ? "failed" : "queued") }
+                for index in 0..<30 { try self.insertDocument(connection, "old-\(index)", state: index % 3 == 0 ? "failed" : "queued", before8: true) }
             }
         }
         let database = try Database(path: path, migrations: Schema.migrations)

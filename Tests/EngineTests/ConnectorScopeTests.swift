@@ -1,0 +1,170 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Engine
+@testable import Store
+
+/// Every row belongs to one connector: two firms on one database, with the
+/// same ids everywhere, each see only their own.
+struct ConnectorScopeTests {
+    /// The stores of one connector on a shared database.
+    private struct Firm {
+        let catalog: SQLiteCatalogStore
+        let connector: SQLiteConnectorStore
+        let rules: SQLiteRuleStore
+        let intake: SQLiteIntakeStore
+        let documents: SQLiteDocumentStore
+        let digest: SQLiteDigestStore
+        let sending: SQLiteSendingStore
+
+        init(_ name: String, on storage: StorageAccess) {
+            let connector = ConnectorName(name)!
+            let search = DossierSearch(of: connector)
+            catalog = SQLiteCatalogStore(storage: storage, search: search)
+            self.connector = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
+            rules = SQLiteRuleStore(storage: storage, connector: connector)
+            intake = SQLiteIntakeStore(storage: storage, connector: connector)
+            documents = SQLiteDocumentStore(storage: storage, connector: connector)
+            digest = SQLiteDigestStore(storage: storage, connector: connector)
+            sending = SQLiteSendingStore(storage: storage, connector: connector)
+        }
+
+        /// Dossier D1 selected and mapped, one rule for `Achats`, connected and finished.
+        func configure(dossierName: String, folder: Int64, at now: Date) async throws {
+            _ = try await catalog.upsert([Dossier(id: "D1", name: dossierName, attributes: ["SIRET": "73282932000074"])])
+            _ = try await catalog.select(ids: ["D1"], true)
+            try await rules.save(
+                Rule(id: "rule-1", depositPath: "Achats", documentType: .factureAchat, archivePath: nil, period: .any,
+                     createdAt: "2026-12-04T10:00:00Z"),
+                depositKey: "achats", replacing: nil)
+            try await connector.saveMapping(
+                [MatchedDossier(dossierId: "D1", name: dossierName, siret: "73282932000074", inqomFolderId: folder, inqomFolderName: dossierName)],
+                siretAttribute: "SIRET", at: now)
+            _ = try await connector.update(reason: nil, at: now) { settings, _ in
+                settings.sealedCredentials = "sealed"
+                settings.login = "login"
+                settings.finishedAt = "2026-12-04T10:00:00Z"
+            }
+            try await digest.upsert([Collaborator(id: "c1", name: dossierName, email: "c1@cabinet.fr", dailyDigest: true, dossierIds: nil)])
+        }
+
+        func submit(_ id: String, sha256: String, at now: Date) async throws -> SubmissionResult {
+            let document = NewDocument(
+                id: id, dossierID: "D1", path: "Achats/\(id).pdf", folder: "Achats", fileName: "\(id).pdf", size: 10, sha256: sha256,
+                spoolName: "spool-\(id)-\(sha256)", depositedAt: now, submittedAt: now)
+            return try await intake.admit(document) { facts in
+                try Intake.judge(document, on: facts, year: 2026, month: 12, force: false, dryRun: false)
+            }.result
+        }
+    }
+
+    @Test func twoFirmsWithTheSameIdsSeeOnlyTheirOwn() async throws {
+        let storage = try StorageAccess.fresh("connector-scope")
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let (a, b) = (Firm("firm-a", on: storage), Firm("Firm-A", on: storage))
+        try await a.configure(dossierName: "Boulangerie A", folder: 11, at: now)
+        try await b.configure(dossierName: "Garage B", folder: 22, at: now)
+
+        #expect(try await a.catalog.search("", selectedOnly: false, paging: Paging(page: 1, pageSize: 10)).items.map(\.name) == ["Boulangerie A"])
+        #expect(try await b.catalog.search("boulangerie", selectedOnly: false, paging: Paging(page: 1, pageSize: 10)).total == 0)
+        #expect(try await a.rules.rules().count == 1)
+        #expect(try await b.connector.savedMapping(paging: Paging(page: 1, pageSize: 10)).items.map(\.inqomFolderId) == [22])
+        #expect(try await a.digest.collaborators(id: "c1").map(\.name) == ["Boulangerie A"])
+
+        // The same document id, and the same bytes, in both: two documents.
+        #expect(try await a.submit("inv-1", sha256: "aa", at: now).state == .queued)
+        #expect(try await b.submit("inv-1", sha256: "bb", at: now).state == .queued)
+        #expect(try await a.documents.counts().queued == 1)
+        #expect(try await b.documents.document(id: "inv-1")?.path == "Achats/inv-1.pdf")
+        let claimedByA = try await a.sending.claimDue(limit: 10, now: now)
+        #expect(claimedByA.map(\.inqomFolderID) == [11])
+        #expect(try await b.documents.counts().queued == 1)
+        #expect(try await b.sending.claimDue(limit: 10, now: now).map(\.inqomFolderID) == [22])
+
+        // One firm's reset leaves the other configured.
+        try await a.connector.reset(at: now)
+        #expect(try await a.connector.status().state == .unconfigured)
+        #expect(try await b.connector.status().state == .active)
+        #expect(try await b.rules.rules().count == 1)
+
+        // Events name their connector and can be read per connector.
+        let all = try await storage.read { try $0.events(after: 0, of: nil, limit: 100) }
+        let ofB = try await storage.read { try $0.events(after: 0, of: ConnectorName("Firm-A")!, limit: 100) }
+        #expect(Set(all.map(\.connector)) == ["firm-a", "Firm-A"])
+        #expect(!ofB.isEmpty && ofB.allSatisfy { $0.connector == "Firm-A" })
+        #expect(ofB.map(\.seq) == all.filter { $0.connector == "Firm-A" }.map(\.seq))
+
+        let connectors = try await storage.read { try $0.rows("SELECT name FROM connectors ORDER BY name") { $0.text(0) } }
+        #expect(connectors == ["Firm-A", "firm-a"])
+    }
+
+    @Test func namesAreCheckedAndComparedExactly() {
+        #expect(ConnectorName("cabinet-dupont.paris:01_A") != nil)
+        #expect(ConnectorName(String(repeating: "a", count: 128)) != nil)
+        for bad in ["", String(repeating: "a", count: 129), "firm a", "firme/é", "a\n", "dupont;drop"] {
+            #expect(ConnectorName(bad) == nil, "\(bad)")
+        }
+        #expect(ConnectorName("Firm-A") != ConnectorName("firm-a"))
+    }
+
+    /// A data directory of version 1 becomes connector "default", nothing lost.
+    @Test func aVersionOneDatabaseBecomesTheDefaultConnector() async throws {
+        let path = TemporaryDirectory.make(prefix: "pushdoc-v1") + "/pushdoc.sqlite"
+        do {
+            let v1 = try Database(path: path, migrations: Array(Schema.migrations.prefix(7)))
+            try await v1.write { connection in
+                try connection.execute(
+                    """
+                    INSERT INTO settings (key, value) VALUES ('wizard.finished', '2026-12-01T10:00:00Z'), ('inqom.credentials', 'sealed'),
+                        ('inqom.login', 'cabinet'), ('digest.lastScheduledDay', '2026-12-03');
+                    INSERT INTO dossiers (id, name, sort_key, search_text, attributes, selected)
+                        VALUES ('D1', 'Boulangerie', 'boulangerie', 'boulangerie', '{"SIRET":"73282932000074"}', 1);
+                    INSERT INTO catalog_folders (path, folded) VALUES ('Achats', 'achats');
+                    INSERT INTO mapping (dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('D1', '73282932000074', 11, 'Boulangerie');
+                    INSERT INTO rules (id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
+                        VALUES ('rule-1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-01T10:00:00Z');
+                    INSERT INTO collaborators (id, name, email, daily_digest, dossier_ids) VALUES ('c1', 'Alice', 'alice@cabinet.fr', 1, NULL);
+                    INSERT INTO digests_sent (collaborator_id, day, sent_at, failures) VALUES ('c1', '2026-12-03', 0, 2);
+                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type, state,
+                        attempts, next_attempt_at, deposited_at, submitted_at)
+                        VALUES ('inv-1', 'D1', 'Achats/inv-1.pdf', 'inv-1.pdf', 5, 'aa', 'sp1', 'rule-1', 'facture_achat', 'queued', 0, 0, 0, 0);
+                    INSERT INTO documents (id, dossier_id, path, file_name, size, sha256, state, attempts, deposited_at, submitted_at,
+                        transmitted_at) VALUES ('inv-0', 'D1', 'Achats/inv-0.pdf', 'inv-0.pdf', 5, 'bb', 'transmitted', 1, 0, 0, 0);
+                    INSERT INTO events (type, at, data) VALUES ('document.queued', 0, '{}');
+                    """)
+            }
+        }
+        let storage = StorageAccess(testing: try Database(path: path, migrations: Schema.migrations))
+        let firm = Firm("default", on: storage)
+        #expect(try await firm.connector.status().state == .active)
+        #expect(try await firm.connector.settings().login == "cabinet")
+        #expect(try await firm.catalog.search("boul", selectedOnly: true, paging: Paging(page: 1, pageSize: 10)).total == 1)
+        #expect(try await firm.catalog.folders(startingWith: "ach", limit: 10) == ["Achats"])
+        #expect(try await firm.rules.rules().map(\.id) == ["rule-1"])
+        #expect(try await firm.digest.wasSent(to: "c1", day: "2026-12-03"))
+        let counts = try await firm.documents.counts()
+        #expect((counts.queued, counts.transmitted) == (1, 1))
+        #expect(try await firm.sending.claimDue(limit: 10, now: Date()).map(\.inqomFolderID) == [11])
+        #expect(try await storage.read { try $0.events(after: 0, of: .default, limit: 10) }.count == 1)
+        // The digest schedule's day is the engine's, not the firm's.
+        #expect(try await firm.digest.lastScheduledRun()?.day == "2026-12-03")
+        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { $0.text(0) } } == ["default"])
+        // Another firm sees none of it.
+        let other = Firm("other", on: storage)
+        #expect(try await other.connector.status().state == .unconfigured)
+        #expect(try await other.documents.counts().transmitted == 0)
+    }
+
+    @Test func aNewDataDirectoryHasNoConnectorUntilAWrite() async throws {
+        let storage = try StorageAccess.fresh("connector-none")
+        #expect(try await storage.read { try $0.count("SELECT count(*) FROM connectors") } == 0)
+        let firm = Firm("firm-a", on: storage)
+        _ = try await firm.connector.status()
+        _ = try await firm.catalog.search("", selectedOnly: false, paging: Paging(page: 1, pageSize: 1))
+        try await firm.digest.recordScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00Z")
+        #expect(try await storage.read { try $0.count("SELECT count(*) FROM connectors") } == 0)
+        _ = try await firm.catalog.upsert([Dossier(id: "D1", name: "Boulangerie", attributes: [:])])
+        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { $0.text(0) } } == ["firm-a"])
+    }
+}
