@@ -1,6 +1,6 @@
 import Foundation
 
-public enum ConnectorState: String, Codable, Sendable {
+public enum ConnectorState: String, Codable, Sendable, CaseIterable {
     case unconfigured, configuring, active, paused, disconnected
 }
 

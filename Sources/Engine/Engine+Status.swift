@@ -21,7 +21,73 @@ public struct StatusSummary: Codable, Sendable {
     public var timedOut: Bool?
 }
 
+/// `status.engine`: the engine as a whole, over every connector.
+public struct EngineStatus: Codable, Sendable {
+    public struct Connectors: Codable, Sendable {
+        public let total: Int
+        public let byState: [String: Int]
+    }
+    public struct Inqom: Codable, Sendable {
+        public let circuit: String
+        public let lastSuccessAt: String?
+        public let lastErrorAt: String?
+    }
+    public struct Store: Codable, Sendable {
+        public let kind: String
+        public let reachable: Bool
+    }
+    public let documents: DocumentCounts
+    public let connectors: Connectors
+    public let inqom: Inqom
+    public let uptimeSeconds: Int
+    public let version: String
+    public let store: Store
+    public let node: String
+}
+
+/// A page of `connectors.list`.
+public struct ConnectorPage: Codable, Sendable {
+    public let items: [ConnectorEntry]
+    public let nextCursor: String?
+}
+
 extension Engine {
+    /// Every connector's documents and states, summed; answered even when the store cannot be read.
+    public func engineStatus() async -> EngineStatus {
+        let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
+        let read = await logger.failureLogged("reading the engine's status") {
+            (try await directory.totals(), try await directory.lastActivity())
+        }
+        let byState = Dictionary(
+            uniqueKeysWithValues: ConnectorState.allCases.map { ($0.rawValue, read?.0.connectors[$0] ?? 0) })
+        return EngineStatus(
+            documents: read?.0.documents ?? DocumentCounts(),
+            connectors: .init(total: byState.values.reduce(0, +), byState: byState),
+            inqom: .init(
+                circuit: circuit, lastSuccessAt: read?.1.lastSuccessAt.map(Timestamp.text),
+                lastErrorAt: read?.1.lastError.map { Timestamp.text($0.at) }),
+            uptimeSeconds: Int(uptime.seconds), version: Self.version, store: .init(kind: "sqlite", reachable: read != nil),
+            node: node)
+    }
+
+    /// Connectors by name, after `cursor`, of one state or all.
+    public func listConnectors(state: String?, cursor: String?, limit: Int) async throws -> ConnectorPage {
+        guard (1...1000).contains(limit) else {
+            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
+        }
+        var wanted: ConnectorState?
+        if let state {
+            guard let known = ConnectorState(rawValue: state) else {
+                throw EngineError.invalidParameter(
+                    field: "state", message: "one of " + ConnectorState.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            wanted = known
+        }
+        let items = try await directory.list(state: wanted, after: cursor, limit: limit + 1)
+        let page = Array(items.prefix(limit))
+        return ConnectorPage(items: page, nextCursor: items.count > limit ? page.last?.connector : nil)
+    }
+
     public func summary() async throws -> StatusSummary {
         let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
         let counts = try await documents.counts()

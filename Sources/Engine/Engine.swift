@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import InqomClient
 import Logging
 import Store
@@ -30,6 +31,9 @@ public final class Engine: Sendable {
     let spool: Spool
     let blocking: BlockingWork
     let sendingStore: any SendingStore
+    let directory: any ConnectorDirectory
+    /// How this engine is named in `status.engine`: the machine's host name.
+    public let node: String
     let clock: any EngineClock
     let random: RandomSource
     let logger: Logger
@@ -67,6 +71,8 @@ public final class Engine: Sendable {
         let connectorStore = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
         let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
         self.sendingStore = SQLiteSendingStore(storage: storage, connector: connector)
+        self.directory = SQLiteConnectorDirectory(storage: storage)
+        self.node = Self.hostName()
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
             configuration: .init(
@@ -93,6 +99,7 @@ public final class Engine: Sendable {
             store: SQLiteDigestStore(storage: storage, connector: connector), smtp: configuration.smtp,
             days: DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes),
             blocking: blocking, clock: clock, changes: changes, logger: logger)
+        try await directory.settleUnknownStates()
         try await setup.restoreCredentials()
         try await recoverInterruptedWork()
         logger.info(
@@ -213,6 +220,12 @@ public final class Engine: Sendable {
     }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
+
+    private static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// The database as the engine's parts use it: a failure to store (a full or

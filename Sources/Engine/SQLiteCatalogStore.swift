@@ -44,6 +44,7 @@ struct SQLiteCatalogStore: CatalogStore {
                 removed += try connection.run("DELETE FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(id)])
             }
             index?.remove(ids)
+            try SQLiteConnectorStore.refreshState(of: connector, connection)
             return removed
         }
     }
@@ -60,6 +61,7 @@ struct SQLiteCatalogStore: CatalogStore {
             // Nothing changes when an id is unknown: the transaction rolls back.
             if !unknown.isEmpty { throw EngineError.unknownDossiers(ids: Array(unknown.prefix(20))) }
             index?.select(ids: ids, selected)
+            try SQLiteConnectorStore.refreshState(of: connector, connection)
             return try Self.selectedCount(connection, of: connector)
         }
     }
@@ -71,6 +73,7 @@ struct SQLiteCatalogStore: CatalogStore {
                 "UPDATE dossiers SET selected = ? WHERE connector = ? AND instr(search_text, ?) > 0",
                 [.integer(selected ? 1 : 0), connector.sql, .text(needle)])
             index?.select(matching: Array(needle.utf8), selected)
+            try SQLiteConnectorStore.refreshState(of: connector, connection)
             return try Self.selectedCount(connection, of: connector)
         }
     }

@@ -99,6 +99,17 @@ struct SQLiteConnectorStore: ConnectorStore {
         }
     }
 
+    /// Works out the connector's state again and keeps it in `connectors`,
+    /// for lists and counts over every connector; after a write that may
+    /// change it (a selection, a rule).
+    static func refreshState(of connector: ConnectorName, _ connection: SQLiteConnection) throws {
+        try keepState(try status(connection, of: connector).state, of: connector, connection)
+    }
+
+    private static func keepState(_ state: ConnectorState, of connector: ConnectorName, _ connection: SQLiteConnection) throws {
+        try connection.run("UPDATE connectors SET state = ? WHERE name = ? AND state IS NOT ?", [.word(state), connector.sql, .word(state)])
+    }
+
     /// Runs `change`, then writes `connector.state` if the state moved.
     private static func changingState(
         _ connection: SQLiteConnection, of connector: ConnectorName, reason: String?, at now: Date, _ change: () throws -> Void
@@ -109,6 +120,7 @@ struct SQLiteConnectorStore: ConnectorStore {
         if let event = ConnectorSettings.stateEvent(from: before, to: after, reason: reason) {
             try connection.appendEvent(.connectorState, of: connector, at: now, event)
         }
+        try keepState(after, of: connector, connection)
         return after
     }
 

@@ -11,9 +11,13 @@ struct SQLiteDocumentStore: DocumentStore {
         try await storage.read { [connector] in try Self.counts($0, of: connector) }
     }
 
-    static func counts(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> DocumentCounts {
+    /// One connector's counts, or (nil) the sums over every connector.
+    static func counts(_ connection: SQLiteConnection, of connector: ConnectorName?) throws -> DocumentCounts {
         var counts = DocumentCounts()
-        try connection.query("SELECT state, count FROM document_counts WHERE connector = ?", [connector.sql]) { row in
+        let sql = connector == nil
+            ? "SELECT state, sum(count) FROM document_counts GROUP BY state"
+            : "SELECT state, count FROM document_counts WHERE connector = ?"
+        try connection.query(sql, connector.map { [$0.sql] } ?? []) { row in
             let count = Int(row.int(1))
             switch try row.word(0, as: DocumentState.self) {
             case .queued: counts.queued = count
@@ -29,23 +33,28 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     func lastActivity() async throws -> InqomActivity {
-        try await storage.read { [connector] connection in
-            let lastSuccess = try connection.rows(
-                """
-                SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted
-                WHERE connector = ? AND transmitted_at IS NOT NULL
-                """, [connector.sql]
-            ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }.first ?? nil
-            let lastError = try connection.rows(
-                """
-                SELECT h.at, h.detail FROM document_history h INDEXED BY document_history_errors
-                JOIN documents d ON d.seq = h.document_seq
-                WHERE h.event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) AND d.connector = ?
-                ORDER BY h.at DESC, h.rowid DESC LIMIT 1
-                """, [connector.sql]
-            ) { (at: Date(timeIntervalSince1970: $0.double(0)), message: $0.optionalText(1)) }.first
-            return InqomActivity(lastSuccessAt: lastSuccess, lastError: lastError)
-        }
+        try await storage.read { [connector] in try Self.lastActivity($0, of: connector) }
+    }
+
+    /// One connector's latest success and error, or (nil) the engine's.
+    static func lastActivity(_ connection: SQLiteConnection, of connector: ConnectorName?) throws -> InqomActivity {
+        // Engine-wide, one look per connector down its own index.
+        let lastSuccess = try connection.rows(
+            """
+            SELECT max((SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted
+                        WHERE connector = c.name AND transmitted_at IS NOT NULL))
+            FROM (SELECT ?1 AS name WHERE ?1 IS NOT NULL UNION ALL SELECT name FROM connectors WHERE ?1 IS NULL) c
+            """, [connector?.sql ?? .null]
+        ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }.first ?? nil
+        let lastError = try connection.rows(
+            """
+            SELECT h.at, h.detail FROM document_history h INDEXED BY document_history_errors
+            JOIN documents d ON d.seq = h.document_seq
+            WHERE h.event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) AND (?1 IS NULL OR d.connector = ?1)
+            ORDER BY h.at DESC, h.rowid DESC LIMIT 1
+            """, [connector?.sql ?? .null]
+        ) { (at: Date(timeIntervalSince1970: $0.double(0)), message: $0.optionalText(1)) }.first
+        return InqomActivity(lastSuccessAt: lastSuccess, lastError: lastError)
     }
 
     func document(id: String) async throws -> DocumentStatus? {

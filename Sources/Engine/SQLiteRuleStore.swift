@@ -25,12 +25,15 @@ struct SQLiteRuleStore: RuleStore {
                 """,
                 [connector.sql, .text(rule.id), .text(rule.depositPath), .text(depositKey), .word(rule.documentType),
                  rule.archivePath.map { .text($0) } ?? .null, .word(rule.period), .text(rule.createdAt)])
+            try SQLiteConnectorStore.refreshState(of: connector, connection)
         }
     }
 
     func delete(id: String) async throws -> Bool {
         try await storage.write { [connector] connection in
-            try connection.run("DELETE FROM rules WHERE connector = ? AND id = ?", [connector.sql, .text(id)]) == 1
+            let deleted = try connection.run("DELETE FROM rules WHERE connector = ? AND id = ?", [connector.sql, .text(id)]) == 1
+            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            return deleted
         }
     }
 

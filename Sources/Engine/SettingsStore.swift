@@ -48,8 +48,8 @@ extension SQLiteConnection {
     /// Records that `connector` exists, at its first write.
     func noteConnector(_ connector: ConnectorName, at now: Date) throws {
         try run(
-            "INSERT INTO connectors (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-            [connector.sql, .real(now.timeIntervalSince1970)])
+            "INSERT INTO connectors (name, created_at, state) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+            [connector.sql, .real(now.timeIntervalSince1970), .word(ConnectorState.unconfigured)])
     }
 
     func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {

@@ -28,6 +28,10 @@ extension PushdocMethods {
             return try await engine.drain(timeout: .milliseconds(context.id == nil ? 0 : timeout), progress: progress)
         }
         table.register(Summary.self) { _, _ in try await engine.summary() }
+        table.register(EngineStatusMethod.self) { _, _ in await engine.engineStatus() }
+        table.register(ListConnectors.self) { params, _ in
+            try await engine.listConnectors(state: params.state, cursor: params.cursor, limit: params.limit ?? 100)
+        }
         table.register(DocumentStatusMethod.self) { params, _ in try await engine.documents.status(id: params.documentId) }
         table.register(Documents.self) { params, _ in
             try await engine.documents.list(

@@ -153,10 +153,14 @@ public enum Schema {
         Migration(
             8, "connectors",
             sql: """
+                -- state: as status.summary gives it, kept by every write that can
+                -- change it (NULL: not known yet, worked out at the next start).
                 CREATE TABLE connectors (
                     name TEXT PRIMARY KEY,
-                    created_at REAL NOT NULL
+                    created_at REAL NOT NULL,
+                    state TEXT
                 ) WITHOUT ROWID;
+                CREATE INDEX connectors_by_state ON connectors (state, name);
                 INSERT INTO connectors (name, created_at)
                     SELECT 'default', (julianday('now') - 2440587.5) * 86400.0
                     WHERE EXISTS (SELECT 1 FROM settings WHERE key NOT LIKE 'digest.%') OR EXISTS (SELECT 1 FROM dossiers)

@@ -99,6 +99,50 @@ struct ConnectorScopeTests {
         #expect(connectors == ["Firm-A", "firm-a"])
     }
 
+    /// The state kept in each connector's row is the one its settings give, after every kind of write.
+    @Test func eachConnectorsKeptStateFollowsItsWritesAndTheTotalsSumThem() async throws {
+        let storage = try StorageAccess.fresh("connector-directory")
+        let directory = SQLiteConnectorDirectory(storage: storage)
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let (a, b, c) = (Firm("a", on: storage), Firm("b", on: storage), Firm("c", on: storage))
+        func kept() async throws -> [String: ConnectorState] {
+            Dictionary(uniqueKeysWithValues: try await directory.list(state: nil, after: nil, limit: 10).map { ($0.connector, $0.state) })
+        }
+        func check() async throws {
+            let stored = try await kept()
+            for (name, firm) in [("a", a), ("b", b), ("c", c)] where stored[name] != nil {
+                #expect(stored[name] == (try await firm.connector.status().state), "\(name)")
+            }
+        }
+        try await a.configure(dossierName: "A", folder: 11, at: now)
+        _ = try await b.catalog.upsert([Dossier(id: "D1", name: "B", attributes: [:])])
+        try await check()
+        #expect(try await kept() == ["a": .active, "b": .unconfigured])
+        _ = try await b.catalog.select(ids: ["D1"], true)
+        #expect(try await kept()["b"] == .configuring)
+        _ = try await b.catalog.select(matching: "b", false)
+        #expect(try await kept()["b"] == .unconfigured)
+        try await c.configure(dossierName: "C", folder: 33, at: now)
+        _ = try await c.connector.update(reason: nil, at: now) { settings, _ in settings.paused = true }
+        try await check()
+        #expect(try await c.rules.delete(id: "rule-1"))
+        _ = try await a.connector.update(reason: "inqom_refused_credentials", at: now) { settings, _ in settings.tokenRefused = true }
+        try await check()
+        try await a.connector.reset(at: now)
+        try await check()
+        #expect(try await kept() == ["a": .unconfigured, "b": .unconfigured, "c": .paused])
+
+        _ = try await c.submit("inv-1", sha256: "cc", at: now)
+        _ = try await b.submit("inv-1", sha256: "bb", at: now)
+        let totals = try await directory.totals()
+        #expect(totals.connectors == [.unconfigured: 2, .paused: 1])
+        // c has no rule left and b is not configured: both kept as ignored, summed.
+        #expect(totals.documents.ignored == 2)
+        #expect(totals.documents.queued == 0)
+        #expect(try await directory.list(state: .paused, after: nil, limit: 10).map(\.connector) == ["c"])
+        #expect(try await directory.list(state: nil, after: "a", limit: 1).map(\.connector) == ["b"])
+    }
+
     @Test func namesAreCheckedAndComparedExactly() {
         #expect(ConnectorName("cabinet-dupont.paris:01_A") != nil)
         #expect(ConnectorName(String(repeating: "a", count: 128)) != nil)
@@ -150,6 +194,10 @@ struct ConnectorScopeTests {
         // The digest schedule's day is the engine's, not the firm's.
         #expect(try await firm.digest.lastScheduledRun()?.day == "2026-12-03")
         #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { $0.text(0) } } == ["default"])
+        // Its state is worked out at the first start, and kept from then on.
+        #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .unconfigured)
+        try await SQLiteConnectorDirectory(storage: storage).settleUnknownStates()
+        #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .active)
         // Another firm sees none of it.
         let other = Firm("other", on: storage)
         #expect(try await other.connector.status().state == .unconfigured)

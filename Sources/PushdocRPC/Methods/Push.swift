@@ -85,3 +85,19 @@ public enum ListEvents: RPCMethod {
         public let lastSeq: Int64
     }
 }
+
+public enum ListConnectors: RPCMethod {
+    public static let name = "connectors.list"
+    public struct Params: Decodable, Sendable {
+        public let state: String?
+        public let cursor: String?
+        public let limit: Int?
+    }
+    public typealias Result = ConnectorPage
+}
+
+public enum EngineStatusMethod: RPCMethod {
+    public static let name = "status.engine"
+    public typealias Params = NoParams
+    public typealias Result = EngineStatus
+}
