@@ -98,7 +98,7 @@ struct UploadThroughput {
         let standInCPU = ProcessStatus.cpuSeconds(pid: standIn.pid)
         let childrenCPU = Self.reapedChildrenCPU()
         let started = ContinuousClock.now
-        try process.run()
+        try process.runOneAtATime()
         process.waitUntilExit()
         let elapsed = ContinuousClock.now - started
         let standInSpent = ProcessStatus.cpuSeconds(pid: standIn.pid) - standInCPU

@@ -15,7 +15,7 @@ enum EngineFixture {
             retryDelays: [retryDelay], inqomMaxRequestsPerSecond: 0, circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20,
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
         let engine = try await Engine(
-            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, random: RandomSource(SeededRandom(seed: 18)))
+            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, random: RandomSource(SplitMix64(seed: 18)))
         _ = try await engine.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
         _ = try await engine.catalog.select(ids: ["d1"], query: nil, selected: true)
         _ = try await engine.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))

@@ -167,7 +167,7 @@ struct DigestTests {
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", files.key, "-out", files.certificate,
         ]
         openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
+        try openssl.runOneAtATime()
         openssl.waitUntilExit()
         guard openssl.terminationStatus == 0 else { throw PeerError(description: "openssl could not make a certificate") }
         return files

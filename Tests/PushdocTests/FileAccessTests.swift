@@ -66,7 +66,7 @@ struct FileAccessTests {
             """,
             root, outside,
         ]
-        try swapper.run()
+        try swapper.runOneAtATime()
         defer {
             kill(swapper.processIdentifier, SIGKILL)
             swapper.waitUntilExit()

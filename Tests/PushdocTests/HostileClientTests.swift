@@ -156,7 +156,7 @@ struct HostileClientTests {
         ]
         let output = Pipe()
         nobody.standardOutput = output
-        try nobody.run()
+        try nobody.runOneAtATime()
         let during = try ProcessFigures(pid: pid)
         #expect(try await admitted[0].call("ping").string("result") == "pong")
         nobody.waitUntilExit()

@@ -38,7 +38,7 @@ struct LifecycleTests {
         #expect(FileManager.default.createFile(atPath: directory + "/stderr", contents: nil))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stderr"))
         let exited = AsyncStream<Void> { continuation in process.terminationHandler = { _ in continuation.finish() } }
-        try process.run()
+        try process.runOneAtATime()
         try output.fileHandleForReading.close()
         try output.fileHandleForWriting.close()
         input.fileHandleForWriting.write(Data(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8 + [0x0A]))

@@ -610,7 +610,7 @@ struct PushTests {
         process.arguments = arguments
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try process.runOneAtATime()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw PeerError(description: "\(executable) \(arguments) exited \(process.terminationStatus)")

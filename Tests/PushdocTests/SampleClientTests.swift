@@ -24,7 +24,7 @@ struct SampleClientTests {
             : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket]) + (mode.map { [$0] } ?? [])
         process.standardOutput = output ?? FileHandle.nullDevice
         process.standardError = output ?? FileHandle.nullDevice
-        try process.run()
+        try process.runOneAtATime()
         return process
     }
 

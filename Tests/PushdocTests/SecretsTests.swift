@@ -243,7 +243,7 @@ struct DumpabilityTests {
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = input
-        try process.run()
+        try process.runOneAtATime()
         return (
             process, LineStream(fd: dup(output.fileHandleForReading.fileDescriptor)),
             LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))

@@ -175,7 +175,7 @@ struct SocketTests {
         ]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try process.runOneAtATime()
         process.waitUntilExit()
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }

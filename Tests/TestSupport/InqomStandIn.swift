@@ -77,7 +77,7 @@ public final class InqomStandIn: @unchecked Sendable {
         process.standardInput = input
         // Its own stderr: an inherited one would keep the test runner's pipe open.
         process.standardError = errors
-        try process.run()
+        try process.runOneAtATime()
         self.process = process
         self.stdinWriter = input.fileHandleForWriting
         self.stderr = LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))

@@ -43,7 +43,7 @@ public final class PushdocProcess: @unchecked Sendable {
         process.standardOutput = childEnds[1]
         process.standardError = childEnds[2]
         do {
-            try process.run()
+            try process.runOneAtATime()
         } catch {
             for fd in [input.write, output.read, errors.read] { close(fd) }
             throw error
@@ -144,7 +144,7 @@ public func sha256sum(_ path: String) throws -> String {
     process.arguments = [path]
     let output = Pipe()
     process.standardOutput = output
-    try process.run()
+    try process.runOneAtATime()
     process.waitUntilExit()
     return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
 }
@@ -158,7 +158,7 @@ public func runPython(_ script: String, _ arguments: [String]) async throws -> I
     process.arguments = ["-c", script] + arguments
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
         process.terminationHandler = { _ in continuation.resume() }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
+        do { try process.runOneAtATime() } catch { continuation.resume(throwing: error) }
     }
     return process.terminationStatus
 }

@@ -25,7 +25,7 @@ public final class SMTPSink: @unchecked Sendable {
         process.standardOutput = output
         process.standardInput = input
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runOneAtATime()
         self.process = process
         self.stdinWriter = input.fileHandleForWriting
         let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))

@@ -1,6 +1,6 @@
 /// A fast, seeded pseudo-random generator: generated files, corpora and
 /// kill instants are the same at every run, so a failure can be replayed.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
