@@ -70,7 +70,7 @@ public final class Engine: Sendable {
         let search = DossierSearch(of: connector)
         let connectorStore = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
         let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
-        self.sendingStore = SQLiteSendingStore(storage: storage, connector: connector)
+        self.sendingStore = SQLiteSendingStore(storage: storage)
         self.directory = SQLiteConnectorDirectory(storage: storage)
         self.node = Self.hostName()
         // Token and folder calls run beside the uploads, never behind them.

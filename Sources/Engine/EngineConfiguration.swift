@@ -36,6 +36,8 @@ public struct EngineConfiguration: Sendable {
     /// A request to Inqom during which no byte moves for this long is given
     /// up (a transient failure): a hanging server never holds a worker.
     public var inqomStallTimeout: Duration = .seconds(60)
+    /// `--connector-workers`: uploads at a time for one connector, within `workers`.
+    public var connectorWorkers = 4
     public var maxFileBytes: Int64
     public var filesRoot: String?
     public var shutdownGrace: Duration

@@ -1,36 +1,37 @@
 import Foundation
 import Store
 
-/// `SendingStore` on the engine's SQLite database. Queries on due documents
-/// name their index (without statistics SQLite would pick
-/// `documents_by_state` and sort every queued document at each claim), and
-/// spell its states as literals: a partial index serves only a query whose
-/// terms match its own.
+/// `SendingStore` on the engine's SQLite database, for every connector.
+/// Queries on due documents name their index (without statistics SQLite
+/// would pick `documents_by_state` and sort every queued document at each
+/// claim), and spell its states as literals: a partial index serves only a
+/// query whose terms match its own.
 struct SQLiteSendingStore: SendingStore {
     let storage: StorageAccess
-    /// The connector whose documents this store claims and records.
-    let connector: ConnectorName
 
-    func claimDue(limit: Int, now: Date) async throws -> [Outgoing] {
-        try await storage.write { [connector] in try Self.claimDue($0, of: connector, limit: limit, now: now) }
+    func claimDue(limit: Int, now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) async throws -> [Outgoing] {
+        try await storage.write { try Self.claimDue($0, limit: limit, now: now, admit: admit) }
     }
 
-    func recordBlocking(_ change: DocumentChange, of document: Outgoing, at now: Date, claimNext: Bool) throws -> Outgoing? {
-        try storage.writeBlocking { [connector] connection in
-            try Self.record(change, of: document, in: connector, at: now, connection)
-            return claimNext ? try Self.claimDue(connection, of: connector, limit: 1, now: now).first : nil
+    func recordBlocking(
+        _ change: DocumentChange, of document: Outgoing, at now: Date, claimNext admit: (@Sendable (ConnectorName) -> Bool)?
+    ) throws -> Outgoing? {
+        try storage.writeBlocking { connection in
+            try Self.record(change, of: document, at: now, connection)
+            guard let admit else { return nil }
+            return try Self.claimDue(connection, limit: 1, now: now, admit: admit).first
         }
     }
 
     func nextPlannedAttempt() async throws -> Date? {
-        try await storage.read { [connector] connection -> Date? in
-            guard try SQLiteConnectorStore.status(connection, of: connector).state == .active else { return nil }
+        try await storage.read { connection -> Date? in
             let next = try connection.rows(
                 """
-                SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
-                WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                    AND connector = ?
-                """, [connector.sql]
+                SELECT min((SELECT min(next_attempt_at) FROM documents INDEXED BY documents_due
+                            WHERE connector = c.name AND state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql))
+                                AND next_attempt_at IS NOT NULL))
+                FROM connectors c INDEXED BY connectors_by_state WHERE c.state = ?
+                """, [.word(ConnectorState.active)]
             ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
             return next.map(Date.init(timeIntervalSince1970:))
         }
@@ -55,35 +56,61 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
-    private static func claimDue(_ connection: SQLiteConnection, of connector: ConnectorName, limit: Int, now: Date) throws
-        -> [Outgoing]
-    {
-        guard try SQLiteConnectorStore.status(connection, of: connector).state == .active else { return [] }
+    private static func claimDue(
+        _ connection: SQLiteConnection, limit: Int, now: Date, admit: (ConnectorName) -> Bool
+    ) throws -> [Outgoing] {
+        var claimed: [Outgoing] = []
+        var refused: [String] = []
+        while claimed.count < limit {
+            let found = try connection.rows(
+                """
+                SELECT c.name FROM connectors c INDEXED BY connectors_by_served
+                WHERE c.state = ?1 AND c.name NOT IN (SELECT value FROM json_each(?2))
+                    AND EXISTS (SELECT 1 FROM documents d INDEXED BY documents_due WHERE d.connector = c.name
+                        AND d.state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND d.next_attempt_at <= ?3)
+                ORDER BY c.served, c.name LIMIT 1
+                """,
+                [.word(ConnectorState.active), .text(String(decoding: try JSONEncoder().encode(refused), as: UTF8.self)),
+                 .real(now.timeIntervalSince1970)]
+            ) { $0.text(0) }
+            guard let name = found.first else { break }
+            guard let connector = ConnectorName(name), admit(connector) else {
+                refused.append(name)
+                continue
+            }
+            guard let document = try claimOldestDue(connection, of: connector, now: now) else { break }
+            claimed.append(document)
+            try connection.run(
+                "UPDATE connectors SET served = (SELECT coalesce(max(served), 0) + 1 FROM connectors) WHERE name = ?", [connector.sql])
+        }
+        return claimed
+    }
+
+    /// The connector's oldest due document, marked `sending`.
+    private static func claimOldestDue(_ connection: SQLiteConnection, of connector: ConnectorName, now: Date) throws -> Outgoing? {
         let due = try connection.rows(
             """
             SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
                 mapping.inqom_folder_id
             FROM documents INDEXED BY documents_due
                 LEFT JOIN mapping ON mapping.connector = documents.connector AND mapping.dossier_id = documents.dossier_id
-            WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at <= ?
-                AND documents.connector = ?
-            ORDER BY next_attempt_at, seq LIMIT ?
-            """, [.real(now.timeIntervalSince1970), connector.sql, .integer(Int64(limit))]
+            WHERE documents.connector = ? AND state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql))
+                AND next_attempt_at <= ?
+            ORDER BY next_attempt_at, seq LIMIT 1
+            """, [connector.sql, .real(now.timeIntervalSince1970)]
         ) { row in
             Outgoing(
-                seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3), fileName: row.text(4),
-                spoolName: row.optionalText(5), documentType: try row.word(6),
+                connector: connector, seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3),
+                fileName: row.text(4), spoolName: row.optionalText(5), documentType: try row.word(6),
                 archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
-        }
-        for document in due {
+        }.first
+        if let document = due {
             try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
         }
         return due
     }
 
-    private static func record(
-        _ change: DocumentChange, of document: Outgoing, in connector: ConnectorName, at now: Date, _ connection: SQLiteConnection
-    ) throws {
+    private static func record(_ change: DocumentChange, of document: Outgoing, at now: Date, _ connection: SQLiteConnection) throws {
         let at = SQLValue.real(now.timeIntervalSince1970)
         let seq = SQLValue.integer(document.seq)
         switch change {
@@ -113,6 +140,6 @@ struct SQLiteSendingStore: SendingStore {
         }
         let history = change.history
         try connection.addHistory(document.seq, at: now, event: history.event, detail: history.detail)
-        if let event = change.event(of: document) { try connection.appendEvent(event.type, of: connector, at: now, event.data) }
+        if let event = change.event(of: document) { try connection.appendEvent(event.type, of: document.connector, at: now, event.data) }
     }
 }

@@ -10,6 +10,8 @@ import Synchronization
 final class Sender: Sendable {
     private struct State {
         var inFlight = 0
+        /// Uploads under way per connector, each at most `--connector-workers`.
+        var inFlightBy: [ConnectorName: Int] = [:]
         var breaker: CircuitBreaker
         var stopping = false
     }
@@ -131,9 +133,45 @@ final class Sender: Sendable {
         let now = parts.clock.now
         let slots = freeSlots(at: now)
         guard slots > 0 else { return [] }
-        let claimed = try await store.claimDue(limit: slots, now: now)
-        state.withLock { $0.inFlight += claimed.count }
-        return claimed
+        let reserved = Reservations()
+        do {
+            let claimed = try await store.claimDue(limit: slots, now: now) { connector in
+                self.reserve(connector, finishing: nil, into: reserved)
+            }
+            state.withLock { $0.inFlight += claimed.count }
+            return claimed
+        } catch {
+            for connector in reserved.taken { release(connector) }
+            throw error
+        }
+    }
+
+    /// Takes a place for an upload of `connector` if it has one free under
+    /// `--connector-workers`, counting `finishing` (the worker's document
+    /// just recorded) as ended.
+    private func reserve(_ connector: ConnectorName, finishing: ConnectorName?, into reserved: Reservations) -> Bool {
+        let taken = state.withLock { state in
+            let busy = (state.inFlightBy[connector] ?? 0) - (connector == finishing ? 1 : 0)
+            guard busy < parts.configuration.connectorWorkers else { return false }
+            state.inFlightBy[connector, default: 0] += 1
+            return true
+        }
+        if taken { reserved.note(connector) }
+        return taken
+    }
+
+    /// The places a claim took, given back if its transaction fails.
+    private final class Reservations: Sendable {
+        private let names = Mutex<[ConnectorName]>([])
+        func note(_ connector: ConnectorName) { names.withLock { $0.append(connector) } }
+        var taken: [ConnectorName] { names.withLock { $0 } }
+    }
+
+    private func release(_ connector: ConnectorName) {
+        state.withLock { state in
+            let left = (state.inFlightBy[connector] ?? 1) - 1
+            state.inFlightBy[connector] = left > 0 ? left : nil
+        }
     }
 
     private func freeSlots(at now: Date) -> Int {
@@ -341,8 +379,15 @@ final class Sender: Sendable {
     /// file is released. Blocking.
     private func store(_ pending: PendingRecord) -> Recording {
         defer { parts.changes.notify() }
+        let finishing = pending.document.connector
+        let reserved = Reservations()
+        let admitNext: @Sendable (ConnectorName) -> Bool = { connector in
+            self.reserve(connector, finishing: finishing, into: reserved)
+        }
+        let admit = pending.claimNext ? admitNext : nil
         do {
-            let next = try store.recordBlocking(pending.change, of: pending.document, at: pending.at, claimNext: pending.claimNext)
+            let next = try store.recordBlocking(pending.change, of: pending.document, at: pending.at, claimNext: admit)
+            release(finishing)
             if case .transmitted = pending.change, let spoolName = pending.document.spoolName {
                 // Only now that the store knows Inqom has the bytes (a resend after a restart
                 // must find them), and on a file thread: the worker's next upload waits for its
@@ -352,8 +397,11 @@ final class Sender: Sendable {
             }
             return .recorded(next: next)
         } catch EngineError.storageUnavailable {
+            for connector in reserved.taken { release(connector) }
             return .storeCannotWrite(pending)
         } catch {
+            for connector in reserved.taken { release(connector) }
+            release(finishing)
             parts.logger.error("cannot record an outcome", metadata: ["documentId": "\(pending.document.id)", "error": "\(error)"])
             return .recorded(next: nil)
         }

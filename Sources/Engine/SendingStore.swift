@@ -8,14 +8,19 @@ import InqomClient
 /// jumps. The sender decides; the store keeps. `SQLiteSendingStore` is
 /// today's implementation; `SendingStoreTests` says what any must do.
 protocol SendingStore: Sendable {
-    /// Due documents, oldest first, marked `sending`; none unless the
-    /// connector is active.
-    func claimDue(limit: Int, now: Date) async throws -> [Outgoing]
-    /// Records `change` with its history and event; when `claimNext`, claims
-    /// the next due document in the same commit. Blocks: from a thread that may.
-    func recordBlocking(_ change: DocumentChange, of document: Outgoing, at now: Date, claimNext: Bool) throws -> Outgoing?
-    /// The earliest planned attempt of a queued or retrying document; nil
-    /// when there is none or the connector is not active.
+    /// Due documents of active connectors, marked `sending`, `limit` at
+    /// most. Fair: each is the oldest due document of the connector served
+    /// least recently among those with documents due that `admit` lets in
+    /// (it reserves a place for that connector, or says it has none).
+    func claimDue(limit: Int, now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) async throws -> [Outgoing]
+    /// Records `change` with its history and event; with `claimNext`, claims
+    /// the next due document in the same commit, as `claimDue` would. Blocks:
+    /// from a thread that may.
+    func recordBlocking(
+        _ change: DocumentChange, of document: Outgoing, at now: Date, claimNext admit: (@Sendable (ConnectorName) -> Bool)?
+    ) throws -> Outgoing?
+    /// The earliest planned attempt of a queued or retrying document of an
+    /// active connector; nil when there is none.
     func nextPlannedAttempt() async throws -> Date?
     /// Moves by `seconds` the attempts planned before `cutoff` (those
     /// planned since are already in the jumped clock's time).
@@ -27,6 +32,7 @@ protocol SendingStore: Sendable {
 
 /// A document claimed for sending.
 struct Outgoing: Sendable, Equatable {
+    let connector: ConnectorName
     let seq: Int64
     let id: String
     let dossierID: String

@@ -155,12 +155,16 @@ public enum Schema {
             sql: """
                 -- state: as status.summary gives it, kept by every write that can
                 -- change it (NULL: not known yet, worked out at the next start).
+                -- served: when the sender last took one of its documents, as a
+                -- rising number (NULL: never); the least recently served goes first.
                 CREATE TABLE connectors (
                     name TEXT PRIMARY KEY,
                     created_at REAL NOT NULL,
-                    state TEXT
+                    state TEXT,
+                    served INTEGER
                 ) WITHOUT ROWID;
                 CREATE INDEX connectors_by_state ON connectors (state, name);
+                CREATE INDEX connectors_by_served ON connectors (served, name);
                 INSERT INTO connectors (name, created_at)
                     SELECT 'default', (julianday('now') - 2440587.5) * 86400.0
                     WHERE EXISTS (SELECT 1 FROM settings WHERE key NOT LIKE 'digest.%') OR EXISTS (SELECT 1 FROM dossiers)
@@ -297,7 +301,7 @@ public enum Schema {
                 CREATE INDEX documents_by_dossier ON documents (connector, dossier_id, seq);
                 CREATE INDEX documents_sent_bytes ON documents (connector, dossier_id, sha256) WHERE state = 'transmitted';
                 CREATE INDEX documents_failed ON documents (connector, failed_at) WHERE state = 'failed';
-                CREATE INDEX documents_due ON documents (next_attempt_at, seq) WHERE state IN ('queued', 'retrying');
+                CREATE INDEX documents_due ON documents (connector, next_attempt_at, seq) WHERE state IN ('queued', 'retrying');
                 CREATE INDEX documents_transmitted ON documents (connector, transmitted_at) WHERE transmitted_at IS NOT NULL;
                 CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;
 

@@ -28,8 +28,10 @@ struct Serve: ParsableCommand {
     var inqomApiUrl: String?
     @Option(help: .init("The integration's Inqom client id (default mcf-pushdoc).", valueName: "id"))
     var inqomClientId: String?
-    @Option(help: .init("Uploads at a time (default 4).", valueName: "n"))
+    @Option(help: .init("Uploads at a time, for the whole engine (default 8).", valueName: "n"))
     var workers: String?
+    @Option(help: .init("Uploads at a time for one connector, within --workers (default 4).", valueName: "n"))
+    var connectorWorkers: String?
     @Option(help: .init("Attempts before a document is failed (default 6).", valueName: "n"))
     var maxAttempts: String?
     @Option(help: .init("Seconds to wait before each retry (default 60,300,1800,7200,21600).", valueName: "list"))

@@ -91,7 +91,7 @@ struct ServeSettings {
                 default: URL(string: "https://api.inqom.com")!, expected: inqomURL, secureURL),
             inqomClientID: try source.value(command.inqomClientId, "inqom-client-id", default: "mcf-pushdoc",
                 expected: "a client id") { $0.isEmpty ? nil : $0 },
-            workers: try source.value(command.workers, "workers", default: 4, expected: "a whole number from 1 to 64") {
+            workers: try source.value(command.workers, "workers", default: 8, expected: "a whole number from 1 to 64") {
                 Int($0).flatMap { (1...64).contains($0) ? $0 : nil } },
             maxAttempts: try source.value(command.maxAttempts, "max-attempts", default: 6,
                 expected: "a whole number from 1 to 100") { Int($0).flatMap { (1...100).contains($0) ? $0 : nil } },
@@ -119,6 +119,9 @@ struct ServeSettings {
         configuration.inqomStallTimeout = try source.value(
             command.inqomStallSeconds, "inqom-stall-seconds", default: .seconds(60), expected: seconds
         ) { duration($0, allowZero: false) }
+        configuration.connectorWorkers = try source.value(
+            command.connectorWorkers, "connector-workers", default: 4, expected: "a whole number from 1 to 64"
+        ) { Int($0).flatMap { (1...64).contains($0) ? $0 : nil } }
         return configuration
     }
 

@@ -16,6 +16,7 @@ struct ConnectorScopeTests {
         let intake: SQLiteIntakeStore
         let documents: SQLiteDocumentStore
         let digest: SQLiteDigestStore
+        let name: ConnectorName
         let sending: SQLiteSendingStore
 
         init(_ name: String, on storage: StorageAccess) {
@@ -27,7 +28,8 @@ struct ConnectorScopeTests {
             intake = SQLiteIntakeStore(storage: storage, connector: connector)
             documents = SQLiteDocumentStore(storage: storage, connector: connector)
             digest = SQLiteDigestStore(storage: storage, connector: connector)
-            sending = SQLiteSendingStore(storage: storage, connector: connector)
+            self.name = connector
+            sending = SQLiteSendingStore(storage: storage)
         }
 
         /// Dossier D1 selected and mapped, one rule for `Achats`, connected and finished.
@@ -47,6 +49,11 @@ struct ConnectorScopeTests {
                 settings.finishedAt = "2026-12-04T10:00:00Z"
             }
             try await digest.upsert([Collaborator(id: "c1", name: dossierName, email: "c1@cabinet.fr", dailyDigest: true, dossierIds: nil)])
+        }
+
+        /// This firm's due documents, claimed.
+        func claim(at now: Date) async throws -> [Outgoing] {
+            try await sending.claimDue(limit: 10, now: now) { [name] in $0 == name }
         }
 
         func submit(_ id: String, sha256: String, at now: Date) async throws -> SubmissionResult {
@@ -77,10 +84,10 @@ struct ConnectorScopeTests {
         #expect(try await b.submit("inv-1", sha256: "bb", at: now).state == .queued)
         #expect(try await a.documents.counts().queued == 1)
         #expect(try await b.documents.document(id: "inv-1")?.path == "Achats/inv-1.pdf")
-        let claimedByA = try await a.sending.claimDue(limit: 10, now: now)
+        let claimedByA = try await a.claim(at: now)
         #expect(claimedByA.map(\.inqomFolderID) == [11])
         #expect(try await b.documents.counts().queued == 1)
-        #expect(try await b.sending.claimDue(limit: 10, now: now).map(\.inqomFolderID) == [22])
+        #expect(try await b.claim(at: now).map(\.inqomFolderID) == [22])
 
         // One firm's reset leaves the other configured.
         try await a.connector.reset(at: now)
@@ -143,6 +150,33 @@ struct ConnectorScopeTests {
         #expect(try await directory.list(state: nil, after: "a", limit: 1).map(\.connector) == ["b"])
     }
 
+    /// One firm's backlog does not hold another's document: each claim goes
+    /// to the connector served least recently among those with documents due.
+    @Test func theLeastRecentlyServedConnectorWithDocumentsDueGoesFirst() async throws {
+        let storage = try StorageAccess.fresh("connector-fairness")
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let (a, b) = (Firm("a", on: storage), Firm("b", on: storage))
+        try await a.configure(dossierName: "A", folder: 11, at: now)
+        try await b.configure(dossierName: "B", folder: 22, at: now)
+        for index in 0..<5 { _ = try await a.submit("a-\(index)", sha256: "a\(index)", at: now) }
+        let sending = SQLiteSendingStore(storage: storage)
+        let later = now.addingTimeInterval(1)
+        func claimOne(admitting: @escaping @Sendable (ConnectorName) -> Bool = { _ in true }) async throws -> String? {
+            try await sending.claimDue(limit: 1, now: later, admit: admitting).first.map { "\($0.connector)/\($0.id)" }
+        }
+        #expect(try await claimOne() == "a/a-0")
+        // B's document arrives behind A's backlog, and goes next.
+        _ = try await b.submit("b-0", sha256: "b0", at: later)
+        #expect(try await claimOne() == "b/b-0")
+        #expect(try await claimOne() == "a/a-1")
+        // A connector with no place left is passed over; B has nothing due.
+        #expect(try await claimOne { $0 != ConnectorName("a")! } == nil)
+        // Several at once: still in turn, as long as places are given.
+        _ = try await b.submit("b-1", sha256: "b1", at: later)
+        let both = try await sending.claimDue(limit: 3, now: later) { _ in true }.map { "\($0.connector)/\($0.id)" }
+        #expect(both == ["b/b-1", "a/a-2", "a/a-3"])
+    }
+
     @Test func namesAreCheckedAndComparedExactly() {
         #expect(ConnectorName("cabinet-dupont.paris:01_A") != nil)
         #expect(ConnectorName(String(repeating: "a", count: 128)) != nil)
@@ -189,7 +223,6 @@ struct ConnectorScopeTests {
         #expect(try await firm.digest.wasSent(to: "c1", day: "2026-12-03"))
         let counts = try await firm.documents.counts()
         #expect((counts.queued, counts.transmitted) == (1, 1))
-        #expect(try await firm.sending.claimDue(limit: 10, now: Date()).map(\.inqomFolderID) == [11])
         #expect(try await storage.read { try $0.events(after: 0, of: .default, limit: 10) }.count == 1)
         // The digest schedule's day is the engine's, not the firm's.
         #expect(try await firm.digest.lastScheduledRun()?.day == "2026-12-03")
@@ -198,6 +231,7 @@ struct ConnectorScopeTests {
         #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .unconfigured)
         try await SQLiteConnectorDirectory(storage: storage).settleUnknownStates()
         #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .active)
+        #expect(try await firm.claim(at: Date()).map(\.inqomFolderID) == [11])
         // Another firm sees none of it.
         let other = Firm("other", on: storage)
         #expect(try await other.connector.status().state == .unconfigured)

@@ -32,7 +32,7 @@ struct DocumentStoreTests {
         for document in documents {
             _ = try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async {
-                    continuation.resume(with: Result { try sending.recordBlocking(change, of: document, at: Self.at, claimNext: false) })
+                    continuation.resume(with: Result { try sending.recordBlocking(change, of: document, at: Self.at, claimNext: nil) })
                 }
             }
         }
@@ -44,7 +44,7 @@ struct DocumentStoreTests {
             SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2), SeedDocument(id: "c", next: nil, state: .ignored),
         ])
         #expect(try await fixture.store.counts() == DocumentCounts(queued: 2, ignored: 1))
-        let claimed = try await fixture.sending.claimDue(limit: 2, now: Self.at)
+        let claimed = try await fixture.sending.claimDue(limit: 2, now: Self.at) { _ in true }
         #expect(try await fixture.store.counts() == DocumentCounts(sending: 2, ignored: 1))
         try await record(.transmitted(inqomDocumentID: 9, duplicate: false, archivePath: nil), [claimed[0]], in: fixture.sending)
         try await record(
@@ -104,7 +104,7 @@ struct DocumentStoreTests {
         let retried = try #require(try await store.document(id: "f1"))
         #expect(retried.attempts == 0)
         #expect(retried.history?.last?.event == .queued)
-        #expect(try await fixture.sending.claimDue(limit: 5, now: Self.at).map(\.id) == ["f1", "f2"])
+        #expect(try await fixture.sending.claimDue(limit: 5, now: Self.at) { _ in true }.map(\.id) == ["f1", "f2"])
         #expect(try await store.requeueFailed(documentIDs: nil, dossierID: nil, at: Self.at) == 1)
     }
 }

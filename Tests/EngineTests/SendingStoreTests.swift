@@ -39,6 +39,8 @@ struct SendingStoreTests {
     static let implementations = [SQLiteSendingFixture.implementation]
 
     private static let at = Date(timeIntervalSince1970: 50)
+    /// Lets every connector's documents in.
+    private static let anyConnector: @Sendable (ConnectorName) -> Bool = { _ in true }
 
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -52,14 +54,14 @@ struct SendingStoreTests {
             SeedDocument(id: "a", next: 10), SeedDocument(id: "b", next: 5), SeedDocument(id: "later", next: 100),
             SeedDocument(id: "gone", next: nil, state: .failed),
         ])
-        let claimed = try await fixture.store.claimDue(limit: 10, now: Self.at)
+        let claimed = try await fixture.store.claimDue(limit: 10, now: Self.at, admit: Self.anyConnector)
         #expect(claimed.map(\.id) == ["b", "a"])
         #expect(claimed.first?.inqomFolderID == 11)
         #expect(try await fixture.state(of: "a") == .sending)
         #expect(try await fixture.state(of: "later") == .queued)
-        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).isEmpty)
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at, admit: Self.anyConnector).isEmpty)
         #expect(try await fixture.store.nextPlannedAttempt() == Date(timeIntervalSince1970: 100))
-        #expect(try await fixture.store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100)).map(\.id) == ["later"])
+        #expect(try await fixture.store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100), admit: Self.anyConnector).map(\.id) == ["later"])
     }
 
     @Test(arguments: implementations)
@@ -68,7 +70,7 @@ struct SendingStoreTests {
             SeedDocument(id: "cut", next: 1, state: .sending, attempts: 2), SeedDocument(id: "waiting", next: 500),
         ])
         #expect(try await fixture.store.requeueInterrupted(at: Self.at) == 1)
-        let due = try await fixture.store.claimDue(limit: 10, now: Self.at)
+        let due = try await fixture.store.claimDue(limit: 10, now: Self.at, admit: Self.anyConnector)
         #expect(due.map(\.id) == ["cut"])
         #expect(due.map(\.attempts) == [2])
     }
@@ -77,20 +79,20 @@ struct SendingStoreTests {
     func nothingIsClaimedOrPlannedWhileTheConnectorIsNotActive(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([SeedDocument(id: "a", next: 10)])
         try await fixture.setConnectorActive(false)
-        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).isEmpty)
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at, admit: Self.anyConnector).isEmpty)
         #expect(try await fixture.store.nextPlannedAttempt() == nil)
         #expect(try await fixture.state(of: "a") == .queued)
         try await fixture.setConnectorActive(true)
-        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at).map(\.id) == ["a"])
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.at, admit: Self.anyConnector).map(\.id) == ["a"])
     }
 
     @Test(arguments: implementations)
     func aTransmissionIsRecordedWithItsEventAndTheNextDocumentClaimedWithIt(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2)])
         let store = fixture.store
-        let first = try #require(try await store.claimDue(limit: 1, now: Self.at).first)
+        let first = try #require(try await store.claimDue(limit: 1, now: Self.at, admit: Self.anyConnector).first)
         let change = DocumentChange.transmitted(inqomDocumentID: 77, duplicate: false, archivePath: "Achats/Envoyés/a.pdf")
-        let next = try await blocking { try store.recordBlocking(change, of: first, at: Self.at, claimNext: true) }
+        let next = try await blocking { try store.recordBlocking(change, of: first, at: Self.at, claimNext: Self.anyConnector) }
         #expect(next?.id == "b")
         #expect(try await fixture.state(of: "a") == .transmitted)
         #expect(try await fixture.state(of: "b") == .sending)
@@ -105,15 +107,15 @@ struct SendingStoreTests {
     func aRetryIsPlannedAndMovesWithTheWallClock(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([SeedDocument(id: "a", next: 1)])
         let store = fixture.store
-        let claimed = try #require(try await store.claimDue(limit: 1, now: Self.at).first)
+        let claimed = try #require(try await store.claimDue(limit: 1, now: Self.at, admit: Self.anyConnector).first)
         let change = DocumentChange.retrying(attempts: 1, next: Date(timeIntervalSince1970: 200), message: "503", httpStatus: 503)
-        #expect(try await blocking { try store.recordBlocking(change, of: claimed, at: Self.at, claimNext: true) } == nil)
+        #expect(try await blocking { try store.recordBlocking(change, of: claimed, at: Self.at, claimNext: Self.anyConnector) } == nil)
         #expect(try await fixture.state(of: "a") == .retrying)
         #expect(try await fixture.events().last?.type == EventType.documentRetryScheduled.rawValue)
         #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 200))
         try await store.movePlannedAttempts(by: -100, plannedBefore: Date(timeIntervalSince1970: 60))
         #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 100))
-        let again = try await store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100))
+        let again = try await store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 100), admit: Self.anyConnector)
         #expect(again.map(\.attempts) == [1])
     }
 
@@ -129,22 +131,22 @@ struct SendingStoreTests {
         ])
         try await fixture.store.movePlannedAttempts(by: 3_600, plannedBefore: Date(timeIntervalSince1970: 1_001))
         let now = Date(timeIntervalSince1970: 4_602)
-        #expect(try await fixture.store.claimDue(limit: 10, now: now).map(\.id) == ["since"])
+        #expect(try await fixture.store.claimDue(limit: 10, now: now, admit: Self.anyConnector).map(\.id) == ["since"])
         #expect(try await fixture.store.nextPlannedAttempt() == Date(timeIntervalSince1970: 4_660))
-        #expect(try await fixture.store.claimDue(limit: 10, now: Date(timeIntervalSince1970: 5_100)).map(\.id) == ["later", "unknown"])
+        #expect(try await fixture.store.claimDue(limit: 10, now: Date(timeIntervalSince1970: 5_100), admit: Self.anyConnector).map(\.id) == ["later", "unknown"])
     }
 
     @Test(arguments: implementations)
     func aFailureIsFinalAndARequeueSpendsNoAttempt(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2)])
         let store = fixture.store
-        let claimed = try await store.claimDue(limit: 2, now: Self.at)
+        let claimed = try await store.claimDue(limit: 2, now: Self.at, admit: Self.anyConnector)
         try #require(claimed.count == 2)
         let failed = DocumentChange.failed(reason: .inqomRejected, message: "415", httpStatus: 415, attemptsSpent: 1)
         let requeued = DocumentChange.requeued(at: Date(timeIntervalSince1970: 300), detail: "circuit open")
-        _ = try await blocking { try store.recordBlocking(failed, of: claimed[0], at: Self.at, claimNext: false) }
+        _ = try await blocking { try store.recordBlocking(failed, of: claimed[0], at: Self.at, claimNext: nil) }
         let eventsBefore = try await fixture.events().count
-        _ = try await blocking { try store.recordBlocking(requeued, of: claimed[1], at: Self.at, claimNext: false) }
+        _ = try await blocking { try store.recordBlocking(requeued, of: claimed[1], at: Self.at, claimNext: nil) }
         #expect(try await fixture.state(of: "a") == .failed)
         #expect(try await fixture.state(of: "b") == .queued)
         let events = try await fixture.events()
@@ -154,7 +156,7 @@ struct SendingStoreTests {
         #expect(failure.data["reason"] == .text("inqom_rejected"))
         #expect(failure.data["attempts"] == .number(1))
         #expect(try await store.nextPlannedAttempt() == Date(timeIntervalSince1970: 300))
-        #expect(try await store.claimDue(limit: 5, now: Date(timeIntervalSince1970: 300)).map(\.attempts) == [0])
+        #expect(try await store.claimDue(limit: 5, now: Date(timeIntervalSince1970: 300), admit: Self.anyConnector).map(\.attempts) == [0])
     }
 }
 
@@ -169,7 +171,7 @@ struct SQLiteSendingFixture: SendingStoreFixture {
         let storage = try StorageAccess.fresh("sending-store")
         let database = storage.database
         let fixture = SQLiteSendingFixture(
-            database: database, store: SQLiteSendingStore(storage: storage, connector: .default))
+            database: database, store: SQLiteSendingStore(storage: storage))
         try await database.write { connection in
             try connection.run(
                 "INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')")
@@ -203,6 +205,7 @@ struct SQLiteSendingFixture: SendingStoreFixture {
         try await database.write { connection in
             try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil, of: .default, at: Date())
             try connection.setSetting(.inqomCredentials, active ? "sealed" : nil, of: .default, at: Date())
+            try SQLiteConnectorStore.refreshState(of: .default, connection)
         }
     }
 }
