@@ -11,6 +11,8 @@ protocol ConnectorDirectory: Sendable {
     func totals() async throws -> (documents: DocumentCounts, connectors: [ConnectorState: Int])
     /// The engine's latest upload that succeeded, and latest error, over every connector.
     func lastActivity() async throws -> InqomActivity
+    /// The connectors with a collaborator who opted in to the daily digest.
+    func withDailyDigests() async throws -> [ConnectorName]
     /// Works out the states not known yet (a connector migrated from version 1).
     func settleUnknownStates() async throws
 }

@@ -130,10 +130,11 @@ public struct Digest: Sendable {
         return day
     }
 
-    /// The daily run: every day at `--digest-at`, and once at start if the
-    /// engine was down at that time. The day of the last run is stored, so a
-    /// restart never sends the same day twice.
-    func runSchedule() async {
+    /// The daily run, for every connector `everyDigest` gives: every day at
+    /// `--digest-at`, and once at start if the engine was down at that time.
+    /// The day of the last run is stored, so a restart never sends the same
+    /// day twice; a run that failed half-way sends only what is left.
+    func runSchedule(for everyDigest: @escaping @Sendable () async throws -> [Digest]) async {
         while !Task.isCancelled {
             let now = clock.now
             let today = days.day(of: now)
@@ -143,7 +144,7 @@ public struct Digest: Sendable {
             if due, let lastRun, lastRun?.day != today {
                 if smtp != nil {
                     do {
-                        _ = try await send(day: today, collaboratorID: nil, force: false)
+                        for digest in try await everyDigest() { _ = try await digest.send(day: today, collaboratorID: nil, force: false) }
                     } catch {
                         logger.error("daily digest failed; tried again in a minute", metadata: ["error": "\(error)"])
                         try? await clock.sleep(for: .seconds(60))

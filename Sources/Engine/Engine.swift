@@ -16,18 +16,13 @@ public final class Engine: Sendable {
 
     public let configuration: EngineConfiguration
     public let startedAt: ContinuousClock.Instant
-    public let catalog: Catalog
-    public let setup: ConnectorSetup
-    public let rules: SendingRules
-    public let intake: Intake
-    public let documents: Documents
     public let events: EventFeed
-    public let digest: Digest
+    let connectors: Connectors
 
     /// Holds the data directory's lock for as long as the engine lives.
     let dataDirectory: DataDirectory
     let database: Database
-    let inqom: InqomSession
+    let sessions: InqomSessions
     let spool: Spool
     let blocking: BlockingWork
     let sendingStore: any SendingStore
@@ -65,11 +60,6 @@ public final class Engine: Sendable {
         self.spool = opened.spool
         self.database = opened.database
         let storage = StorageAccess(database: opened.database, logger: logger, now: { clock.now })
-        // Version 2's connectors reach the protocol in a later step; until then every call is the default connector's.
-        let connector = ConnectorName.default
-        let search = DossierSearch(of: connector)
-        let connectorStore = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
-        let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
         self.sendingStore = SQLiteSendingStore(storage: storage)
         self.directory = SQLiteConnectorDirectory(storage: storage)
         self.node = Self.hostName()
@@ -80,25 +70,34 @@ public final class Engine: Sendable {
                 clientID: configuration.inqomClientID, concurrency: configuration.workers + 1,
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: { clock.now })
-        self.inqom = InqomSession(client: client, now: { clock.now })
-        self.catalog = Catalog(store: catalogStore, connectorStore: connectorStore)
-        self.setup = ConnectorSetup(
-            store: connectorStore, catalogStore: catalogStore, inqom: inqom, secretBox: opened.secretBox, clock: clock,
-            changes: changes, logger: logger)
-        self.rules = SendingRules(
-            store: SQLiteRuleStore(storage: storage, connector: connector), catalogStore: catalogStore, calendar: configuration.calendar, clock: clock,
-            random: random)
-        self.intake = Intake(
-            store: SQLiteIntakeStore(storage: storage, connector: connector), spool: opened.spool,
-            readableFiles: ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory),
-            blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
-            changes: changes, logger: logger)
-        self.documents = Documents(store: SQLiteDocumentStore(storage: storage, connector: connector), clock: clock, changes: changes)
+        let sessions = InqomSessions(client: client, now: { clock.now })
+        self.sessions = sessions
         self.events = EventFeed(store: SQLiteEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
-        self.digest = Digest(
-            store: SQLiteDigestStore(storage: storage, connector: connector), smtp: configuration.smtp,
-            days: DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes),
-            blocking: blocking, clock: clock, changes: changes, logger: logger)
+        let (changes, secretBox, spool) = (changes, opened.secretBox, opened.spool)
+        let readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
+        let days = DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes)
+        self.connectors = Connectors { name in
+            let search = DossierSearch(of: name)
+            let connectorStore = SQLiteConnectorStore(storage: storage, connector: name, search: search)
+            let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
+            return Connector(
+                name: name,
+                catalog: Catalog(store: catalogStore, connectorStore: connectorStore),
+                setup: ConnectorSetup(
+                    store: connectorStore, catalogStore: catalogStore, inqom: sessions.session(for: name), secretBox: secretBox,
+                    clock: clock, changes: changes, logger: logger),
+                rules: SendingRules(
+                    store: SQLiteRuleStore(storage: storage, connector: name), catalogStore: catalogStore,
+                    calendar: configuration.calendar, clock: clock, random: random),
+                intake: Intake(
+                    store: SQLiteIntakeStore(storage: storage, connector: name), spool: spool, readableFiles: readableFiles,
+                    blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
+                    changes: changes, logger: logger),
+                documents: Documents(store: SQLiteDocumentStore(storage: storage, connector: name), clock: clock, changes: changes),
+                digest: Digest(
+                    store: SQLiteDigestStore(storage: storage, connector: name), smtp: configuration.smtp, days: days,
+                    blocking: blocking, clock: clock, changes: changes, logger: logger))
+        }
         try await directory.settleUnknownStates()
         try await setup.restoreCredentials()
         try await recoverInterruptedWork()
@@ -142,7 +141,7 @@ public final class Engine: Sendable {
     /// wait for.
     private func recoverSpool() async {
         do {
-            let spooled = try await documents.store.spoolNamesInUse()
+            let spooled = try await connector(.default).documents.store.spoolNamesInUse()
             let spool = spool
             await blocking.run { spool.recover(keeping: spooled) }
         } catch {
@@ -160,13 +159,20 @@ public final class Engine: Sendable {
         }
         let sender = Sender(
             .init(
-                store: sendingStore, inqom: inqom, spool: spool, blocking: blocking, clock: clock,
+                store: sendingStore, sessions: sessions, spool: spool, blocking: blocking, clock: clock,
                 random: random, configuration: configuration, logger: logger, changes: changes,
-                tokenRefused: { [setup] why in try await setup.markTokenRefused(why) }))
+                tokenRefused: { [connectors] name, why in try await connectors(name).setup.markTokenRefused(why) }))
         senderBox.withLock { $0 = sender }
         sender.start()
         schedules.withLock {
-            $0 = [Task { [digest] in await digest.runSchedule() }, Task { [events] in await events.runRetention() }]
+            $0 = [Task { await self.runDigestSchedule() }, Task { [events] in await events.runRetention() }]
+        }
+    }
+
+    /// The daily digests of every connector whose collaborators opted in.
+    func runDigestSchedule() async {
+        await digest.runSchedule { [directory, connectors] in
+            try await directory.withDailyDigests().map { connectors($0).digest }
         }
     }
 
@@ -195,7 +201,7 @@ public final class Engine: Sendable {
     /// ends the engine's threads (transfers, file work); says whether they
     /// ended by `deadline`. Blocks.
     public func stopThreads(waitingUntil deadline: DispatchTime) -> Bool {
-        let transfers = inqom.client.stop(waitingUntil: deadline)
+        let transfers = sessions.client.stop(waitingUntil: deadline)
         return blocking.stop(waitingUntil: deadline) && transfers
     }
 
@@ -220,6 +226,17 @@ public final class Engine: Sendable {
     }
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
+
+    /// A firm's connector: its catalog, setup, rules, intake, documents and digest.
+    public func connector(_ name: ConnectorName) -> Connector { connectors(name) }
+
+    // Until the protocol names connectors, every call is the default connector's.
+    public var catalog: Catalog { connector(.default).catalog }
+    public var setup: ConnectorSetup { connector(.default).setup }
+    public var rules: SendingRules { connector(.default).rules }
+    public var intake: Intake { connector(.default).intake }
+    public var documents: Documents { connector(.default).documents }
+    public var digest: Digest { connector(.default).digest }
 
     private static func hostName() -> String {
         var name = [CChar](repeating: 0, count: 256)

@@ -1,9 +1,9 @@
 import Foundation
 import InqomClient
 
-/// The one Inqom login of the engine: its credentials (in memory, opened
-/// from their sealed copy) and its current token. A single token request
-/// serves every caller waiting for one.
+/// One connector's Inqom login: its credentials (in memory, opened from
+/// their sealed copy) and its current token. A single token request serves
+/// every caller waiting for one.
 actor InqomSession {
     let client: InqomClient
     private var credentials: InqomCredentials?

@@ -40,6 +40,14 @@ struct SQLiteConnectorDirectory: ConnectorDirectory {
         try await storage.read { try SQLiteDocumentStore.lastActivity($0, of: nil) }
     }
 
+    func withDailyDigests() async throws -> [ConnectorName] {
+        try await storage.read { connection in
+            try connection.rows("SELECT DISTINCT connector FROM collaborators WHERE daily_digest = 1 ORDER BY connector") {
+                ConnectorName($0.text(0))
+            }.compactMap { $0 }
+        }
+    }
+
     func settleUnknownStates() async throws {
         try await storage.write { connection in
             let unknown = try connection.rows("SELECT name FROM connectors WHERE state IS NULL") { $0.text(0) }

@@ -25,7 +25,7 @@ final class Sender: Sendable {
     /// What the sender works with, and nothing else of the engine.
     struct Parts: Sendable {
         let store: any SendingStore
-        let inqom: InqomSession
+        let sessions: InqomSessions
         let spool: Spool
         let blocking: BlockingWork
         let clock: any EngineClock
@@ -34,8 +34,8 @@ final class Sender: Sendable {
         let logger: Logger
         /// Signalled after each commit; waited on for new documents.
         let changes: ChangeSignal
-        /// Inqom refused the stored credentials: the connector is disconnected.
-        let tokenRefused: @Sendable (String) async throws -> Void
+        /// Inqom refused a connector's stored credentials: that connector is disconnected.
+        let tokenRefused: @Sendable (ConnectorName, String) async throws -> Void
     }
 
     private let parts: Parts
@@ -189,16 +189,17 @@ final class Sender: Sendable {
         var next: Outgoing? = first
         var renewedToken = false
         while let document = next {
+            let session = parts.sessions.session(for: document.connector)
             let token: AccessToken
             do {
-                token = try await parts.inqom.validToken()
+                token = try await session.validToken()
             } catch {
                 next = await recordAfterTokenFailure(error, for: document)
                 renewedToken = false
                 continue
             }
             let renewable = !renewedToken
-            let end = await parts.inqom.client.onTransferThread { calls in
+            let end = await parts.sessions.client.onTransferThread { calls in
                 self.turn(from: document, token: token, renewable: renewable, calls: calls)
             }
             switch end {
@@ -209,7 +210,7 @@ final class Sender: Sendable {
                 renewedToken = false
             case .tokenRefused(let document):
                 // Sent again at once with a new token, once; a second 401 counts as a failed attempt.
-                await parts.inqom.discard(token)
+                await session.discard(token)
                 next = document
                 renewedToken = true
             case .unrecorded(let pending):
@@ -263,7 +264,10 @@ final class Sender: Sendable {
             case .recorded(nil): return .done
             case .recorded(let claimed?): next = claimed
             }
-            if !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting { return .handBack(next) }
+            // Another connector's document needs that connector's token.
+            if next.connector != document.connector || !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting {
+                return .handBack(next)
+            }
             document = next
             renewable = true
         }
@@ -339,7 +343,7 @@ final class Sender: Sendable {
         parts.logger.warning("no token to send with", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
         if case .requeue(let why, refusedToken: true) = outcome {
             do {
-                try await parts.tokenRefused(why)
+                try await parts.tokenRefused(document.connector, why)
             } catch {
                 parts.logger.error("cannot record the refused credentials", metadata: ["error": "\(error)"])
             }

@@ -21,15 +21,15 @@ struct DigestScheduleTests {
     }
 
     /// A document of `d1` that failed at `at`.
-    private func failDocument(_ engine: Engine, id: String, at: String) async throws {
+    private func failDocument(_ engine: Engine, id: String, at: String, of connector: ConnectorName = .default) async throws {
         let time = try Date(at, strategy: .iso8601).timeIntervalSince1970
         try await engine.database.write { connection in
             try connection.run(
                 """
                 INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts,
                     deposited_at, submitted_at, failed_at)
-                VALUES ('default', ?, 'd1', ?, ?, 1, 'x', 'failed', 'inqom_unavailable', 6, ?, ?, ?)
-                """, [.text(id), .text("Achats/\(id).pdf"), .text("\(id).pdf"), .real(time), .real(time), .real(time)])
+                VALUES (?, ?, 'd1', ?, ?, 1, 'x', 'failed', 'inqom_unavailable', 6, ?, ?, ?)
+                """, [connector.sql, .text(id), .text("Achats/\(id).pdf"), .text("\(id).pdf"), .real(time), .real(time), .real(time)])
         }
     }
 
@@ -60,7 +60,7 @@ struct DigestScheduleTests {
         // One turn of the schedule, as at a start: it looks, sends if due,
         // and is over once it sleeps until its next time.
         func runSchedule() async {
-            let task = Task { await engine.digest.runSchedule() }
+            let task = Task { await engine.runDigestSchedule() }
             await clock.waitUntilSleeping(1)
             task.cancel()
             await task.value
@@ -86,5 +86,33 @@ struct DigestScheduleTests {
         let second = try await sink.waitForMessages(2)
         #expect(second.last?.string("subject") == "Pushdoc Inqom : 1 document non transmis le 30/03/2026")
         #expect((second.last?.at("parts", 0, "content") as? String)?.contains("noon.pdf") == true)
+    }
+
+    /// Every firm's collaborators get their digest, each listing only that firm's documents.
+    @Test func theScheduleSendsEveryFirmsDigestWithItsOwnFailures() async throws {
+        let sink = try await SMTPSink()
+        let clock = ManualClock("2026-03-30T05:01:00Z")
+        let engine = try await engine(clock: clock, smtp: sink.url)
+        let firms = [(ConnectorName.default, "alice", "Boulangerie"), (ConnectorName("garage")!, "bob", "Garage")]
+        for (name, collaborator, dossier) in firms {
+            let firm = engine.connector(name)
+            _ = try await firm.catalog.upsert([Dossier(id: "d1", name: dossier, attributes: [:])])
+            _ = try await firm.catalog.select(ids: ["d1"], query: nil, selected: true)
+            _ = try await firm.digest.upsertCollaborators([
+                Collaborator(id: "c1", name: collaborator, email: "\(collaborator)@cabinet.fr", dailyDigest: true, dossierIds: nil)
+            ])
+            try await failDocument(engine, id: "\(collaborator)-failed", at: "2026-03-29T20:00:00Z", of: name)
+        }
+        let task = Task { await engine.runDigestSchedule() }
+        await clock.waitUntilSleeping(1)
+        task.cancel()
+        await task.value
+        let messages = try await sink.waitForMessages(2)
+        for (_, collaborator, _) in firms {
+            let mail = try #require(messages.first { $0.string("to")?.contains("\(collaborator)@cabinet.fr") == true })
+            let text = try #require(mail.at("parts", 0, "content") as? String)
+            #expect(text.contains("\(collaborator)-failed.pdf"))
+            #expect(firms.filter { $0.1 != collaborator }.allSatisfy { !text.contains("\($0.1)-failed.pdf") })
+        }
     }
 }

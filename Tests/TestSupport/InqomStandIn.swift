@@ -38,6 +38,19 @@ public final class InqomStandIn: @unchecked Sendable {
         }
     }
 
+    /// A further Inqom login, seeing only `folders` (another firm's account).
+    public struct Account: Sendable {
+        public let login: String
+        public let password: String
+        public let folders: [Int64]
+
+        public init(login: String, password: String, folders: [Int64]) {
+            self.login = login
+            self.password = password
+            self.folders = folders
+        }
+    }
+
     public static let defaultFolders = [
         Folder(id: 11287, name: "BOULANGERIE MARTIN", siren: "732829320", nic: "74"),
         Folder(id: 11288, name: "HÔTEL DU PORT", siren: "552100554", nic: "00013"),
@@ -49,15 +62,19 @@ public final class InqomStandIn: @unchecked Sendable {
     }
 
     /// `password` and `clientSecret` replace the usual ones (tests that
-    /// hunt for leaked secrets pass canaries).
+    /// hunt for leaked secrets pass canaries). With `otherAccounts`, the
+    /// usual login sees only the folders none of them sees.
     public init(
         folders: [Folder] = defaultFolders, tokenLifetime: Int = 3600, maxUploadBytes: Int64? = nil,
-        password: String = password, clientSecret: String = clientSecret
+        password: String = password, clientSecret: String = clientSecret, otherAccounts: [Account] = []
     ) async throws {
+        let theirs = Set(otherAccounts.flatMap(\.folders))
+        var usual: [String: Any] = ["username": Self.login, "password": password]
+        if !otherAccounts.isEmpty { usual["folders"] = folders.map(\.id).filter { !theirs.contains($0) } }
         let directory = TemporaryDirectory.make(prefix: "inqom-standin")
         var world: [String: Any] = [
             "clients": [["id": Self.clientID, "secret": clientSecret]],
-            "accounts": [["username": Self.login, "password": password]],
+            "accounts": [usual] + otherAccounts.map { ["username": $0.login, "password": $0.password, "folders": $0.folders] },
             "folders": folders.map { folder -> [String: Any] in
                 ["Id": folder.id, "Name": folder.name, "Siren": folder.siren ?? NSNull(), "Nic": folder.nic ?? NSNull(),
                  "CompanyId": 28000 + folder.id % 1000, "Status": "Active", "ExternalId": NSNull()]

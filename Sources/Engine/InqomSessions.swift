@@ -1,0 +1,26 @@
+import Foundation
+import InqomClient
+import Synchronization
+
+/// Each connector's Inqom session (its own login, token and refresh), all
+/// over the engine's one client: its transfer threads and request pacer.
+final class InqomSessions: Sendable {
+    let client: InqomClient
+    private let now: @Sendable () -> Date
+    private let sessions = Mutex<[ConnectorName: InqomSession]>([:])
+
+    init(client: InqomClient, now: @escaping @Sendable () -> Date) {
+        self.client = client
+        self.now = now
+    }
+
+    /// The connector's session, made empty (not connected) on first use.
+    func session(for connector: ConnectorName) -> InqomSession {
+        sessions.withLock { sessions in
+            if let session = sessions[connector] { return session }
+            let session = InqomSession(client: client, now: now)
+            sessions[connector] = session
+            return session
+        }
+    }
+}
