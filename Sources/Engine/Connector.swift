@@ -18,9 +18,20 @@ public struct Connector: Sendable {
 final class Connectors: Sendable {
     private let make: @Sendable (ConnectorName) -> Connector
     private let made = Mutex<[ConnectorName: Connector]>([:])
+    /// Connectors whose stored credentials have been opened into their session.
+    private let restored = Mutex<Set<ConnectorName>>([])
 
     init(make: @escaping @Sendable (ConnectorName) -> Connector) {
         self.make = make
+    }
+
+    /// The connector, its stored credentials opened at its first use.
+    func ready(_ name: ConnectorName) async throws -> Connector {
+        let connector = self(name)
+        guard !restored.withLock({ $0.contains(name) }) else { return connector }
+        try await connector.setup.restoreCredentials()
+        restored.withLock { _ = $0.insert(name) }
+        return connector
     }
 
     func callAsFunction(_ name: ConnectorName) -> Connector {

@@ -88,32 +88,35 @@ extension Engine {
         return ConnectorPage(items: page, nextCursor: items.count > limit ? page.last?.connector : nil)
     }
 
-    public func summary() async throws -> StatusSummary {
+    /// `status.summary` of one connector, with the engine's circuit and digest schedule.
+    public func summary(of firm: Connector) async throws -> StatusSummary {
         let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
-        let counts = try await documents.counts()
-        let activity = try await documents.lastActivity()
-        let connector = try await setup.status()
+        let counts = try await firm.documents.counts()
+        let activity = try await firm.documents.lastActivity()
+        let connector = try await firm.setup.status()
         return StatusSummary(
             connector: connector, documents: counts,
             inqom: .init(
                 lastSuccessAt: activity.lastSuccessAt.map(Timestamp.text),
                 lastErrorAt: activity.lastError.map { Timestamp.text($0.at) },
                 lastError: activity.lastError?.message, circuit: circuit),
-            digest: try await digest.status(), uptimeSeconds: Int(uptime.seconds), version: Self.version)
+            digest: try await firm.digest.status(), uptimeSeconds: Int(uptime.seconds), version: Self.version)
     }
 
     /// Waits until no document is queued, sending or retrying, or the
     /// timeout passes, or the engine stops (then `timedOut` when documents
     /// are still pending); `progress` sees the counts at most ten times a second.
-    public func drain(timeout: Duration, progress: (@Sendable (DocumentCounts) -> Void)?) async throws -> StatusSummary {
+    public func drain(_ firm: Connector, timeout: Duration, progress: (@Sendable (DocumentCounts) -> Void)?) async throws
+        -> StatusSummary
+    {
         let deadline = clock.elapsed + timeout
         var lastReport = clock.elapsed - .seconds(1)
         while true {
             let seen = changes.generation
             let checked = clock.elapsed
-            let counts = try await documents.counts()
+            let counts = try await firm.documents.counts()
             if counts.pending == 0 || checked >= deadline || isStopping {
-                var summary = try await summary()
+                var summary = try await summary(of: firm)
                 if counts.pending > 0 { summary.timedOut = true }
                 return summary
             }

@@ -99,7 +99,7 @@ public final class Engine: Sendable {
                     blocking: blocking, clock: clock, changes: changes, logger: logger))
         }
         try await directory.settleUnknownStates()
-        try await setup.restoreCredentials()
+        _ = try await connectors.ready(.default)
         try await recoverInterruptedWork()
         logger.info(
             "engine started",
@@ -141,7 +141,7 @@ public final class Engine: Sendable {
     /// wait for.
     private func recoverSpool() async {
         do {
-            let spooled = try await connector(.default).documents.store.spoolNamesInUse()
+            let spooled = try await connectors(.default).documents.store.spoolNamesInUse()
             let spool = spool
             await blocking.run { spool.recover(keeping: spooled) }
         } catch {
@@ -154,13 +154,14 @@ public final class Engine: Sendable {
     public func startSending() {
         inBackground {
             _ = await self.logger.failureLogged("loading the search index") {
-                try await self.catalog.search(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
+                try await self.connectors(.default).catalog.search(query: nil, paging: Paging(page: 1, pageSize: 1), selectedOnly: false)
             }
         }
         let sender = Sender(
             .init(
                 store: sendingStore, sessions: sessions, spool: spool, blocking: blocking, clock: clock,
                 random: random, configuration: configuration, logger: logger, changes: changes,
+                prepare: { [connectors] name in _ = try await connectors.ready(name) },
                 tokenRefused: { [connectors] name, why in try await connectors(name).setup.markTokenRefused(why) }))
         senderBox.withLock { $0 = sender }
         sender.start()
@@ -171,7 +172,7 @@ public final class Engine: Sendable {
 
     /// The daily digests of every connector whose collaborators opted in.
     func runDigestSchedule() async {
-        await digest.runSchedule { [directory, connectors] in
+        await connectors(.default).digest.runSchedule { [directory, connectors] in
             try await directory.withDailyDigests().map { connectors($0).digest }
         }
     }
@@ -227,16 +228,26 @@ public final class Engine: Sendable {
 
     public var uptime: Duration { ContinuousClock.now - startedAt }
 
-    /// A firm's connector: its catalog, setup, rules, intake, documents and digest.
-    public func connector(_ name: ConnectorName) -> Connector { connectors(name) }
+    /// A firm's connector: its catalog, setup, rules, intake, documents and
+    /// digest; its stored Inqom credentials opened at its first use.
+    public func connector(_ name: ConnectorName) async throws -> Connector {
+        try await connectors.ready(name)
+    }
 
-    // Until the protocol names connectors, every call is the default connector's.
-    public var catalog: Catalog { connector(.default).catalog }
-    public var setup: ConnectorSetup { connector(.default).setup }
-    public var rules: SendingRules { connector(.default).rules }
-    public var intake: Intake { connector(.default).intake }
-    public var documents: Documents { connector(.default).documents }
-    public var digest: Digest { connector(.default).digest }
+    /// The connector a call names: `"default"` when it names none.
+    public func connector(named text: String?) async throws -> Connector {
+        try await connector(try connectorName(text) ?? .default)
+    }
+
+    /// A name given by a client, checked; nil when none was given.
+    public func connectorName(_ text: String?) throws -> ConnectorName? {
+        guard let text else { return nil }
+        guard let name = ConnectorName(text) else {
+            throw EngineError.invalidParameter(
+                field: "connector", message: "must be 1 to 128 characters among A-Z a-z 0-9 . _ : -")
+        }
+        return name
+    }
 
     private static func hostName() -> String {
         var name = [CChar](repeating: 0, count: 256)

@@ -34,6 +34,8 @@ final class Sender: Sendable {
         let logger: Logger
         /// Signalled after each commit; waited on for new documents.
         let changes: ChangeSignal
+        /// Makes the connector's session ready (its stored credentials opened) before its first upload.
+        let prepare: @Sendable (ConnectorName) async throws -> Void
         /// Inqom refused a connector's stored credentials: that connector is disconnected.
         let tokenRefused: @Sendable (ConnectorName, String) async throws -> Void
     }
@@ -192,6 +194,7 @@ final class Sender: Sendable {
             let session = parts.sessions.session(for: document.connector)
             let token: AccessToken
             do {
+                try await parts.prepare(document.connector)
                 token = try await session.validToken()
             } catch {
                 next = await recordAfterTokenFailure(error, for: document)

@@ -6,14 +6,14 @@ import Synchronization
 /// Binds push, status and events methods to the engine.
 extension PushdocMethods {
     static func registerPush(_ table: inout MethodTable, engine: Engine) {
-        table.register(Submit.self) { params, _ in try await engine.intake.submit(try submission(params)) }
-        table.register(Retry.self) { params, _ in
+        register(&table, Submit.self, of: engine) { params, firm, _ in try await firm.intake.submit(try submission(params)) }
+        register(&table, Retry.self, of: engine) { params, firm, _ in
             guard params.documentIds != nil || params.all == true || params.dossierId != nil else {
                 throw ResponseError.invalidParams(field: "documentIds", "give documentIds, all: true, or a dossierId")
             }
-            return .init(requeued: try await engine.documents.retry(documentIDs: params.documentIds, dossierID: params.dossierId))
+            return .init(requeued: try await firm.documents.retry(documentIDs: params.documentIds, dossierID: params.dossierId))
         }
-        table.register(Drain.self) { params, context in
+        register(&table, Drain.self, of: engine) { params, firm, context in
             let timeout = params.timeoutMs ?? 30_000
             guard (0...3_600_000).contains(timeout) else {
                 throw ResponseError.invalidParams(field: "timeoutMs", "must be from 0 to 3600000")
@@ -25,30 +25,36 @@ extension PushdocMethods {
             }
             let progress = params.progressToken.map { progressReporter(token: $0, connection: context.connection) }
             // A notification's answer is read by nobody: it must not wait.
-            return try await engine.drain(timeout: .milliseconds(context.id == nil ? 0 : timeout), progress: progress)
+            return try await engine.drain(firm, timeout: .milliseconds(context.id == nil ? 0 : timeout), progress: progress)
         }
-        table.register(Summary.self) { _, _ in try await engine.summary() }
-        table.register(EngineStatusMethod.self) { _, _ in await engine.engineStatus() }
-        table.register(ListConnectors.self) { params, _ in
-            try await engine.listConnectors(state: params.state, cursor: params.cursor, limit: params.limit ?? 100)
+        register(&table, Summary.self, of: engine) { _, firm, _ in try await engine.summary(of: firm) }
+        table.register(ForEngine<EngineStatusMethod>.self) { _, _ in await engine.engineStatus() }
+        table.register(ForEngine<ListConnectors>.self) { unscoped, _ in
+            let params = unscoped.params
+            return try await engine.listConnectors(state: params.state, cursor: params.cursor, limit: params.limit ?? 100)
         }
-        table.register(DocumentStatusMethod.self) { params, _ in try await engine.documents.status(id: params.documentId) }
-        table.register(Documents.self) { params, _ in
-            try await engine.documents.list(
+        register(&table, DocumentStatusMethod.self, of: engine) { params, firm, _ in try await firm.documents.status(id: params.documentId) }
+        register(&table, Documents.self, of: engine) { params, firm, _ in
+            try await firm.documents.list(
                 .init(dossierID: params.dossierId, state: params.state, pathPrefix: params.pathPrefix, cursor: params.cursor,
                       limit: params.limit ?? 100))
         }
-        table.register(ListEvents.self) { params, _ in
-            let (events, lastSeq) = try await engine.events.list(after: params.after ?? 0, limit: params.limit ?? 100)
+        // Without a connector, every connector's events.
+        table.register(ForConnector<ListEvents>.self) { scoped, _ in
+            let params = scoped.params
+            let connector = try engine.connectorName(scoped.connector)
+            let (events, lastSeq) = try await engine.events.list(after: params.after ?? 0, of: connector, limit: params.limit ?? 100)
             return .init(events: events, lastSeq: lastSeq)
         }
         let subscriptions = Subscriptions()
-        table.register(Subscribe.self) { params, context in
+        table.register(ForConnector<Subscribe>.self) { scoped, context in
+            let params = scoped.params
+            let connector = try engine.connectorName(scoped.connector)
             let lastSeq = try await engine.events.list(after: Int64.max - 1, limit: 1).lastSeq
             let after = params.after ?? lastSeq
             context.afterReply {
                 subscriptions.start(on: context.connection) {
-                    await engine.events.follow(after: after) { events in
+                    await engine.events.follow(after: after, of: connector) { events in
                         // A subscriber that does not read its answers gets no more until it does.
                         await context.connection.output.waitForRoom(below: Self.subscriberBacklog)
                         for event in events {
@@ -61,7 +67,9 @@ extension PushdocMethods {
             }
             return .init(lastSeq: lastSeq)
         }
-        table.register(Unsubscribe.self) { _, context in
+        // One subscription per connection, whichever connector it follows.
+        table.register(ForConnector<Unsubscribe>.self) { scoped, context in
+            _ = try engine.connectorName(scoped.connector)
             subscriptions.stop(on: context.connection)
             return EmptyResult()
         }

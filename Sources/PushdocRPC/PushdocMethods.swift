@@ -3,7 +3,7 @@ import JSONRPC
 
 /// Binds every method of the Pushdoc protocol to the engine.
 public enum PushdocMethods {
-    public static let protocolVersion = "1"
+    public static let protocolVersion = "2"
 
     /// The OpenRPC document (`protocol/openrpc.json`) built into this binary.
     public static let openRPCDocument: RawJSON = {
@@ -22,20 +22,21 @@ public enum PushdocMethods {
         registerWizard(&table, engine: engine)
         registerPush(&table, engine: engine)
         registerDigest(&table, engine: engine)
-        table.registerImmediate(Ping.self) { _, _ in "pong" }
-        table.registerImmediate(Discover.self) { _, _ in openRPCDocument }
-        table.registerImmediate(Shutdown.self) { _, _ in
+        table.registerImmediate(ForEngine<Ping>.self) { _, _ in "pong" }
+        table.registerImmediate(ForEngine<Discover>.self) { _, _ in openRPCDocument }
+        table.registerImmediate(ForEngine<Shutdown>.self) { _, _ in
             requestShutdown()
             return EmptyResult()
         }
         let methodNames = table.methodNames.union([Initialize.name]).sorted()
-        table.registerImmediate(Initialize.self) { _, _ in
+        table.registerImmediate(ForEngine<Initialize>.self) { _, _ in
             Initialize.Result(
                 serverInfo: .init(name: "pushdoc", version: Engine.version),
                 protocolVersion: protocolVersion,
                 connector: Engine.connectorName,
                 capabilities: .init(
-                    methods: methodNames, batches: true, cancellation: true, maxMessageBytes: maxMessageBytes))
+                    methods: methodNames, batches: true, cancellation: true, maxMessageBytes: maxMessageBytes,
+                    connectors: true))
         }
         return table
     }

@@ -5,63 +5,63 @@ import JSONRPC
 /// Binds catalog, wizard, rules and connector methods to the engine.
 extension PushdocMethods {
     static func registerWizard(_ table: inout MethodTable, engine: Engine) {
-        table.register(UpsertDossiers.self) { params, _ in .init(upserted: try await engine.catalog.upsert(params.dossiers)) }
-        table.register(RemoveDossiers.self) { params, _ in .init(removed: try await engine.catalog.remove(ids: params.ids)) }
-        table.register(CatalogAttributes.self) { _, _ in .init(attributes: try await engine.catalog.attributes()) }
-        table.register(UpsertFolders.self) { params, _ in .init(upserted: try await engine.catalog.addFolders(params.paths)) }
+        register(&table, UpsertDossiers.self, of: engine) { params, firm, _ in .init(upserted: try await firm.catalog.upsert(params.dossiers)) }
+        register(&table, RemoveDossiers.self, of: engine) { params, firm, _ in .init(removed: try await firm.catalog.remove(ids: params.ids)) }
+        register(&table, CatalogAttributes.self, of: engine) { _, firm, _ in .init(attributes: try await firm.catalog.attributes()) }
+        register(&table, UpsertFolders.self, of: engine) { params, firm, _ in .init(upserted: try await firm.catalog.addFolders(params.paths)) }
 
-        table.register(WizardStateMethod.self) { _, _ in try await engine.setup.wizardState() }
-        table.register(SearchDossiers.self) { params, _ in
-            try await engine.catalog.search(
+        register(&table, WizardStateMethod.self, of: engine) { _, firm, _ in try await firm.setup.wizardState() }
+        register(&table, SearchDossiers.self, of: engine) { params, firm, _ in
+            try await firm.catalog.search(
                 query: params.query, paging: try Paging(page: params.page, pageSize: params.pageSize), selectedOnly: false)
         }
-        table.register(SelectDossiers.self) { params, _ in
+        register(&table, SelectDossiers.self, of: engine) { params, firm, _ in
             guard params.ids != nil || params.query != nil else {
                 throw ResponseError.invalidParams(field: "ids", "give ids, or a query to select all it matches")
             }
-            return .init(selectedCount: try await engine.catalog.select(ids: params.ids, query: params.query, selected: params.selected))
+            return .init(selectedCount: try await firm.catalog.select(ids: params.ids, query: params.query, selected: params.selected))
         }
-        table.register(SelectedDossiers.self) { params, _ in
-            try await engine.catalog.search(
+        register(&table, SelectedDossiers.self, of: engine) { params, firm, _ in
+            try await firm.catalog.search(
                 query: nil, paging: try Paging(page: params.page, pageSize: params.pageSize), selectedOnly: true)
         }
-        table.register(Connect.self) { params, _ in
+        register(&table, Connect.self, of: engine) { params, firm, _ in
             let credentials = InqomCredentials(
                 login: params.login, password: params.password, clientSecret: params.clientSecret)
-            return .init(connected: true, accountingFolders: try await engine.setup.connect(credentials))
+            return .init(connected: true, accountingFolders: try await firm.setup.connect(credentials))
         }
-        table.register(Disconnect.self) { _, _ in
-            try await engine.setup.disconnect()
+        register(&table, Disconnect.self, of: engine) { _, firm, _ in
+            try await firm.setup.disconnect()
             return EmptyResult()
         }
-        table.register(MapDossiers.self) { params, _ in
-            try await engine.setup.mapDossiers(siretAttribute: params.siretAttribute, save: params.save ?? true)
+        register(&table, MapDossiers.self, of: engine) { params, firm, _ in
+            try await firm.setup.mapDossiers(siretAttribute: params.siretAttribute, save: params.save ?? true)
         }
-        table.register(Mapping.self) { params, _ in
-            try await engine.setup.savedMapping(paging: try Paging(page: params.page, pageSize: params.pageSize))
+        register(&table, Mapping.self, of: engine) { params, firm, _ in
+            try await firm.setup.savedMapping(paging: try Paging(page: params.page, pageSize: params.pageSize))
         }
-        table.register(Finish.self) { _, _ in .init(state: try await engine.setup.finishWizard()) }
-        table.register(Pause.self) { _, _ in .init(state: try await engine.setup.setPaused(true)) }
-        table.register(Resume.self) { _, _ in .init(state: try await engine.setup.setPaused(false)) }
-        table.register(Reset.self) { params, _ in
+        register(&table, Finish.self, of: engine) { _, firm, _ in .init(state: try await firm.setup.finishWizard()) }
+        register(&table, Pause.self, of: engine) { _, firm, _ in .init(state: try await firm.setup.setPaused(true)) }
+        register(&table, Resume.self, of: engine) { _, firm, _ in .init(state: try await firm.setup.setPaused(false)) }
+        register(&table, Reset.self, of: engine) { params, firm, _ in
             guard params.confirm else { throw ResponseError.invalidParams(field: "confirm", "must be true") }
-            try await engine.setup.reset()
+            try await firm.setup.reset()
             return EmptyResult()
         }
 
-        table.register(AddRule.self) { params, _ in
-            try await engine.rules.add(
+        register(&table, AddRule.self, of: engine) { params, firm, _ in
+            try await firm.rules.add(
                 depositPath: params.depositPath, documentType: params.documentType, archivePath: params.archivePath,
                 period: params.period ?? .current)
         }
-        table.register(UpdateRule.self) { params, _ in try await engine.rules.update(id: params.id, params.changes) }
-        table.register(DeleteRule.self) { params, _ in
-            try await engine.rules.delete(id: params.id)
+        register(&table, UpdateRule.self, of: engine) { params, firm, _ in try await firm.rules.update(id: params.id, params.changes) }
+        register(&table, DeleteRule.self, of: engine) { params, firm, _ in
+            try await firm.rules.delete(id: params.id)
             return .init(deleted: true)
         }
-        table.register(ListRules.self) { _, _ in .init(rules: try await engine.rules.list()) }
-        table.register(CompletePath.self) { params, _ in
-            .init(suggestions: try await engine.rules.completePath(prefix: params.prefix, limit: params.limit ?? 20))
+        register(&table, ListRules.self, of: engine) { _, firm, _ in .init(rules: try await firm.rules.list()) }
+        register(&table, CompletePath.self, of: engine) { params, firm, _ in
+            .init(suggestions: try await firm.rules.completePath(prefix: params.prefix, limit: params.limit ?? 20))
         }
     }
 }

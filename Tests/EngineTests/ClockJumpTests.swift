@@ -13,7 +13,7 @@ struct ClockJumpTests {
     /// Submits a document that Inqom refuses once (503), and waits until its retry is planned.
     private func submitRefusedOnce(_ engine: Engine, _ standIn: InqomStandIn) async throws -> String {
         try await standIn.inject("upload", ["status": 503])
-        let result = try await engine.intake.submit(.init(
+        let result = try await engine.defaultConnector.intake.submit(.init(
             dossierID: "d1", path: "Achats/jump.pdf", content: .base64(Data("jump".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
         try await EngineFixture.waitFor(.retrying, result.documentId, in: engine)
@@ -42,13 +42,13 @@ struct ClockJumpTests {
         let id = try await submitRefusedOnce(engine, standIn)
         await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         // The retry is planned 30 s after the refusal, give or take the seeded jitter's 20 %.
-        let planned = try Date(#require(try await engine.documents.status(id: id).nextAttemptAt), strategy: .iso8601)
+        let planned = try Date(#require(try await engine.defaultConnector.documents.status(id: id).nextAttemptAt), strategy: .iso8601)
         let wholeSeconds = Int(planned.timeIntervalSince(clock.now).rounded(.down))
         #expect((24...36).contains(wholeSeconds))
         clock.jump(by: 3600)
         // Until a second before it, a turn at a time, the retry is not due.
         for _ in 0..<wholeSeconds { await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers) }
-        let waiting = try await engine.documents.status(id: id)
+        let waiting = try await engine.defaultConnector.documents.status(id: id)
         #expect(waiting.state == .retrying)
         #expect(waiting.attempts == 1)
         #expect(try await standIn.stats()["upload"] == 1)
@@ -66,7 +66,7 @@ struct ClockJumpTests {
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         clock.jump(by: 5 * 3600)
-        let result = try await engine.intake.submit(.init(
+        let result = try await engine.defaultConnector.intake.submit(.init(
             dossierID: "d1", path: "Achats/resumed.pdf", content: .base64(Data("resumed".utf8).base64EncodedString()),
             documentID: nil, depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
         try await EngineFixture.waitFor(.transmitted, result.documentId, in: engine)

@@ -33,8 +33,8 @@ struct ConnectorSendingTests {
             folders: InqomStandIn.defaultFolders + [.init(id: 11289, name: "GARAGE DUPRE", siren: "443061841", nic: "00047")],
             otherAccounts: [Self.garage])
         let engine = try await EngineFixture.active(standIn, retryDelay: .seconds(30))
-        let firmA = engine.connector(.default)
-        let firmB = engine.connector(ConnectorName("garage-dupre")!)
+        let firmA = try await engine.connector(.default)
+        let firmB = try await engine.connector(ConnectorName("garage-dupre")!)
         // Firm B: the same dossier id, its own SIRET, login, mapping and rule.
         _ = try await firmB.catalog.upsert([Dossier(id: "d1", name: "Garage", attributes: ["SIRET": "44306184100047"])])
         _ = try await firmB.catalog.select(ids: ["d1"], query: nil, selected: true)

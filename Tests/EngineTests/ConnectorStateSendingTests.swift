@@ -9,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ConnectorStateSendingTests {
     private func submit(_ name: String, to engine: Engine) async throws -> SubmissionResult {
-        try await engine.intake.submit(.init(
+        try await engine.defaultConnector.intake.submit(.init(
             dossierID: "d1", path: "Achats/\(name).pdf", content: .base64(Data(name.utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
     }
@@ -18,14 +18,14 @@ struct ConnectorStateSendingTests {
         let standIn = try await InqomStandIn()
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
-        try await engine.setup.disconnect()
+        try await engine.defaultConnector.setup.disconnect()
         let waiting = try await submit("waits", to: engine)
         #expect(waiting.state == .queued)
         // A minute of the engine's time: every sleep of the sender ends and it looks again.
         await clock.advance(by: .seconds(60), thenWaitFor: EngineFixture.idleSleepers)
-        #expect(try await engine.documents.status(id: waiting.documentId).state == .queued)
+        #expect(try await engine.defaultConnector.documents.status(id: waiting.documentId).state == .queued)
         #expect(try await standIn.uploads().isEmpty)
-        _ = try await engine.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
+        _ = try await engine.defaultConnector.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
         try await EngineFixture.waitFor(.transmitted, waiting.documentId, in: engine)
         await engine.stopSending(by: .now + .seconds(1))
     }
@@ -34,12 +34,12 @@ struct ConnectorStateSendingTests {
         let standIn = try await InqomStandIn()
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
-        _ = try await engine.setup.setPaused(true)
+        _ = try await engine.defaultConnector.setup.setPaused(true)
         let waiting = try await submit("paused", to: engine)
         await clock.advance(by: .seconds(60), thenWaitFor: EngineFixture.idleSleepers)
-        #expect(try await engine.documents.status(id: waiting.documentId).state == .queued)
+        #expect(try await engine.defaultConnector.documents.status(id: waiting.documentId).state == .queued)
         #expect(try await standIn.uploads().isEmpty)
-        _ = try await engine.setup.setPaused(false)
+        _ = try await engine.defaultConnector.setup.setPaused(false)
         try await EngineFixture.waitFor(.transmitted, waiting.documentId, in: engine)
         await engine.stopSending(by: .now + .seconds(1))
     }

@@ -52,9 +52,9 @@ struct DigestScheduleTests {
         let sink = try await SMTPSink()
         let clock = ManualClock("2026-03-29T04:59:00Z")  // 06:59 in Paris, the day summer time starts
         let engine = try await engine(clock: clock, smtp: sink.url)
-        _ = try await engine.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: [:])])
-        _ = try await engine.catalog.select(ids: ["d1"], query: nil, selected: true)
-        _ = try await engine.digest.upsertCollaborators([Collaborator(id: "alice", name: "Alice", email: "alice@cabinet.fr", dailyDigest: true, dossierIds: nil)])
+        _ = try await engine.defaultConnector.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: [:])])
+        _ = try await engine.defaultConnector.catalog.select(ids: ["d1"], query: nil, selected: true)
+        _ = try await engine.defaultConnector.digest.upsertCollaborators([Collaborator(id: "alice", name: "Alice", email: "alice@cabinet.fr", dailyDigest: true, dossierIds: nil)])
         try await failDocument(engine, id: "evening", at: "2026-03-28T20:00:00Z")
 
         // One turn of the schedule, as at a start: it looks, sends if due,
@@ -77,7 +77,7 @@ struct DigestScheduleTests {
         clock.set("2026-03-29T09:00:00Z")
         await runSchedule()
         #expect(try sink.messages().count == 1)
-        let summary = try await engine.summary()
+        let summary = try await engine.summary(of: engine.defaultConnector)
         #expect(summary.digest.nextRunAt.hasPrefix("2026-03-30T05:00:00"))
         // The next morning, the next day's failures.
         try await failDocument(engine, id: "noon", at: "2026-03-29T12:00:00Z")
@@ -95,7 +95,7 @@ struct DigestScheduleTests {
         let engine = try await engine(clock: clock, smtp: sink.url)
         let firms = [(ConnectorName.default, "alice", "Boulangerie"), (ConnectorName("garage")!, "bob", "Garage")]
         for (name, collaborator, dossier) in firms {
-            let firm = engine.connector(name)
+            let firm = try await engine.connector(name)
             _ = try await firm.catalog.upsert([Dossier(id: "d1", name: dossier, attributes: [:])])
             _ = try await firm.catalog.select(ids: ["d1"], query: nil, selected: true)
             _ = try await firm.digest.upsertCollaborators([

@@ -5,6 +5,13 @@ import Testing
 
 @testable import Engine
 
+extension Engine {
+    /// The connector of a client that names none.
+    var defaultConnector: Connector {
+        get async throws { try await connector(.default) }
+    }
+}
+
 enum EngineFixture {
     /// An engine in this process, its wizard walked against `standIn`: dossier
     /// d1 mapped, one rule for `Achats`, one worker, sending started.
@@ -16,12 +23,12 @@ enum EngineFixture {
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
         let engine = try await Engine(
             configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, random: RandomSource(SplitMix64(seed: 18)))
-        _ = try await engine.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
-        _ = try await engine.catalog.select(ids: ["d1"], query: nil, selected: true)
-        _ = try await engine.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
-        _ = try await engine.setup.mapDossiers(siretAttribute: "SIRET", save: true)
-        _ = try await engine.rules.add(depositPath: "Achats", documentType: .factureAchat, archivePath: nil, period: .any)
-        _ = try await engine.setup.finishWizard()
+        _ = try await engine.defaultConnector.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
+        _ = try await engine.defaultConnector.catalog.select(ids: ["d1"], query: nil, selected: true)
+        _ = try await engine.defaultConnector.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
+        _ = try await engine.defaultConnector.setup.mapDossiers(siretAttribute: "SIRET", save: true)
+        _ = try await engine.defaultConnector.rules.add(depositPath: "Achats", documentType: .factureAchat, archivePath: nil, period: .any)
+        _ = try await engine.defaultConnector.setup.finishWizard()
         engine.startSending()
         return engine
     }
@@ -36,7 +43,7 @@ enum EngineFixture {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let seen = engine.changes.generation
-            if try await engine.documents.status(id: id).state == state { return }
+            if try await engine.defaultConnector.documents.status(id: id).state == state { return }
             await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
         }
         Issue.record("document \(id) never became \(state)")

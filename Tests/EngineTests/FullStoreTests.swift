@@ -14,7 +14,7 @@ struct FullStoreTests {
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         try await standIn.inject("upload", ["hold": true])
-        let id = try await engine.intake.submit(.init(
+        let id = try await engine.defaultConnector.intake.submit(.init(
             dossierID: "d1", path: "Achats/full.pdf", content: .base64(Data("full".utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
 
@@ -44,11 +44,11 @@ struct FullStoreTests {
         // waits for the store: one more sleeper on the engine's clock, and no thread held.
         try await standIn.release()
         await clock.waitUntilSleeping(EngineFixture.idleSleepers + 1)
-        #expect(try await engine.documents.status(id: id).state == .sending)
+        #expect(try await engine.defaultConnector.documents.status(id: id).state == .sending)
         #expect(try await standIn.stats()["upload"] == 1)
         // Still full a second later: tried, and waiting again.
         await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers + 1)
-        #expect(try await engine.documents.status(id: id).state == .sending)
+        #expect(try await engine.defaultConnector.documents.status(id: id).state == .sending)
 
         // Room again: at the next try the transmission is recorded, without a second upload.
         try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }

@@ -9,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct TokenRenewalTests {
     private func send(_ name: String, to engine: Engine) async throws {
-        let id = try await engine.intake.submit(.init(
+        let id = try await engine.defaultConnector.intake.submit(.init(
             dossierID: "d1", path: "Achats/\(name).pdf", content: .base64(Data(name.utf8).base64EncodedString()), documentID: nil,
             depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)).documentId
         try await EngineFixture.waitFor(.transmitted, id, in: engine)

@@ -26,7 +26,7 @@ struct JSONRPCExamplesTests {
     @Test func callsWithNamedAndPositionalParams() async throws {
         let named = try await engine.stdio.call("initialize", #"{"clientInfo":{"name":"mcf","version":"9"}}"#)
         #expect(named.string("result", "serverInfo", "name") == "pushdoc")
-        #expect(named.string("result", "protocolVersion") == "1")
+        #expect(named.string("result", "protocolVersion") == "2")
         #expect(named.string("result", "connector") == "Inqom - Pushdoc API")
         // Positional params: none is fine, some is a -32602 naming `params`.
         let empty = try await engine.stdio.call("ping", "[]")

@@ -23,6 +23,8 @@ public enum Initialize: RPCMethod {
             public let batches: Bool
             public let cancellation: Bool
             public let maxMessageBytes: Int
+            /// Methods take a `connector` (protocol version 2).
+            public let connectors: Bool
         }
         public let serverInfo: ServerInfo
         public let protocolVersion: String
