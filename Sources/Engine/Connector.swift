@@ -34,6 +34,12 @@ final class Connectors: Sendable {
         return connector
     }
 
+    /// Forgets a removed connector: made afresh, empty, at its next use.
+    func forget(_ name: ConnectorName) {
+        made.withLock { _ = $0.removeValue(forKey: name) }
+        restored.withLock { _ = $0.remove(name) }
+    }
+
     func callAsFunction(_ name: ConnectorName) -> Connector {
         made.withLock { made in
             if let connector = made[name] { return connector }

@@ -13,6 +13,10 @@ protocol ConnectorDirectory: Sendable {
     func lastActivity() async throws -> InqomActivity
     /// The connectors with a collaborator who opted in to the daily digest.
     func withDailyDigests() async throws -> [ConnectorName]
+    /// Removes every row of the connector (its events too), then writes
+    /// `connector.removed`; the spool files its documents held, or nil when
+    /// no connector has that name.
+    func remove(_ connector: ConnectorName, at now: Date) async throws -> [String]?
     /// Works out the states not known yet (a connector migrated from version 1).
     func settleUnknownStates() async throws
 }

@@ -69,6 +69,7 @@ enum EventType: String {
     case documentFailed = "document.failed"
     case connectorState = "connector.state"
     case digestSent = "digest.sent"
+    case connectorRemoved = "connector.removed"
 }
 
 /// Why a document entered the queue (`document.queued`'s `cause`).

@@ -70,6 +70,22 @@ extension Engine {
             node: node)
     }
 
+    /// `connectors.remove`: every trace of a firm (catalog, credentials,
+    /// documents and their bytes, collaborators, events), then
+    /// `connector.removed`.
+    public func removeConnector(_ text: String) async throws {
+        guard let name = try connectorName(text) else { return }
+        guard let spooled = try await directory.remove(name, at: clock.now) else {
+            throw EngineError.unknownConnector(name: name.rawValue)
+        }
+        connectors.forget(name)
+        await sessions.forget(name)
+        let spool = spool
+        await blocking.run { for file in spooled { spool.release(file) } }
+        changes.notify()
+        logger.info("connector removed", metadata: ["connector": "\(name)", "documentFiles": "\(spooled.count)"])
+    }
+
     /// Connectors by name, after `cursor`, of one state or all.
     public func listConnectors(state: String?, cursor: String?, limit: Int) async throws -> ConnectorPage {
         guard (1...1000).contains(limit) else {

@@ -18,6 +18,7 @@ public enum EngineError: Error, Sendable, Equatable {
     case invalidParameter(field: String, message: String)
     case unknownDocument(id: String)
     case unknownCollaborator(id: String)
+    case unknownConnector(name: String)
     case smtpNotConfigured
     case smtpFailed(detail: String)
     case fileUnreadable(detail: String)

@@ -14,6 +14,11 @@ final class InqomSessions: Sendable {
         self.now = now
     }
 
+    /// Ends a removed connector's session: its credentials and token forgotten.
+    func forget(_ connector: ConnectorName) async {
+        await sessions.withLock { $0.removeValue(forKey: connector) }?.forget()
+    }
+
     /// The connector's session, made empty (not connected) on first use.
     func session(for connector: ConnectorName) -> InqomSession {
         sessions.withLock { sessions in

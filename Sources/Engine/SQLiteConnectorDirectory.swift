@@ -48,6 +48,30 @@ struct SQLiteConnectorDirectory: ConnectorDirectory {
         }
     }
 
+    func remove(_ connector: ConnectorName, at now: Date) async throws -> [String]? {
+        try await storage.write { connection -> [String]? in
+            guard try connection.count("SELECT count(*) FROM connectors WHERE name = ?", [connector.sql]) == 1 else { return nil }
+            let spooled = try connection.rows(
+                "SELECT spool_name FROM documents WHERE connector = ? AND spool_name IS NOT NULL", [connector.sql]
+            ) { $0.text(0) }
+            try connection.run(
+                "DELETE FROM document_history WHERE document_seq IN (SELECT seq FROM documents WHERE connector = ?)", [connector.sql])
+            for table in Self.tablesOfAConnector {
+                try connection.run("DELETE FROM \(table) WHERE connector = ?", [connector.sql])
+            }
+            try connection.run("DELETE FROM connectors WHERE name = ?", [connector.sql])
+            try connection.appendEvent(.connectorRemoved, of: connector, at: now, ["connector": .text(connector.rawValue)])
+            return spooled
+        }
+    }
+
+    /// Every table with a `connector` column, documents' counts after the
+    /// documents (their triggers count down first).
+    private static let tablesOfAConnector = [
+        "settings", "mapping", "rules", "dossiers", "catalog_folders", "collaborators", "digests_sent", "documents",
+        "document_counts", "events",
+    ]
+
     func settleUnknownStates() async throws {
         try await storage.write { connection in
             let unknown = try connection.rows("SELECT name FROM connectors WHERE state IS NULL") { $0.text(0) }

@@ -39,6 +39,10 @@ enum ApplicationError {
             return ResponseError(
                 code: ErrorCode(rawValue: 1302), reason: "unknown_document", message: "No document has the id \(id)",
                 details: ["id": id])
+        case .unknownConnector(let name):
+            return ResponseError(
+                code: ErrorCode(rawValue: 1304), reason: "unknown_connector", message: "No connector is named \(name)",
+                details: ["connector": name])
         case .unknownCollaborator(let id):
             return ResponseError(
                 code: ErrorCode(rawValue: 1303), reason: "unknown_collaborator", message: "No collaborator has the id \(id)",

@@ -33,6 +33,11 @@ extension PushdocMethods {
             let params = unscoped.params
             return try await engine.listConnectors(state: params.state, cursor: params.cursor, limit: params.limit ?? 100)
         }
+        table.register(RemoveConnector.self) { params, _ in
+            guard params.confirm == true else { throw ResponseError.invalidParams(field: "confirm", "must be true") }
+            try await engine.removeConnector(params.connector)
+            return .init(removed: true)
+        }
         register(&table, DocumentStatusMethod.self, of: engine) { params, firm, _ in try await firm.documents.status(id: params.documentId) }
         register(&table, Documents.self, of: engine) { params, firm, _ in
             try await firm.documents.list(

@@ -177,6 +177,41 @@ struct ConnectorScopeTests {
         #expect(both == ["b/b-1", "a/a-2", "a/a-3"])
     }
 
+    /// A removed firm leaves no row but the `connector.removed` event; the other firm keeps everything.
+    @Test func removingAConnectorLeavesNoRowOfItButItsRemovalEvent() async throws {
+        let storage = try StorageAccess.fresh("connector-remove")
+        let now = Date(timeIntervalSince1970: 1_796_000_000)
+        let (a, b) = (Firm("a", on: storage), Firm("b", on: storage))
+        for firm in [a, b] {
+            try await firm.configure(dossierName: "\(firm.name)", folder: 11, at: now)
+            _ = try await firm.catalog.addFolders(["Achats/2026"])
+            _ = try await firm.submit("inv-1", sha256: "aa", at: now)
+            try await firm.digest.recordSent(to: "c1", day: "2026-12-04", failures: 1, at: now)
+        }
+        func rows(of name: String) async throws -> [String: Int] {
+            try await storage.read { connection in
+                var counts: [String: Int] = [:]
+                for table in ["settings", "mapping", "rules", "dossiers", "catalog_folders", "collaborators", "digests_sent", "documents", "events"] {
+                    counts[table] = try connection.count("SELECT count(*) FROM \(table) WHERE connector = ?", [.text(name)])
+                }
+                counts["document_counts"] = try connection.count(
+                    "SELECT coalesce(sum(count), 0) FROM document_counts WHERE connector = ?", [.text(name)])
+                counts["connectors"] = try connection.count("SELECT count(*) FROM connectors WHERE name = ?", [.text(name)])
+                return counts
+            }
+        }
+        let before = try await rows(of: "b")
+        #expect(before.values.allSatisfy { $0 > 0 }, "\(before)")
+        let directory = SQLiteConnectorDirectory(storage: storage)
+        #expect(try await directory.remove(ConnectorName("a")!, at: now) == ["spool-inv-1-aa"])
+        let after = try await rows(of: "a")
+        #expect(after.filter { $0.value > 0 } == ["events": 1], "\(after)")
+        let removal = try await storage.read { try $0.events(after: 0, of: ConnectorName("a")!, limit: 10) }
+        #expect(removal.map(\.type) == ["connector.removed"])
+        #expect(try await rows(of: "b") == before)
+        #expect(try await directory.remove(ConnectorName("a")!, at: now) == nil)
+    }
+
     @Test func namesAreCheckedAndComparedExactly() {
         #expect(ConnectorName("cabinet-dupont.paris:01_A") != nil)
         #expect(ConnectorName(String(repeating: "a", count: 128)) != nil)

@@ -83,6 +83,20 @@ struct ConnectorsTests {
         for method in ["ping", "status.engine", "connectors.list"] {
             #expect(try await engine.stdio.call(method, #"{"connector":"default"}"#).string("error", "data", "field") == "connector")
         }
+        // Removing a firm: every trace of it goes, and the log says so.
+        #expect(try await engine.stdio.call("connectors.remove", #"{"connector":"garage-dupre"}"#).string("error", "data", "field") == "confirm")
+        #expect(try await engine.stdio.call("connectors.remove", #"{"confirm":true}"#).string("error", "data", "field") == "connector")
+        #expect(try await engine.stdio.call("connectors.remove", #"{"connector":"nobody","confirm":true}"#).errorCode == 1304)
+        #expect(try await engine.stdio.call("connectors.remove", #"{"connector":"garage-dupre","confirm":true}"#).at("result", "removed") as? Bool == true)
+        #expect(try await call("status.document", #"{"documentId":"inv-1"}"#, "garage-dupre").errorCode == 1302)
+        #expect(try await call("wizard.state", "{}", "garage-dupre").string("result", "state") == "unconfigured")
+        #expect((try await call("collaborators.list", "{}", "garage-dupre").at("result", "collaborators") as? [Any])?.isEmpty == true)
+        let left = try await call("events.list", #"{"limit":1000}"#, "garage-dupre").at("result", "events") as? [[String: Any]] ?? []
+        #expect(left.map { $0["type"] as? String } == ["connector.removed"])
+        #expect((left.first?["data"] as? [String: Any])?["connector"] as? String == "garage-dupre")
+        #expect((try await engine.stdio.call("connectors.list").at("result", "items") as? [[String: Any]])?.compactMap { $0["connector"] as? String } == ["default"])
+        #expect(try await call("status.document", #"{"documentId":"inv-1"}"#, nil).string("result", "state") == "transmitted")
+
         let hello = try await engine.stdio.call("initialize")
         #expect(hello.string("result", "protocolVersion") == "2")
         #expect(hello.at("result", "capabilities", "connectors") as? Bool == true)

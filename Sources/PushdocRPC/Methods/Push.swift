@@ -101,3 +101,12 @@ public enum EngineStatusMethod: RPCMethod {
     public typealias Params = NoParams
     public typealias Result = EngineStatus
 }
+
+public enum RemoveConnector: RPCMethod {
+    public static let name = "connectors.remove"
+    public struct Params: Decodable, Sendable {
+        public let connector: String
+        public let confirm: Bool?
+    }
+    public struct Result: Codable, Sendable { public let removed: Bool }
+}
