@@ -4,11 +4,15 @@
 # ROOT/dossiers.json, exactly like clients/pushdoc_client.py:
 #   pushdoc.sh ROOT CONFIG "ENGINE COMMAND" [--until-idle|--submit-only]   (the engine on stdio)
 #   pushdoc.sh ROOT CONFIG --socket PATH [--until-idle|--submit-only|--status]      (a running engine)
+#   pushdoc.sh --connector NAME ROOT CONFIG ...   (or PUSHDOC_CONNECTOR=NAME): one firm of an engine
+#                                                 serving several; "default" without it
 # It mirrors the dossiers and folders, walks the wizard from CONFIG, submits
 # new files with size and SHA-256, then follows the events from the last seq
 # it saw (ROOT/.pushdoc-sh.seq): transmitted files move to their archive
 # path, failed ones get a ".non-transmis" marker and a line on stdout.
 set -euo pipefail
+CONNECTOR=${PUSHDOC_CONNECTOR:-}
+if [ "$1" = --connector ]; then CONNECTOR=$2; shift 2; fi
 ROOT=$1 CONFIG=$2
 if [ "$3" = --socket ]; then coproc ENGINE { socat - "UNIX-CONNECT:$4"; }; shift 4
 else coproc ENGINE { $3; }; shift 3; fi
@@ -23,7 +27,8 @@ NEXT_ID=0
 # call METHOD PARAMS: prints the result; events read meanwhile wait in $EVENTS.
 call() {
     NEXT_ID=$((NEXT_ID + 1))
-    jq -cn --arg m "$1" --argjson p "$2" --argjson id $NEXT_ID '{jsonrpc:"2.0",id:$id,method:$m,params:$p}' >&"$TO_ENGINE"
+    jq -cn --arg m "$1" --argjson p "$2" --argjson id $NEXT_ID --arg c "$CONNECTOR" \
+        '{jsonrpc:"2.0",id:$id,method:$m,params:($p + (if $c == "" then {} else {connector:$c} end))}' >&"$TO_ENGINE"
     local line
     while IFS= read -r line <&"$FROM_ENGINE"; do
         if [ "$(jq -r '.method // empty' <<<"$line")" = event ]; then echo "$line" >> "$EVENTS"; continue; fi

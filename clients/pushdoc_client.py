@@ -11,7 +11,10 @@ stdout. The last event seen is kept in ROOT/.pushdoc-client.json, so a
 restarted client misses nothing.
 
     pushdoc_client.py --root ROOT --config CONFIG (--engine "pushdoc serve --stdio ..." | --socket PATH)
-                      [--until-idle] [--submit-only] [--status]
+                      [--connector NAME] [--until-idle] [--submit-only] [--status]
+
+--connector (or PUSHDOC_CONNECTOR) names the firm's connector when one
+engine serves several firms (protocol version 2); without it, "default".
 
 Python's standard library only: this file is documentation as much as code.
 """
@@ -80,6 +83,21 @@ class EngineError(Exception):
         super().__init__("%s (%s)" % (error["message"], error.get("data", {}).get("reason")))
         self.reason = error.get("data", {}).get("reason")
         self.detail = error.get("data", {}).get("detail")
+
+
+class FirmEngine:
+    """The engine as one firm's connector sees it: every call names the connector."""
+
+    def __init__(self, engine, connector):
+        self.engine, self.connector, self.events = engine, connector, engine.events
+
+    def call(self, method, **params):
+        if self.connector:
+            params["connector"] = self.connector
+        return self.engine.call(method, **params)
+
+    def close(self):
+        self.engine.close()
 
 
 class Client:
@@ -215,13 +233,15 @@ def main():
     parser.add_argument("--config", required=True)
     parser.add_argument("--engine", help="command that starts the engine on stdio")
     parser.add_argument("--socket", help="Unix socket of a running engine")
+    parser.add_argument("--connector", default=os.environ.get("PUSHDOC_CONNECTOR"),
+                        help="the firm's connector (default: PUSHDOC_CONNECTOR, else \"default\")")
     parser.add_argument("--until-idle", action="store_true", help="exit once every document has settled")
     parser.add_argument("--submit-only", action="store_true", help="submit new files, then exit")
     parser.add_argument("--status", action="store_true", help="print the engine's summary and exit")
     arguments = parser.parse_args()
     with open(arguments.config, encoding="utf-8") as config_file:
         config = json.load(config_file)
-    engine = Engine(command=arguments.engine, socket_path=arguments.socket)
+    engine = FirmEngine(Engine(command=arguments.engine, socket_path=arguments.socket), arguments.connector)
     client = Client(engine, arguments.root, config)
     if arguments.status:
         print(json.dumps(engine.call("status.summary"), indent=2, ensure_ascii=False))

@@ -14,14 +14,18 @@ struct SampleClientTests {
     /// Starts one of the sample clients; both take the same settings, spelled
     /// as options by the Python one and as positional words by the bash one.
     /// No `mode`: it keeps following events and files until stopped.
+    /// A `connector` is given as `--connector` to the Python one, as `PUSHDOC_CONNECTOR` to the bash one.
     private func startClient(
-        _ client: String, root: String, config: String, socket: String, mode: String?, output: Pipe? = nil
+        _ client: String, root: String, config: String, socket: String, mode: String?, output: Pipe? = nil,
+        connector: String? = nil
     ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = (client == "python"
             ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket]
-            : ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket]) + (mode.map { [$0] } ?? [])
+                + (connector.map { ["--connector", $0] } ?? [])
+            : (connector.map { ["PUSHDOC_CONNECTOR=\($0)"] } ?? []) + ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket])
+            + (mode.map { [$0] } ?? [])
         process.standardOutput = output ?? FileHandle.nullDevice
         process.standardError = output ?? FileHandle.nullDevice
         try process.runOneAtATime()
@@ -30,18 +34,21 @@ struct SampleClientTests {
 
     /// The clients' wizard settings: the stand-in's account, SIRET mapping,
     /// and one rule (Achats, archived to Achats/Envoyés).
-    static func writeWizardConfig(beside root: String) throws -> String {
+    static func writeWizardConfig(
+        beside root: String, login: String = InqomStandIn.login, password: String = InqomStandIn.password
+    ) throws -> String {
         let config = root + "/../config-\(UUID().uuidString).json"
-        let wizard = #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
+        let wizard = #"{"login":"\#(login)","password":"\#(password)","clientSecret":"\#(InqomStandIn.clientSecret)","siretAttribute":"SIRET","rules":[{"depositPath":"Achats","documentType":"facture_achat","archivePath":"Achats/Envoyés","period":"any"}]}"#
         try Data(wizard.utf8).write(to: URL(fileURLWithPath: config))
         return config
     }
 
-    private func runClient(_ client: String, root: String, config: String, socket: String, mode: String) async throws
-        -> (status: Int32, output: String)
-    {
+    private func runClient(
+        _ client: String, root: String, config: String, socket: String, mode: String, connector: String? = nil
+    ) async throws -> (status: Int32, output: String) {
         let output = Pipe()
-        let process = try startClient(client, root: root, config: config, socket: socket, mode: mode, output: output)
+        let process = try startClient(
+            client, root: root, config: config, socket: socket, mode: mode, output: output, connector: connector)
         let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
         try output.fileHandleForReading.close()
         try await lines.waitForEnd(timeout: .seconds(60))
@@ -176,5 +183,43 @@ struct SampleClientTests {
             sys.exit(0 if engine.call("ping") == "pong" else 1)
             """
         #expect(try await runPython(script, [Self.clientPath("pushdoc_client.py")]) == 0)
+    }
+
+    /// Two firms' backends on one engine, each naming its connector: each
+    /// firm's files reach its own Inqom account and folder, and each tree
+    /// gets only its own outcomes.
+    @Test(arguments: ["python", "bash"])
+    func twoFirmsOnOneEngine(client: String) async throws {
+        let garage = InqomStandIn.Account(login: "garage@example.fr", password: "garage-pw", folders: [11289])
+        let standIn = try await InqomStandIn(
+            folders: InqomStandIn.defaultFolders + [.init(id: 11289, name: "GARAGE DUPRE", siren: "443061841", nic: "00047")],
+            otherAccounts: [garage])
+        let socket = TemporaryDirectory.make(prefix: "client-sock") + "/engine.sock"
+        let engine = try await PushdocProcess.listening(on: socket, [
+            "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url", standIn.url.absoluteString,
+        ])
+        let firms: [(connector: String?, siret: String, login: String, password: String)] = [
+            (nil, "73282932000074", InqomStandIn.login, InqomStandIn.password),
+            ("garage-dupre", "44306184100047", garage.login, garage.password),
+        ]
+        var roots: [String] = []
+        for firm in firms {
+            let root = TemporaryDirectory.make(prefix: "mcf-root")
+            let dossiers = #"[{"id":"d1","name":"Dossier","attributes":{"SIRET":"\#(firm.siret)"}}]"#
+            try Data(dossiers.utf8).write(to: URL(fileURLWithPath: root + "/dossiers.json"))
+            try FileManager.default.createDirectory(atPath: root + "/d1/Achats", withIntermediateDirectories: true)
+            try Data("%PDF \(firm.login)".utf8).write(to: URL(fileURLWithPath: root + "/d1/Achats/facture.pdf"))
+            let config = try Self.writeWizardConfig(beside: root, login: firm.login, password: firm.password)
+            let run = try await runClient(client, root: root, config: config, socket: socket, mode: "--until-idle", connector: firm.connector)
+            #expect(run.status == 0, "\(run.output)")
+            roots.append(root)
+        }
+        for root in roots {
+            #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/facture.pdf"))
+        }
+        let sent = try await standIn.uploads().map { "\($0["account"] as? String ?? "?") → \($0["folderId"] as? Int ?? 0)" }
+        #expect(sent.sorted() == ["cabinet@example.fr → 11287", "garage@example.fr → 11289"])
+        engine.signal(SIGTERM)
+        #expect(try await engine.waitForExit() == 0)
     }
 }
