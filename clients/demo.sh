@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Pushdoc demo: an Inqom stand-in, the engine, and the sample client
-# playing MCF's backend over a small tree of client dossiers with invoices.
-# One file is a program Inqom refuses, so that "Non transmis" shows.
+# The Pushdoc demo: an Inqom stand-in, one engine, and the sample client
+# playing MCF's backend for two accounting firms side by side, each with its
+# own Inqom account, dossiers and invoices. One file is a program Inqom
+# refuses, so that "Non transmis" shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ YEAR=$(TZ=Europe/Paris date +%Y)
 MONTH=$(TZ=Europe/Paris date +%m)
 echo "demo directory: $WORK"
 
-# Inqom's side (protocol/world.json): the firm's account and its accounting folders.
+# Inqom's side (protocol/world.json): each firm's account and the accounting folders it sees.
 python3 Tests/InqomStandIn/inqom_standin.py --world protocol/world.json > "$WORK/standin.out" 2> "$WORK/standin.err" < /dev/null &
 STANDIN=$!
 trap 'kill $STANDIN 2>/dev/null || true' EXIT
@@ -77,20 +78,44 @@ cat > "$WORK/config.json" <<'EOF'
    {"depositPath": "Notes de frais", "documentType": "note_de_frais", "archivePath": "Notes de frais/Envoyées", "period": "any"}]}
 EOF
 
-echo "--- the client walks the wizard, submits, and follows the events"
-python3 clients/pushdoc_client.py --root "$ROOT" --config "$WORK/config.json" --until-idle \
-    --engine "$ENGINE serve --stdio --data-dir $WORK/data --inqom-auth-url $INQOM --inqom-api-url $INQOM --retry-delays 0.2 --max-attempts 2 --log-level warning"
+# A second firm, Durand Expertise: its own tree, where a dossier has the
+# same id as one of the first firm's ("boulangerie"), and its own login.
+ROOT2=$WORK/mcf-durand
+mkdir -p "$ROOT2/boulangerie/Achats/$YEAR/$MONTH"
+echo '[{"id": "boulangerie", "name": "Pharmacie des Quais", "attributes": {"SIRET": "54210765100011"}}]' > "$ROOT2/dossiers.json"
+pdf "$ROOT2/boulangerie/Achats/$YEAR/$MONTH/Grossiste.pdf" "Grossiste pharmaceutique 4 310,00 EUR"
+sed -e 's/cabinet@example.fr/durand-expertise@example.fr/' -e 's/demo-password/durand-password/' "$WORK/config.json" > "$WORK/config-durand.json"
+
+# One engine on a socket, as beside an MCF backend replica; each firm's backend names its connector.
+"$ENGINE" serve --socket "$WORK/engine.sock" --data-dir "$WORK/data" --inqom-auth-url "$INQOM" --inqom-api-url "$INQOM" \
+    --retry-delays 0.2 --max-attempts 2 --log-level warning 2> "$WORK/engine.err" &
+ENGINE_PID=$!
+trap 'kill $ENGINE_PID $STANDIN 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -S "$WORK/engine.sock" ] && break; sleep 0.1; done
+
+echo "--- firm 1 (connector \"default\"): the client walks the wizard, submits, and follows the events"
+python3 clients/pushdoc_client.py --root "$ROOT" --config "$WORK/config.json" --until-idle --socket "$WORK/engine.sock"
+echo "--- firm 2 (connector \"durand-expertise\"): the same, for its own dossiers"
+python3 clients/pushdoc_client.py --root "$ROOT2" --config "$WORK/config-durand.json" --until-idle --socket "$WORK/engine.sock" \
+    --connector durand-expertise
 
 echo "--- what Inqom received"
 curl -s "$INQOM/_standin/uploads" | python3 -c '
 import json, sys
 for upload in json.load(sys.stdin):
     kind = upload["fields"].get("TypeScan", "expense bill")
-    print("  folder %-6s %-14s %-28s %s" % (upload["folderId"], kind, upload["fileName"], upload["status"]))'
+    print("  %-28s folder %-6s %-14s %-28s %s" % (upload["account"], upload["folderId"], kind, upload["fileName"], upload["status"]))'
 
-echo "--- the MCF tree afterwards"
-(cd "$ROOT" && find . -type f ! -name '*.json' | sort | sed 's/^\.\//  /')
+echo "--- the MCF trees afterwards"
+(cd "$ROOT" && find . -type f ! -name '*.json' | sort | sed 's/^\.\//  firm 1: /')
+(cd "$ROOT2" && find . -type f ! -name '*.json' | sort | sed 's/^\.\//  firm 2: /')
 transmitted=$(find "$ROOT" -path '*Envoy*' -type f | wc -l)
 failed=$(find "$ROOT" -name '*.non-transmis' | wc -l)
-echo "--- $transmitted transmitted and archived, $failed Non transmis"
-[ "$transmitted" -eq 6 ] && [ "$failed" -eq 2 ]
+transmitted2=$(find "$ROOT2" -path '*Envoy*' -type f | wc -l)
+echo "--- firm 1: $transmitted transmitted and archived, $failed Non transmis; firm 2: $transmitted2 transmitted and archived"
+# Each firm's documents reached only its own folders, with its own login.
+curl -s "$INQOM/_standin/uploads" | python3 -c '
+import json, sys
+uploads = json.load(sys.stdin)
+assert all((u["account"] == "durand-expertise@example.fr") == (u["folderId"] == 11290) for u in uploads), uploads'
+[ "$transmitted" -eq 6 ] && [ "$failed" -eq 2 ] && [ "$transmitted2" -eq 1 ]
