@@ -68,8 +68,8 @@ public struct ConnectorSetup: Sendable {
         let token: AccessToken
         let folders: [AccountingFolder]
         do {
-            token = try await inqom.client.requestToken(credentials)
-            folders = try await inqom.client.accountingFolders(token: token)
+            token = try await inqom.client.requestToken(credentials, pacedBy: inqom.pacer)
+            folders = try await inqom.client.accountingFolders(token: token, pacedBy: inqom.pacer)
         } catch {
             throw Self.connectionError(error)
         }
@@ -141,9 +141,9 @@ public struct ConnectorSetup: Sendable {
         }
         let folders: [AccountingFolder]
         do {
-            let client = inqom.client
+            let (client, pacer) = (inqom.client, inqom.pacer)
             folders = try await inqom.withToken { token throws(InqomError) in
-                try await client.accountingFolders(token: token)
+                try await client.accountingFolders(token: token, pacedBy: pacer)
             }
         } catch {
             throw Self.connectionError(error)

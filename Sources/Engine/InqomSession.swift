@@ -6,6 +6,8 @@ import InqomClient
 /// every caller waiting for one.
 actor InqomSession {
     let client: InqomClient
+    /// This login's share of `--inqom-max-rps`: Inqom counts per user.
+    nonisolated let pacer: RequestPacer
     private var credentials: InqomCredentials?
     private var token: AccessToken?
     private var pendingToken: Task<AccessToken, any Error>?
@@ -13,6 +15,7 @@ actor InqomSession {
 
     init(client: InqomClient, now: @escaping @Sendable () -> Date) {
         self.client = client
+        self.pacer = client.makePacer()
         self.now = now
     }
 
@@ -54,7 +57,7 @@ actor InqomSession {
         if let token, Self.isUsable(token, at: now()) { return token }
         if let pendingToken { return try await pendingToken.value }
         guard let credentials else { throw EngineError.notConnected }
-        let request = Task { [client] in try await client.requestToken(credentials) }
+        let request = Task { [client, pacer] in try await client.requestToken(credentials, pacedBy: pacer) }
         pendingToken = request
         defer { pendingToken = nil }
         let fresh = try await request.value

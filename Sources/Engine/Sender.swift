@@ -202,7 +202,7 @@ final class Sender: Sendable {
                 continue
             }
             let renewable = !renewedToken
-            let end = await parts.sessions.client.onTransferThread { calls in
+            let end = await parts.sessions.client.onTransferThread(pacedBy: session.pacer) { calls in
                 self.turn(from: document, token: token, renewable: renewable, calls: calls)
             }
             switch end {

@@ -46,18 +46,28 @@ public final class InqomClient: Sendable {
         self.now = now
     }
 
+    /// A request budget of `maxRequestsPerSecond` for one more login.
+    public func makePacer() -> RequestPacer {
+        RequestPacer(requestsPerSecond: configuration.maxRequestsPerSecond)
+    }
+
     /// Runs `body` on a transfer thread, where Inqom's calls block that
     /// thread (never a cooperative one): work that makes several calls in a
     /// row, and blocking work of its own between them, with no hand-off per
-    /// call. Cancelling the task aborts the call under way.
-    public func onTransferThread<T: Sendable>(_ body: @escaping @Sendable (InqomCalls) -> T) async -> T {
+    /// call. Its requests take their slots from `pacer` (by default, the
+    /// client's own). Cancelling the task aborts the call under way.
+    public func onTransferThread<T: Sendable>(
+        pacedBy pacer: RequestPacer? = nil, _ body: @escaping @Sendable (InqomCalls) -> T
+    ) async -> T {
         await workers.run { handle, cancellation in
-            body(InqomCalls(client: self, handle: handle, cancellation: cancellation))
+            body(InqomCalls(client: self, handle: handle, cancellation: cancellation, pacer: pacer ?? self.pacer))
         }
     }
 
-    private func call<T: Sendable>(_ call: @escaping @Sendable (InqomCalls) throws(InqomError) -> T) async throws(InqomError) -> T {
-        try await onTransferThread { calls in Result { () throws(InqomError) -> T in try call(calls) } }.get()
+    private func call<T: Sendable>(
+        pacedBy pacer: RequestPacer?, _ call: @escaping @Sendable (InqomCalls) throws(InqomError) -> T
+    ) async throws(InqomError) -> T {
+        try await onTransferThread(pacedBy: pacer) { calls in Result { () throws(InqomError) -> T in try call(calls) } }.get()
     }
 
     /// Work is waiting for a transfer thread.
@@ -69,13 +79,17 @@ public final class InqomClient: Sendable {
     public func stop(waitingUntil deadline: DispatchTime) -> Bool { workers.stop(waitingUntil: deadline) }
 
     /// OAuth2 password grant.
-    public func requestToken(_ credentials: InqomCredentials) async throws(InqomError) -> AccessToken {
-        try await call { calls throws(InqomError) in try calls.requestToken(credentials) }
+    public func requestToken(_ credentials: InqomCredentials, pacedBy pacer: RequestPacer? = nil) async throws(InqomError)
+        -> AccessToken
+    {
+        try await call(pacedBy: pacer) { calls throws(InqomError) in try calls.requestToken(credentials) }
     }
 
     /// Every accounting folder the account sees.
-    public func accountingFolders(token: AccessToken) async throws(InqomError) -> [AccountingFolder] {
-        try await call { calls throws(InqomError) in try calls.accountingFolders(token: token) }
+    public func accountingFolders(token: AccessToken, pacedBy pacer: RequestPacer? = nil) async throws(InqomError)
+        -> [AccountingFolder]
+    {
+        try await call(pacedBy: pacer) { calls throws(InqomError) in try calls.accountingFolders(token: token) }
     }
 
     /// A document for the Documents endpoint (purchase and sales invoices,
@@ -83,7 +97,7 @@ public final class InqomClient: Sendable {
     public func uploadDocument(
         token: AccessToken, folderID: Int64, file: UploadFile, typeScan: TypeScan, sourceID: String
     ) async throws(InqomError) -> UploadReceipt {
-        try await call { calls throws(InqomError) in
+        try await call(pacedBy: nil) { calls throws(InqomError) in
             try calls.uploadDocument(token: token, folderID: folderID, file: file, typeScan: typeScan, sourceID: sourceID)
         }
     }
@@ -92,7 +106,7 @@ public final class InqomClient: Sendable {
     public func uploadExpenseBill(
         token: AccessToken, folderID: Int64, file: UploadFile, reference: String
     ) async throws(InqomError) -> UploadReceipt {
-        try await call { calls throws(InqomError) in
+        try await call(pacedBy: nil) { calls throws(InqomError) in
             try calls.uploadExpenseBill(token: token, folderID: folderID, file: file, reference: reference)
         }
     }
@@ -104,6 +118,7 @@ public struct InqomCalls {
     fileprivate let client: InqomClient
     fileprivate let handle: EasyHandle?
     fileprivate let cancellation: CancellationFlag
+    fileprivate let pacer: RequestPacer
 
     /// The task that asked for this thread was cancelled.
     public var isCancelled: Bool { cancellation.isSet }
@@ -207,7 +222,7 @@ public struct InqomCalls {
     }
 
     private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) throws(InqomError) -> HTTPResponse {
-        guard client.pacer.acquire(unless: cancellation) else { throw .cancelled }
+        guard pacer.acquire(unless: cancellation) else { throw .cancelled }
         let started = ContinuousClock.now
         let outcome =
             handle?.perform(request, context: TransferContext(maxBodyBytes: maxBodyBytes, cancellation: cancellation))
@@ -218,7 +233,7 @@ public struct InqomCalls {
             client.logger.debug(
                 "inqom answered",
                 metadata: ["call": "\(kind)", "status": "\(response.status)", "elapsed": "\(elapsed)"])
-            if response.status == 429 { client.pacer.throttled() }
+            if response.status == 429 { pacer.throttled() }
             // A success is only decoded, never told; any other answer may
             // become an error's detail. Redacting a success would also cut a
             // secret out of a new token that happens to contain it.

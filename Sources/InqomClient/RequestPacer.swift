@@ -3,7 +3,9 @@ import Synchronization
 /// Keeps requests to Inqom under a rate: each request takes the next free
 /// slot, `1 / rate` apart. A 429 halves the rate for a minute (twice: a
 /// quarter), so a throttled engine backs off further than its setting.
-final class RequestPacer: Sendable {
+/// Inqom counts per client id and user: each login has a pacer of its own
+/// (`InqomClient.makePacer`).
+public final class RequestPacer: Sendable {
     private struct State {
         var nextSlot: ContinuousClock.Instant
         var slowdown: Double = 1

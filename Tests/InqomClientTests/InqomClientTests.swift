@@ -279,6 +279,21 @@ struct InqomClientTests {
         #expect(try await standIn.stats()["peakConcurrentUpload"] == 4, "the four uploads did not run side by side")
     }
 
+    /// Inqom counts per user: each login's pacer has its own slots. At one
+    /// request per 1,000 s, a second request on the same pacer would wait
+    /// 1,000 s; one on another pacer goes at once.
+    @Test(.timeLimit(.minutes(1)))
+    func eachLoginsPacerHasItsOwnSlots() async throws {
+        let client = client(concurrency: 2, maxRequestsPerSecond: 0.001)
+        let (first, second) = (client.makePacer(), client.makePacer())
+        _ = try await client.requestToken(credentials, pacedBy: first)
+        _ = try await client.requestToken(credentials, pacedBy: second)
+        let waiting = Task { try await client.requestToken(credentials, pacedBy: first) }
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
+        await #expect(throws: InqomError.cancelled) { try await waiting.value }
+    }
+
     @Test func requestsStayUnderTheRateAndA429SlowsFurther() async throws {
         let client = client(concurrency: 4, maxRequestsPerSecond: 20)
         let token = try await client.requestToken(credentials)
