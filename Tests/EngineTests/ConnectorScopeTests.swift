@@ -202,8 +202,21 @@ struct ConnectorScopeTests {
         }
         let before = try await rows(of: "b")
         #expect(before.values.allSatisfy { $0 > 0 }, "\(before)")
+        // A's document is being sent when A is removed; its outcome then writes nothing of A.
+        let sending = try #require(try await a.claim(at: now).first)
         let directory = SQLiteConnectorDirectory(storage: storage)
         #expect(try await directory.remove(ConnectorName("a")!, at: now) == ["spool-inv-1-aa"])
+        let outcome = DocumentChange.transmitted(inqomDocumentID: 7, duplicate: false, archivePath: nil)
+        let next = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try a.sending.recordBlocking(outcome, of: sending, at: now) { _ in true } })
+            }
+        }
+        #expect(next?.connector == ConnectorName("b")!)
+        let history = try await storage.read {
+            try $0.count("SELECT count(*) FROM document_history WHERE document_seq = ?", [.integer(sending.seq)])
+        }
+        #expect(history == 0)
         let after = try await rows(of: "a")
         #expect(after.filter { $0.value > 0 } == ["events": 1], "\(after)")
         let removal = try await storage.read { try $0.events(after: 0, of: ConnectorName("a")!, limit: 10) }
