@@ -42,6 +42,9 @@ public final class Engine: Sendable {
     private let backgroundTasks = Mutex<[Task<Void, Never>]>([])
     private let stopping = Atomic<Bool>(false)
 
+    /// Connectors kept in memory (components, search index, Inqom session) at most.
+    static let connectorsInMemory = 256
+
     /// Opens the data directory (lock, master key, database check and
     /// migrations) on threads that may block. Call it once at start.
     public init(
@@ -76,7 +79,7 @@ public final class Engine: Sendable {
         let (changes, secretBox, spool) = (changes, opened.secretBox, opened.spool)
         let readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         let days = DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes)
-        self.connectors = Connectors { name in
+        self.connectors = Connectors(capacity: Self.connectorsInMemory, dropped: { sessions.drop($0) }) { name in
             let search = DossierSearch(of: name)
             let connectorStore = SQLiteConnectorStore(storage: storage, connector: name, search: search)
             let catalogStore = SQLiteCatalogStore(storage: storage, search: search)

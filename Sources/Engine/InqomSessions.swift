@@ -19,6 +19,11 @@ final class InqomSessions: Sendable {
         await sessions.withLock { $0.removeValue(forKey: connector) }?.forget()
     }
 
+    /// Drops an idle connector's session; one made at its next use opens its credentials again.
+    func drop(_ connector: ConnectorName) {
+        sessions.withLock { _ = $0.removeValue(forKey: connector) }
+    }
+
     /// The connector's session, made empty (not connected) on first use.
     func session(for connector: ConnectorName) -> InqomSession {
         sessions.withLock { sessions in

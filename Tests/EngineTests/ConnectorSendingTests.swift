@@ -67,4 +67,24 @@ struct ConnectorSendingTests {
         #expect(try await firmA.setup.status().state == .active)
         await engine.stopSending(by: .now + .seconds(1))
     }
+
+    /// Memory follows the connectors in use: past the capacity, the least
+    /// recently used is dropped, and comes back whole from its rows.
+    @Test func theLeastRecentlyUsedConnectorIsDroppedFromMemoryAndComesBackFromItsRows() async throws {
+        let standIn = try await InqomStandIn()
+        let engine = try await EngineFixture.active(standIn, retryDelay: .seconds(30))
+        let first = try await engine.connector(ConnectorName("firm-0")!)
+        _ = try await first.catalog.upsert([Dossier(id: "D1", name: "Première", attributes: [:])])
+        for index in 1...Engine.connectorsInMemory {
+            _ = try await engine.connector(ConnectorName("firm-\(index)")!)
+        }
+        #expect(engine.connectors.count == Engine.connectorsInMemory)
+        let again = try await engine.connector(ConnectorName("firm-0")!)
+        #expect(try await again.catalog.search(query: "prem", paging: Paging(page: 1, pageSize: 10), selectedOnly: false).total == 1)
+        #expect(engine.connectors.count == Engine.connectorsInMemory)
+        // The default connector, used by the fixture, was dropped too, and still sends.
+        try await submit("after-drop", "after", to: try await engine.connector(.default))
+        try await waitFor(.transmitted, "after-drop", of: try await engine.connector(.default), in: engine)
+        await engine.stopSending(by: .now + .seconds(1))
+    }
 }
