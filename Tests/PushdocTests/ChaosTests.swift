@@ -4,15 +4,18 @@ import TestSupport
 import Testing
 
 /// The engine killed with SIGKILL at random instants, again and again, while
-/// documents are submitted, sent to a slow and faulty Inqom, and events are
-/// replayed; restarted each time on the same data directory.
+/// three firms' documents are submitted, sent to a slow and faulty Inqom, and
+/// events are replayed; restarted each time on the same data directory.
 struct ChaosTests {
     static let documents = Int(ProcessInfo.processInfo.environment["PUSHDOC_CHAOS_DOCUMENTS"] ?? "") ?? 400
     static let kills = Int(ProcessInfo.processInfo.environment["PUSHDOC_CHAOS_KILLS"] ?? "") ?? 25
     static let workers = 4
+    /// The firms: the default connector and two others, documents dealt in turn.
+    static let connectors = ["default", "firm-b", "firm-c"]
 
     @Test func killsAtRandomInstantsLoseNothingAndDuplicateOnlyWhatWasInFlight() async throws {
         var harness = try await PushHarness(extra: ["--workers", "\(Self.workers)", "--max-attempts", "6"])
+        for connector in Self.connectors.dropFirst() { try await harness.addConnector(connector) }
         _ = try await harness.standIn.control(
             "random-faults",
             ["seed": 2026, "rate": 0.1, "statuses": [503, 500, 429, "reset"], "kinds": ["upload"], "delay": 0.01])
@@ -41,8 +44,10 @@ struct ChaosTests {
                     group.addTask {
                         let file = files + "/chaos-\(index).pdf"
                         try? Data(contents[index].utf8).write(to: URL(fileURLWithPath: file))
+                        let connector = Self.connectors[index % Self.connectors.count]
                         let answer = try? await engine.stdio.call(
-                            "push.submit", #"{"dossierId":"d1","path":"Achats/chaos-\#(index).pdf","file":"\#(file)"}"#)
+                            "push.submit",
+                            #"{"connector":"\#(connector)","dossierId":"d1","path":"Achats/chaos-\#(index).pdf","file":"\#(file)"}"#)
                         return (index, answer?.string("result", "documentId"))
                     }
                 }
@@ -62,9 +67,12 @@ struct ChaosTests {
             }
         }
         _ = try await harness.standIn.control("random-faults", ["seed": 1, "rate": 0.0, "statuses": [503]])
-        let drained = try await harness.drain(timeoutMs: 120_000)
-        for state in ["queued", "sending", "retrying"] {
-            #expect(drained.int("result", "documents", state) == 0, "\(state) after the drain: \(drained)")
+        for connector in Self.connectors {
+            let drained = try await harness.engine.stdio.call(
+                "push.drain", #"{"connector":"\#(connector)","timeoutMs":120000}"#, timeout: .seconds(180))
+            for state in ["queued", "sending", "retrying"] {
+                #expect(drained.int("result", "documents", state) == 0, "\(connector): \(state) after the drain: \(drained)")
+            }
         }
 
         // Every acknowledged document reached an end: transmitted (and
@@ -74,7 +82,8 @@ struct ChaosTests {
         let receivedIDs = Set(received)
         var transmitted = 0
         for (index, id) in acknowledged.sorted(by: { $0.key < $1.key }) {
-            let document = try await harness.document(id)
+            let connector = Self.connectors[index % Self.connectors.count]
+            let document = try await harness.call("status.document", #"{"connector":"\#(connector)","documentId":"\#(id)"}"#)
             switch document.string("result", "state") {
             case "transmitted":
                 transmitted += 1
@@ -98,7 +107,7 @@ struct ChaosTests {
         _ = try await harness.call("shutdown")
         #expect(try await harness.engine.waitForExit() == 0)
         #expect(try await integrityCheck(harness.engine.dataDir + "/pushdoc.sqlite") == "ok")
-        print("chaos: \(Self.documents) documents, \(kills) kills, \(transmitted) transmitted, "
+        print("chaos: \(Self.documents) documents of \(Self.connectors.count) firms, \(kills) kills, \(transmitted) transmitted, "
             + "\(acknowledged.count - transmitted) failed with a reason, 0 lost, \(duplicates) duplicate uploads, "
             + "\(interruptedSubmits) submits cut by a kill and resubmitted")
     }

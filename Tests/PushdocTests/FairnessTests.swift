@@ -8,15 +8,8 @@ import Testing
 struct FairnessTests {
     @Test func oneFirmsBacklogDoesNotDelayAnotherFirmsDocument() async throws {
         let harness = try await PushHarness(extra: ["--workers", "4", "--connector-workers", "4", "--inqom-max-rps", "0"])
+        try await harness.addConnector("firm-b")
         let b = #""connector":"firm-b""#
-        for (method, params) in [
-            ("catalog.upsertDossiers", #"{\#(b),"dossiers":[{"id":"d1","name":"Garage","attributes":{"SIRET":"73282932000074"}}]}"#),
-            ("wizard.selectDossiers", #"{\#(b),"ids":["d1"],"selected":true}"#),
-            ("wizard.connect", #"{\#(b),"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#),
-            ("wizard.mapDossiers", #"{\#(b),"siretAttribute":"SIRET"}"#),
-            ("rules.add", #"{\#(b),"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#),
-            ("wizard.finish", #"{\#(b)}"#),
-        ] { try await harness.expectResult(method, params) }
 
         // Firm A's backlog, accepted while paused, then Inqom slows to 50 ms an upload.
         try await harness.expectResult("connector.pause")
