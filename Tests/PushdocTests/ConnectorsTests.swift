@@ -59,6 +59,19 @@ struct ConnectorsTests {
             let events = try await call("events.list", #"{"limit":1000}"#, c ?? "default").at("result", "events") as? [[String: Any]] ?? []
             #expect(!events.isEmpty && events.allSatisfy { $0["connector"] as? String == (firm.connector ?? "default") })
         }
+        // The connector and digest families: each firm's own.
+        for firm in firms {
+            let preview = try await call("digest.preview", #"{"collaboratorId":"c1"}"#, firm.connector)
+            #expect(preview.string("result", "text")?.contains(firm.name) == true)
+            #expect((try await call("catalog.attributes", "{}", firm.connector).at("result", "attributes") as? [Any])?.count == 1)
+        }
+        #expect(try await call("connector.pause", "{}", "garage-dupre").string("result", "state") == "paused")
+        #expect(try await call("status.summary", "{}", nil).string("result", "connector", "state") == "active")
+        #expect(try await call("connector.resume", "{}", "garage-dupre").string("result", "state") == "active")
+        _ = try await call("connector.reset", #"{"confirm":true}"#, "garage-dupre")
+        #expect(try await call("wizard.state", "{}", "garage-dupre").string("result", "state") == "unconfigured")
+        #expect(try await call("wizard.state", "{}", nil).string("result", "state") == "active")
+        #expect((try await call("rules.list", "{}", nil).at("result", "rules") as? [Any])?.count == 1)
         // Each upload went with its firm's login to its firm's folder.
         let sent = try await standIn.uploads().map { "\($0["account"] as? String ?? "?") → \($0["folderId"] as? Int ?? 0)" }
         #expect(sent.sorted() == ["cabinet@example.fr → 11287", "garage@example.fr → 11289"])
