@@ -2,10 +2,11 @@ import Foundation
 import TestSupport
 
 /// connectors.md's scale rows: many firms stored, few in use, their
-/// catalogs written through the protocol. No documents here: the `stored`
-/// group measures the engine holding them.
+/// catalogs and documents written through the protocol (the documents of
+/// firms that have not finished their wizard: kept, `ignored`).
 struct ManyConnectors {
     let connectors: Int
+    let documents: Int
     let dossiersEach = 50
     let bigCatalog = 5_000
 
@@ -22,13 +23,19 @@ struct ManyConnectors {
                     throw BenchError(description: "a catalog upsert was refused")
                 }
             }
+            for start in stride(from: 0, to: documents, by: 10_000) {
+                let requests = (start..<min(documents, start + 10_000)).map { index in
+                    #"{"jsonrpc":"2.0","id":\#(index),"method":"push.submit","params":{"connector":"firm-\#(index % connectors)","dossierId":"d\#(index % dossiersEach)","path":"Achats/\#(index).pdf","contentBase64":"\#(Data("document \(index)".utf8).base64EncodedString())"}}"#
+                }
+                guard engine.pipeline(requests).last?.contains("ignored") == true else { throw BenchError(description: "a submit was refused") }
+            }
             let names = ["Boulangerie", "Hôtel", "Garage", "Pharmacie", "Café"]
             for start in stride(from: 0, to: bigCatalog, by: 1_000) {
                 let dossiers = (start..<start + 1_000).map { #"{"id":"big\#($0)","name":"\#(names[$0 % 5]) \#($0)","attributes":{}}"# }
                 engine.call("catalog.upsertDossiers", #"{"connector":"big","dossiers":[\#(dossiers.joined(separator: ","))]}"#)
             }
             let ping = Percentiles((0..<300).map { _ in time { engine.call("ping") } }).p50
-            let stored = "\(connectors + 1) connectors, \((connectors * dossiersEach + bigCatalog).formatted()) dossiers stored"
+            let stored = "\(connectors + 1) connectors, \((connectors * dossiersEach + bigCatalog).formatted()) dossiers, \(documents.formatted()) documents stored"
             engine.call("wizard.searchDossiers", #"{"connector":"big","query":"gar"}"#)
             let search = Percentiles((0..<300).map { index in
                 time { engine.call("wizard.searchDossiers", #"{"connector":"big","query":"\#(["gar", "ph", "café 12", "hôtel 4"][index % 4])"}"#) }

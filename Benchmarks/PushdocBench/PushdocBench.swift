@@ -38,7 +38,7 @@ enum PushdocBench {
         if selected("push") { try await PushThroughput(submits: quick ? 200 : 2000, uploads: quick ? 200 : 2000).run(into: &table) }
         if selected("hostile") { try HostileClients(silent: quick ? 30 : 300, calls: quick ? 100 : 1000).run(into: &table) }
         if selected("stored") { try await StoredDocuments(documents: quick ? 5_000 : 100_000).run(into: &table) }
-        if selected("connectors") { try ManyConnectors(connectors: quick ? 200 : 10_000).run(into: &table) }
+        if selected("connectors") { try ManyConnectors(connectors: quick ? 200 : 10_000, documents: quick ? 2_000 : 1_000_000).run(into: &table) }
         table.print()
     }
 }

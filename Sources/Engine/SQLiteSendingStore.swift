@@ -51,8 +51,10 @@ struct SQLiteSendingStore: SendingStore {
     func requeueInterrupted(at now: Date) async throws -> Int {
         try await storage.write { connection in
             try connection.run(
-                "UPDATE documents SET state = ?, next_attempt_at = ?2, planned_at = ?2 WHERE state = ?3",
-                [.word(DocumentState.queued), .real(now.timeIntervalSince1970), .word(DocumentState.sending)])
+                """
+                UPDATE documents INDEXED BY documents_sending SET state = ?, next_attempt_at = ?2, planned_at = ?2
+                WHERE state = \(DocumentState.sending.sql)
+                """, [.word(DocumentState.queued), .real(now.timeIntervalSince1970)])
         }
     }
 

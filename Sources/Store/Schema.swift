@@ -304,6 +304,8 @@ public enum Schema {
                 CREATE INDEX documents_due ON documents (connector, next_attempt_at, seq) WHERE state IN ('queued', 'retrying');
                 CREATE INDEX documents_transmitted ON documents (connector, transmitted_at) WHERE transmitted_at IS NOT NULL;
                 CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;
+                -- At start, the uploads a stop interrupted, whatever their connector.
+                CREATE INDEX documents_sending ON documents (seq) WHERE state = 'sending';
 
                 CREATE TABLE document_counts_v2 (
                     connector TEXT NOT NULL,
