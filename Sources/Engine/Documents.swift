@@ -23,9 +23,7 @@ public struct Documents: Sendable {
     }
 
     public func list(_ filter: DocumentFilter) async throws -> DocumentList {
-        guard (1...1000).contains(filter.limit) else {
-            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
-        }
+        try ListParameters.checkLimit(filter.limit)
         var after: Int64 = 0
         if let cursor = filter.cursor {
             guard let seq = Int64(cursor) else {
@@ -34,13 +32,7 @@ public struct Documents: Sendable {
             after = seq
         }
         var query = DocumentQuery(dossierID: filter.dossierID, pathPrefix: filter.pathPrefix)
-        if let name = filter.state {
-            guard let state = DocumentState(rawValue: name) else {
-                throw EngineError.invalidParameter(
-                    field: "state", message: "one of " + DocumentState.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            query.state = state
-        }
+        query.state = try ListParameters.word(filter.state, field: "state")
         let page = try await store.page(query, after: after, limit: filter.limit)
         return DocumentList(items: page.items, nextCursor: page.next.map(String.init))
     }

@@ -74,7 +74,7 @@ extension Engine {
     /// documents and their bytes, collaborators, events), then
     /// `connector.removed`.
     public func removeConnector(_ text: String) async throws {
-        guard let name = try connectorName(text) else { return }
+        let name = try connectorName(text) ?? .default
         guard let spooled = try await directory.remove(name, at: clock.now) else {
             throw EngineError.unknownConnector(name: name.rawValue)
         }
@@ -88,17 +88,8 @@ extension Engine {
 
     /// Connectors by name, after `cursor`, of one state or all.
     public func listConnectors(state: String?, cursor: String?, limit: Int) async throws -> ConnectorPage {
-        guard (1...1000).contains(limit) else {
-            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
-        }
-        var wanted: ConnectorState?
-        if let state {
-            guard let known = ConnectorState(rawValue: state) else {
-                throw EngineError.invalidParameter(
-                    field: "state", message: "one of " + ConnectorState.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            wanted = known
-        }
+        try ListParameters.checkLimit(limit)
+        let wanted: ConnectorState? = try ListParameters.word(state, field: "state")
         let items = try await directory.list(state: wanted, after: cursor, limit: limit + 1)
         let page = Array(items.prefix(limit))
         return ConnectorPage(items: page, nextCursor: items.count > limit ? page.last?.connector : nil)

@@ -11,9 +11,7 @@ public struct EventFeed: Sendable {
     let logger: Logger
 
     public func list(after seq: Int64, of connector: ConnectorName? = nil, limit: Int) async throws -> (events: [Event], lastSeq: Int64) {
-        guard (1...1000).contains(limit) else {
-            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to 1000")
-        }
+        try ListParameters.checkLimit(limit)
         return (try await store.events(after: seq, of: connector, limit: limit), try await store.lastSeq())
     }
 

@@ -24,3 +24,24 @@ public struct Paging: Sendable, Equatable {
     /// How many items come before this page; at most 5 × 10¹¹, far from any overflow.
     public var offset: Int { (page - 1) * pageSize }
 }
+
+/// The checks of a list's `limit` and of a word a client filters by.
+enum ListParameters {
+    static let limits = 1...1000
+
+    static func checkLimit(_ limit: Int) throws {
+        guard limits.contains(limit) else {
+            throw EngineError.invalidParameter(field: "limit", message: "must be from 1 to \(limits.upperBound)")
+        }
+    }
+
+    /// `text` as one of `Word`'s spellings, or nil when none was given.
+    static func word<Word: CaseIterable & RawRepresentable<String>>(_ text: String?, field: String) throws -> Word? {
+        guard let text else { return nil }
+        guard let word = Word(rawValue: text) else {
+            throw EngineError.invalidParameter(
+                field: field, message: "one of " + Word.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return word
+    }
+}

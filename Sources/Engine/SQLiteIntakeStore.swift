@@ -33,8 +33,8 @@ struct SQLiteIntakeStore: IntakeStore {
                 try connection.run("DELETE FROM document_history WHERE document_seq = ?", [.integer(existing.seq)])
                 try connection.run("DELETE FROM documents WHERE seq = ?", [.integer(existing.seq)])
             }
+            // No need to record the connector: the dossier's catalog upsert did.
             let queued = result.state == .queued
-            if queued || result.state == .duplicate { try connection.noteConnector(connector, at: document.submittedAt) }
             try connection.run(
                 """
                 INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
