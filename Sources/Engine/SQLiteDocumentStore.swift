@@ -70,6 +70,15 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     func page(_ query: DocumentQuery, after: Int64, limit: Int) async throws -> (items: [DocumentStatus], next: Int64?) {
+        // One more than asked says whether a next page exists.
+        let (sql, bindings) = Self.pageQuery(query, of: connector, after: after, limit: limit + 1)
+        let rows = try await storage.read { connection in try connection.rows(sql, bindings, Self.status) }
+        let page = rows.prefix(limit)
+        return (page.map(\.document), rows.count > limit ? page.last?.seq : nil)
+    }
+
+    /// The statement that reads one page of `query`, in seq order.
+    static func pageQuery(_ query: DocumentQuery, of connector: ConnectorName, after: Int64, limit: Int) -> (sql: String, bindings: [SQLValue]) {
         var conditions = ["connector = ?", "seq > ?"]
         var bindings: [SQLValue] = [connector.sql, .integer(after)]
         if let dossier = query.dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossier)) }
@@ -78,12 +87,8 @@ struct SQLiteDocumentStore: DocumentStore {
             conditions.append("substr(path, 1, length(?)) = ?")
             bindings += [.text(prefix), .text(prefix)]
         }
-        // One more than asked says whether a next page exists.
-        bindings.append(.integer(Int64(limit + 1)))
-        let sql = Self.select + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
-        let rows = try await storage.read { [bindings] connection in try connection.rows(sql, bindings, Self.status) }
-        let page = rows.prefix(limit)
-        return (page.map(\.document), rows.count > limit ? page.last?.seq : nil)
+        bindings.append(.integer(Int64(limit)))
+        return (select + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?", bindings)
     }
 
     func requeueFailed(documentIDs: [String]?, dossierID: String?, at now: Date) async throws -> Int {

@@ -53,8 +53,7 @@ public final class Database: Sendable {
 
     private static func openReader(_ path: String, label: String) throws -> QueueOwnedConnection {
         let reading = try SQLiteConnection(path: path, readOnly: true)
-        // Reads scan the catalog: map the file rather than copy pages through a small cache.
-        try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456")
+        try reading.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")
         return QueueOwnedConnection(reading, label: label)
     }
 

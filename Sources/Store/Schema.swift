@@ -332,5 +332,8 @@ public enum Schema {
                 ALTER TABLE events ADD COLUMN connector TEXT NOT NULL DEFAULT 'default';
                 CREATE INDEX events_by_connector ON events (connector, seq);
                 """),
+        // status.documents pages a connector's documents in seq order;
+        // without it, every one of that connector's rows was sorted for a page.
+        Migration(9, "documents in order per connector", sql: "CREATE INDEX documents_by_connector ON documents (connector, seq);"),
     ]
 }

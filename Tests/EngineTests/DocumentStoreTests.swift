@@ -109,6 +109,25 @@ struct DocumentStoreTests {
     }
 }
 
+/// How SQLite reads a page of status.documents: down an index in seq order,
+/// never by sorting every document of the connector.
+struct SQLiteDocumentPageTests {
+    @Test(arguments: [
+        DocumentQuery(),
+        DocumentQuery(dossierID: "d1"),
+        DocumentQuery(state: .failed),
+        DocumentQuery(pathPrefix: "Achats/"),
+        DocumentQuery(dossierID: "d1", state: .queued, pathPrefix: "Achats/"),
+    ])
+    func everyPageIsReadInOrderFromAnIndex(_ query: DocumentQuery) async throws {
+        let storage = try StorageAccess.fresh("document-page")
+        let (sql, bindings) = SQLiteDocumentStore.pageQuery(query, of: .default, after: 0, limit: 101)
+        let plan = try await storage.read { try $0.rows("EXPLAIN QUERY PLAN " + sql, bindings) { $0.text(3) } }
+        #expect(plan.count == 1)
+        #expect(plan.allSatisfy { $0.hasPrefix("SEARCH documents USING INDEX") && $0.contains("seq>?") }, "\(plan)")
+    }
+}
+
 /// The SQLite implementation, on the sending fixture's database.
 struct SQLiteDocumentFixture: DocumentStoreFixture {
     let seeded: SQLiteSendingFixture
