@@ -14,13 +14,20 @@ struct PushThroughput {
         let engine = try LinePeer.engine([
             "--inqom-auth-url", standIn.url.absoluteString, "--inqom-api-url", standIn.url.absoluteString,
         ] + arguments)
-        engine.call("catalog.upsertDossiers", #"{"dossiers":[{"id":"d1","name":"Bench","attributes":{"SIRET":"73282932000074"}}]}"#)
-        engine.call("wizard.selectDossiers", #"{"ids":["d1"],"selected":true}"#)
-        engine.call("wizard.connect", #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#)
-        engine.call("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
-        engine.call("rules.add", #"{"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#)
-        engine.call("wizard.finish")
+        configure(engine)
         return engine
+    }
+
+    /// Walks a connector's wizard: dossier `d1` mapped to the stand-in's
+    /// folder, one rule for `Achats`.
+    static func configure(_ engine: LinePeer, connector: String? = nil) {
+        let scope = connector.map { #""connector":"\#($0)","# } ?? ""
+        engine.call("catalog.upsertDossiers", #"{\#(scope)"dossiers":[{"id":"d1","name":"Bench","attributes":{"SIRET":"73282932000074"}}]}"#)
+        engine.call("wizard.selectDossiers", #"{\#(scope)"ids":["d1"],"selected":true}"#)
+        engine.call("wizard.connect", #"{\#(scope)"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#)
+        engine.call("wizard.mapDossiers", #"{\#(scope)"siretAttribute":"SIRET"}"#)
+        engine.call("rules.add", #"{\#(scope)"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#)
+        engine.call("wizard.finish", #"{\#(scope.dropLast())}"#)
     }
 
     func run(into table: inout ResultTable) async throws {
@@ -42,12 +49,7 @@ struct PushThroughput {
         engine.call("connector.resume")
         engine.call("push.drain", #"{"timeoutMs":600000}"#)
 
-        let directory = TemporaryDirectory.make(prefix: "bench-e2e")
-        let paths = try (0..<uploads).map { index -> String in
-            let path = "\(directory)/invoice-\(index).pdf"
-            try (0..<(200 * 128)).map { _ in generator.next() }.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
-            return path
-        }
+        let paths = try RandomFiles.write(uploads, kilobytes: 200, seed: 8)
         func submissions(_ prefix: String) -> [String] {
             paths.enumerated().map { index, path in
                 #"{"jsonrpc":"2.0","id":"\#(prefix)\#(index)","method":"push.submit","params":{"dossierId":"d1","path":"Achats/\#(prefix)-\#(index).pdf","file":"\#(path)","force":true}}"#

@@ -11,14 +11,7 @@ struct UploadThroughput {
     let concurrency: Int
 
     func run(into table: inout ResultTable) async throws {
-        let directory = TemporaryDirectory.make(prefix: "bench-upload")
-        var generator = SplitMix64(seed: 2026)
-        let paths = try (0..<files).map { index -> String in
-            let path = "\(directory)/invoice-\(index).pdf"
-            let words = (0..<kilobytes * 128).map { _ in generator.next() }
-            try words.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
-            return path
-        }
+        let paths = try RandomFiles.write(files, kilobytes: kilobytes, seed: 2026)
         let curlRate = try await measureCurl(paths).filesPerSecond
         let clientRate = try await measureClient(paths)
         table.rows.append(
@@ -27,7 +20,7 @@ struct UploadThroughput {
                 baselineName: "curl --parallel", baseline: curlRate, unit: "files/s", target: "≥ 0.8 × baseline"))
     }
 
-    private func token(_ standIn: InqomStandIn, client: InqomClient) async throws -> AccessToken {
+    func token(_ standIn: InqomStandIn, client: InqomClient) async throws -> AccessToken {
         try await client.requestToken(
             .init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
     }
@@ -70,8 +63,10 @@ struct UploadThroughput {
         let standInCPU: Double
     }
 
-    func measureCurl(_ paths: [String]) async throws -> CurlRun {
+    /// `latency`: the stand-in answers each request that long after it arrived.
+    func measureCurl(_ paths: [String], latency: Double = 0) async throws -> CurlRun {
         let standIn = try await InqomStandIn()
+        _ = try await standIn.control("latency", ["seconds": latency])
         let token = try await token(standIn, client: makeClient(standIn))
         let url = standIn.url.appending(path: "api/accounting-documents/accounting-folders/11287/Documents/")
         var config = ""

@@ -48,6 +48,16 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
+    func retryNow(at now: Date) async throws {
+        try await storage.write { connection in
+            try connection.run(
+                """
+                UPDATE documents SET next_attempt_at = ?1, planned_at = ?1
+                WHERE state = \(DocumentState.retrying.sql) AND next_attempt_at > ?1
+                """, [.real(now.timeIntervalSince1970)])
+        }
+    }
+
     func requeueInterrupted(at now: Date) async throws -> Int {
         try await storage.write { connection in
             try connection.run(

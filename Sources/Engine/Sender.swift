@@ -13,6 +13,8 @@ final class Sender: Sendable {
         /// Uploads under way per connector, each at most `--connector-workers`.
         var inFlightBy: [ConnectorName: Int] = [:]
         var breaker: CircuitBreaker
+        /// A probe closed the circuit: the retries planned during the outage are due now.
+        var inqomCameBack = false
         var stopping = false
     }
 
@@ -89,6 +91,12 @@ final class Sender: Sendable {
                     continue
                 }
                 clockCheck = (clock.now, clock.elapsed)
+                if state.withLock({ state in defer { state.inqomCameBack = false }; return state.inqomCameBack }) {
+                    // Their delays kept a failing Inqom from being hammered; Inqom has answered again.
+                    _ = await parts.logger.failureLogged("retrying now what waited for Inqom") {
+                        try await store.retryNow(at: clock.now)
+                    }
+                }
                 let seen = parts.changes.generation
                 let seenEnded = workerEnded.generation
                 let due = await parts.logger.failureLogged("claiming due documents") { try await claim() } ?? []
@@ -419,7 +427,10 @@ final class Sender: Sendable {
     private func change(recording outcome: Outcome, for document: Outgoing, now: Date) -> DocumentChange {
         switch outcome {
         case .transmitted(let receipt):
-            state.withLock { $0.breaker.recordSuccess() }
+            state.withLock { state in
+                if state.breaker.isOpen { state.inqomCameBack = true }
+                state.breaker.recordSuccess()
+            }
             let (year, month) = parts.configuration.calendar.yearAndMonth(of: now)
             let archivePath = document.archiveTemplate.map {
                 (try? PathTemplate($0))?.expanded(year: year, month: month) ?? $0

@@ -25,6 +25,8 @@ protocol SendingStore: Sendable {
     /// Moves by `seconds` the attempts planned before `cutoff` (those
     /// planned since are already in the jumped clock's time).
     func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws
+    /// Every retrying document waiting for a later attempt is due at `now`.
+    func retryNow(at now: Date) async throws
     /// At start, after a crash: documents left `sending` are due again at
     /// `now` (Inqom flags a resend as Duplicate). Says how many.
     func requeueInterrupted(at now: Date) async throws -> Int

@@ -1,7 +1,10 @@
 import Synchronization
 
 /// Keeps requests to Inqom under a rate: each request takes the next free
-/// slot, `1 / rate` apart. A 429 halves the rate for a minute (twice: a
+/// slot. Inqom counts requests as they arrive, and a request arrives a little
+/// sooner or later after its slot than the one before it (thread wake-ups,
+/// the network): `rate` slots span `1 s + jitterMargin`, so that no second
+/// at Inqom holds `rate + 1` of them unless their jitter exceeds it. A 429 halves the rate for a minute (twice: a
 /// quarter), so a throttled engine backs off further than its setting.
 /// Inqom counts per client id and user: each login has a pacer of its own
 /// (`InqomClient.makePacer`).
@@ -12,12 +15,16 @@ public final class RequestPacer: Sendable {
         var slowUntil: ContinuousClock.Instant
     }
 
+    /// What `rate` requests' arrivals may gain on their slots before Inqom
+    /// sees one too many in a second; costs 3 % of the rate.
+    static let jitterMargin = Duration.milliseconds(30)
+
     private let interval: Duration?
     private let state: Mutex<State>
 
     /// `requestsPerSecond` 0 means no limit.
     init(requestsPerSecond: Double) {
-        interval = requestsPerSecond > 0 ? .nanoseconds(Int64(1e9 / requestsPerSecond)) : nil
+        interval = requestsPerSecond > 0 ? (.seconds(1) + Self.jitterMargin) / requestsPerSecond : nil
         state = Mutex(State(nextSlot: .now, slowUntil: .now))
     }
 

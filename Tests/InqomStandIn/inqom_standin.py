@@ -7,7 +7,7 @@ the API from one process, answers exactly what protocol/inqom.md says, parses
 multipart strictly and streams uploads (a 1 GiB file costs no memory), records
 every upload, and takes faults to inject through a small control API.
 
-    python3 inqom_standin.py --world world.json [--port 0] [--exit-with-stdin]
+    python3 inqom_standin.py --world world.json [--port 0] [--latency S] [--exit-with-stdin]
 
 prints one JSON line, {"url": "http://127.0.0.1:PORT"}, once it listens.
 
@@ -15,7 +15,10 @@ Control API (no auth; loopback only), all JSON:
     GET  /_standin/uploads            every upload received, oldest first
     GET  /_standin/tokens             every access token issued so far
     GET  /_standin/stats              counts: apiConnections, requests per kind (token, folders, upload,
-                                      expense), peakConcurrentUpload (most uploads under way at once)
+                                      expense), peakConcurrentUpload (most uploads under way at once),
+                                      busiestSecond (most API requests that arrived within one second)
+    POST /_standin/latency            {"seconds"}: every API request is answered no sooner than this after
+                                      it arrived (a distant Inqom; also --latency)
     POST /_standin/faults             {"kind", "count", "status"?, "retryAfter"?, "body"?,
                                        "hang"?: s, "delay"?: s, "reset"?: true, "hold"?: true}
                                       the next `count` requests of `kind` (or "any") get it; "hold"
@@ -73,6 +76,7 @@ class World:
         self.folders = list(spec.get("folders", []))
         self.token_lifetime = int(spec.get("tokenLifetime", 3600))
         self.max_upload_bytes = int(spec.get("maxUploadBytes", 2 << 30))
+        self.latency = 0.0
         self.reset()
 
     def reset(self):
@@ -85,15 +89,29 @@ class World:
             self.random_faults = None
             self.under_way = {}
             self.stats = {}
+            self.arrivals = []  # when each API request arrived (monotonic seconds)
             self.next_id = 9_500_000
             # A reset lets held requests go.
             self.held = 0
             self.releases += 1
             self.holding.notify_all()
 
-    def count(self, kind):
+    def count(self, kind, arrived=None):
         with self.lock:
             self.stats[kind] = self.stats.get(kind, 0) + 1
+            if arrived is not None:
+                self.arrivals.append(arrived)
+
+    def busiest_second(self):
+        """The most API requests that arrived within any one second (a sliding window)."""
+        with self.lock:
+            arrivals = sorted(self.arrivals)
+        busiest, first = 0, 0
+        for last, at in enumerate(arrivals):
+            while at - arrivals[first] >= 1.0:
+                first += 1
+            busiest = max(busiest, last - first + 1)
+        return busiest
 
     @contextlib.contextmanager
     def concurrent(self, kind):
@@ -283,6 +301,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def parse_request(self):
+        self.arrived = time.monotonic()
+        self.is_api_request = False
+        return super().parse_request()
+
     def setup(self):
         super().setup()
         # Headers and body leave in separate writes: without this, Nagle and
@@ -295,7 +318,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.counted_connection:
             self.counted_connection = True
             self.world.count("apiConnections")
-        self.world.count(kind)
+        self.world.count(kind, self.arrived)
+        self.is_api_request = True
 
     # -- plumbing ---------------------------------------------------------
 
@@ -336,6 +360,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status, payload=None, headers=None):
         body = b"" if payload is None else json.dumps(payload).encode()
+        if self.is_api_request:
+            wait = self.arrived + self.world.latency - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -405,8 +433,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.world.lock:
                 return self._answer(200, list(self.world.issued))
         if path == "/_standin/stats":
+            busiest = self.world.busiest_second()
             with self.world.lock:
-                return self._answer(200, dict(self.world.stats))
+                return self._answer(200, {**self.world.stats, "busiestSecond": busiest})
         if path == "/api/app/companies/accounting-folders":
             self._count("folders")
             if self._apply_fault("folders", read):
@@ -520,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
                                        "rate": float(request["rate"]), "statuses": request["statuses"],
                                        "kinds": request.get("kinds", ["upload", "expense"]),
                                        "delay": float(request.get("delay", 0))}
+        elif path == "/_standin/latency":
+            world.latency = float(request["seconds"])
         elif path == "/_standin/expire-tokens":
             with world.lock:
                 world.tokens.clear()
@@ -556,6 +587,8 @@ def main():
     parser.add_argument("--world", required=True, help="JSON file: clients, accounts, folders")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds between a request's arrival and its answer (a distant Inqom)")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="exit when stdin closes (so a test harness that dies takes the stand-in along)")
     arguments = parser.parse_args()
@@ -566,6 +599,7 @@ def main():
         threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
     with open(arguments.world, encoding="utf-8") as world_file:
         Handler.world = World(json.load(world_file))
+    Handler.world.latency = arguments.latency
     server = Server((arguments.host, arguments.port), Handler)
     print(json.dumps({"url": "http://%s:%d" % server.server_address[:2]}), flush=True)
     try:
