@@ -8,18 +8,12 @@ import Testing
 /// was sent" means the sender looked, found nothing it may send, and slept.
 @Suite(.timeLimit(.minutes(1)))
 struct ConnectorStateSendingTests {
-    private func submit(_ name: String, to engine: Engine) async throws -> SubmissionResult {
-        try await engine.defaultConnector.intake.submit(.init(
-            dossierID: "d1", path: "Achats/\(name).pdf", content: .base64(Data(name.utf8).base64EncodedString()), documentID: nil,
-            depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
-    }
-
     @Test func aDisconnectedConnectorSendsNothingUntilConnectedAgain() async throws {
         let standIn = try await InqomStandIn()
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         try await engine.defaultConnector.setup.disconnect()
-        let waiting = try await submit("waits", to: engine)
+        let waiting = try await EngineFixture.submit("waits", to: engine)
         #expect(waiting.state == .queued)
         // A minute of the engine's time: every sleep of the sender ends and it looks again.
         await clock.advance(by: .seconds(60), thenWaitFor: EngineFixture.idleSleepers)
@@ -35,7 +29,7 @@ struct ConnectorStateSendingTests {
         let clock = ManualClock()
         let engine = try await EngineFixture.active(standIn, clock: clock, retryDelay: .seconds(30))
         _ = try await engine.defaultConnector.setup.setPaused(true)
-        let waiting = try await submit("paused", to: engine)
+        let waiting = try await EngineFixture.submit("paused", to: engine)
         await clock.advance(by: .seconds(60), thenWaitFor: EngineFixture.idleSleepers)
         #expect(try await engine.defaultConnector.documents.status(id: waiting.documentId).state == .queued)
         #expect(try await standIn.uploads().isEmpty)

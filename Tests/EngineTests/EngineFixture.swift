@@ -33,6 +33,13 @@ enum EngineFixture {
         return engine
     }
 
+    /// Submits a small document named `name` to dossier d1's `Achats`.
+    static func submit(_ name: String, to engine: Engine) async throws -> SubmissionResult {
+        try await engine.defaultConnector.intake.submit(.init(
+            dossierID: "d1", path: "Achats/\(name).pdf", content: .base64(Data(name.utf8).base64EncodedString()), documentID: nil,
+            depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false))
+    }
+
     /// The sender's nap, the digest schedule's and the event retention's: all
     /// asleep on the `ManualClock` means the engine's turn is over.
     static let idleSleepers = 3

@@ -8,13 +8,6 @@ import Testing
 /// out their delays once a probe has been answered. Time is a `ManualClock`.
 @Suite(.timeLimit(.minutes(1)))
 struct OutageRecoveryTests {
-    private func submit(_ name: String, to engine: Engine) async throws -> String {
-        try await engine.defaultConnector.intake.submit(.init(
-            dossierID: "d1", path: "Achats/\(name).pdf", content: .base64(Data(name.utf8).base64EncodedString()), documentID: nil,
-            depositedAt: nil, force: false, expectedSize: nil, expectedSHA256: nil, dryRun: false)
-        ).documentId
-    }
-
     @Test func theRetriesOfAnOutageGoOnceTheProbeSucceeds() async throws {
         let standIn = try await InqomStandIn()
         let clock = ManualClock()
@@ -23,12 +16,12 @@ struct OutageRecoveryTests {
         try await standIn.inject("upload", count: CircuitBreaker.threshold, ["status": 503])
         var refused: [String] = []
         for index in 0..<CircuitBreaker.threshold {
-            refused.append(try await submit("refused-\(index)", to: engine))
+            refused.append(try await EngineFixture.submit("refused-\(index)", to: engine).documentId)
             try await EngineFixture.waitFor(.retrying, refused[index], in: engine)
         }
         #expect(engine.sender?.isCircuitOpen == true)
         // A new document waits for the probe, 30 s on; Inqom is back by then.
-        let probe = try await submit("probe", to: engine)
+        let probe = try await EngineFixture.submit("probe", to: engine).documentId
         await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         for _ in 0..<30 { await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers) }
         for id in [probe] + refused { try await EngineFixture.waitFor(.transmitted, id, in: engine) }
