@@ -69,7 +69,7 @@ struct DistantInqom {
             throw BenchError(description: "a submit was refused")
         }
         // Inqom is back once the circuit is open and the queue has waited.
-        let opened = try await waitForCircuit(engine, open: true)
+        let retriesAtOpening = try await waitForCircuit(engine, open: true)
         _ = try await standIn.control("random-faults", ["seed": 1, "rate": 0.0, "statuses": [503]])
         let back = ContinuousClock.now
         _ = try await waitForCircuit(engine, open: false)
@@ -84,7 +84,7 @@ struct DistantInqom {
         let bound = Double(outageDocuments) / Double(limit)
         table.rows.append(
             .init(measure: "after an outage: \(outageDocuments) documents queued during 503s, --inqom-max-rps \(limit): drain once the circuit closed",
-                  figure: drained.seconds, baselineName: "documents ÷ rate", baseline: bound, unit: "s", target: "≤ 1.05 × bound (\(opened) retries brought forward)"))
+                  figure: drained.seconds, baselineName: "documents ÷ rate", baseline: bound, unit: "s", target: "≤ 1.05 × bound (\(retriesAtOpening) retries brought forward)"))
         table.rows.append(
             .init(measure: "  from Inqom back to the circuit closed (a probe every 30 s)", figure: (closed - back).seconds,
                   baselineName: "—", baseline: .nan, unit: "s", target: "—"))

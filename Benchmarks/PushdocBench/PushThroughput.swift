@@ -18,16 +18,9 @@ struct PushThroughput {
         return engine
     }
 
-    /// Walks a connector's wizard: dossier `d1` mapped to the stand-in's
-    /// folder, one rule for `Achats`.
+    /// Walks a connector's wizard against the stand-in.
     static func configure(_ engine: LinePeer, connector: String? = nil) {
-        let scope = connector.map { #""connector":"\#($0)","# } ?? ""
-        engine.call("catalog.upsertDossiers", #"{\#(scope)"dossiers":[{"id":"d1","name":"Bench","attributes":{"SIRET":"73282932000074"}}]}"#)
-        engine.call("wizard.selectDossiers", #"{\#(scope)"ids":["d1"],"selected":true}"#)
-        engine.call("wizard.connect", #"{\#(scope)"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#)
-        engine.call("wizard.mapDossiers", #"{\#(scope)"siretAttribute":"SIRET"}"#)
-        engine.call("rules.add", #"{\#(scope)"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#)
-        engine.call("wizard.finish", #"{\#(scope.dropLast())}"#)
+        for (method, params) in StandInWizard.steps(connector: connector, dossierName: "Bench") { engine.call(method, params) }
     }
 
     func run(into table: inout ResultTable) async throws {

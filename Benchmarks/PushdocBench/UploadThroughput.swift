@@ -20,7 +20,7 @@ struct UploadThroughput {
                 baselineName: "curl --parallel", baseline: curlRate, unit: "files/s", target: "≥ 0.8 × baseline"))
     }
 
-    func token(_ standIn: InqomStandIn, client: InqomClient) async throws -> AccessToken {
+    private func token(_ standIn: InqomStandIn, client: InqomClient) async throws -> AccessToken {
         try await client.requestToken(
             .init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
     }

@@ -4,8 +4,9 @@ import Synchronization
 /// slot. Inqom counts requests as they arrive, and a request arrives a little
 /// sooner or later after its slot than the one before it (thread wake-ups,
 /// the network): `rate` slots span `1 s + jitterMargin`, so that no second
-/// at Inqom holds `rate + 1` of them unless their jitter exceeds it. A 429 halves the rate for a minute (twice: a
-/// quarter), so a throttled engine backs off further than its setting.
+/// at Inqom holds `rate + 1` of them unless their jitter exceeds it. A 429
+/// halves the rate for a minute (twice: a quarter), so a throttled engine
+/// backs off further than its setting.
 /// Inqom counts per client id and user: each login has a pacer of its own
 /// (`InqomClient.makePacer`).
 public final class RequestPacer: Sendable {

@@ -52,14 +52,7 @@ struct LoadTests {
              "--inqom-api-url", standIn.url.absoluteString])
         try await engine.waitForLog("listening")
         let control = try RPCPeer(socketPath: socket)
-        for (method, params) in [
-            ("catalog.upsertDossiers", #"{"dossiers":[{"id":"d1","name":"Boulangerie Martin","attributes":{"SIRET":"73282932000074"}}]}"#),
-            ("wizard.selectDossiers", #"{"ids":["d1"],"selected":true}"#),
-            ("wizard.connect", #"{"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#),
-            ("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#),
-            ("rules.add", #"{"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#),
-            ("wizard.finish", "{}"),
-        ] {
+        for (method, params) in StandInWizard.steps(dossierName: "Boulangerie Martin") {
             #expect(try await control.call(method, params)["result"] != nil, "\(method)")
         }
         let baseline = Figures(pid: engine.pid)

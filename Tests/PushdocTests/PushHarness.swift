@@ -34,15 +34,9 @@ struct PushHarness {
     /// Another firm's connector, configured like the default one on the
     /// same Inqom login: `d1` (the same SIRET) mapped, a rule for `Achats`.
     func addConnector(_ name: String) async throws {
-        let c = #""connector":"\#(name)""#
-        for (method, params) in [
-            ("catalog.upsertDossiers", #"{\#(c),"dossiers":[{"id":"d1","name":"Autre cabinet","attributes":{"SIRET":"73282932000074"}}]}"#),
-            ("wizard.selectDossiers", #"{\#(c),"ids":["d1"],"selected":true}"#),
-            ("wizard.connect", #"{\#(c),"login":"\#(InqomStandIn.login)","password":"\#(InqomStandIn.password)","clientSecret":"\#(InqomStandIn.clientSecret)"}"#),
-            ("wizard.mapDossiers", #"{\#(c),"siretAttribute":"SIRET"}"#),
-            ("rules.add", #"{\#(c),"depositPath":"Achats","documentType":"facture_achat","period":"any"}"#),
-            ("wizard.finish", #"{\#(c)}"#),
-        ] { try await expectResult(method, params) }
+        for (method, params) in StandInWizard.steps(connector: name, dossierName: "Autre cabinet") {
+            try await expectResult(method, params)
+        }
     }
 
     static func serveArguments(_ standIn: InqomStandIn) -> [String] {
