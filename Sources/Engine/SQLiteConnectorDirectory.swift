@@ -65,11 +65,11 @@ struct SQLiteConnectorDirectory: ConnectorDirectory {
         }
     }
 
-    /// Every table with a `connector` column, documents' counts after the
-    /// documents (their triggers count down first).
+    /// Every table with a `connector` column, documents' counts and turns
+    /// after the documents (their triggers write to them first).
     private static let tablesOfAConnector = [
         "settings", "mapping", "rules", "dossiers", "catalog_folders", "collaborators", "digests_sent", "documents",
-        "document_counts", "events",
+        "document_counts", "dossier_turns", "events",
     ]
 
     func settleUnknownStates() async throws {

@@ -2,7 +2,8 @@ import Foundation
 import Store
 
 /// `SendingStore` on the engine's SQLite database, for every connector.
-/// Queries on due documents name their index (without statistics SQLite
+/// Connectors take turns, and within one its dossiers (`dossier_turns`,
+/// kept by triggers on `documents`). Queries on due documents name their index (without statistics SQLite
 /// would pick `documents_by_state` and sort every queued document at each
 /// claim), and spell its states as literals: a partial index serves only a
 /// query whose terms match its own.
@@ -98,28 +99,44 @@ struct SQLiteSendingStore: SendingStore {
         return claimed
     }
 
-    /// The connector's oldest due document, marked `sending`.
+    /// The oldest due document of the connector's dossier served least
+    /// recently among those with documents due, marked `sending`.
     private static func claimOldestDue(_ connection: SQLiteConnection, of connector: ConnectorName, now: Date) throws -> Outgoing? {
+        let at = SQLValue.real(now.timeIntervalSince1970)
+        let turn = try connection.rows(
+            """
+            SELECT t.dossier_id FROM dossier_turns t INDEXED BY dossier_turns_by_served
+            WHERE t.connector = ?1 AND EXISTS (SELECT 1 FROM documents d INDEXED BY documents_due_by_dossier
+                WHERE d.connector = ?1 AND d.dossier_id = t.dossier_id
+                    AND d.state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND d.next_attempt_at <= ?2)
+            ORDER BY t.served, t.dossier_id LIMIT 1
+            """, [connector.sql, at]
+        ) { $0.text(0) }
+        guard let dossier = turn.first else { return nil }
         let due = try connection.rows(
             """
-            SELECT seq, id, documents.dossier_id, path, file_name, spool_name, document_type, archive_template, attempts,
-                mapping.inqom_folder_id
-            FROM documents INDEXED BY documents_due
+            SELECT seq, id, path, file_name, spool_name, document_type, archive_template, attempts, mapping.inqom_folder_id
+            FROM documents INDEXED BY documents_due_by_dossier
                 LEFT JOIN mapping ON mapping.connector = documents.connector AND mapping.dossier_id = documents.dossier_id
-            WHERE documents.connector = ? AND state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql))
-                AND next_attempt_at <= ?
+            WHERE documents.connector = ?1 AND documents.dossier_id = ?2
+                AND state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at <= ?3
             ORDER BY next_attempt_at, seq LIMIT 1
-            """, [connector.sql, .real(now.timeIntervalSince1970)]
+            """, [connector.sql, .text(dossier), at]
         ) { row in
             Outgoing(
-                connector: connector, seq: row.int(0), id: row.text(1), dossierID: row.text(2), path: row.text(3),
-                fileName: row.text(4), spoolName: row.optionalText(5), documentType: try row.word(6),
-                archiveTemplate: row.optionalText(7), attempts: Int(row.int(8)), inqomFolderID: row.isNull(9) ? nil : row.int(9))
+                connector: connector, seq: row.int(0), id: row.text(1), dossierID: dossier, path: row.text(2),
+                fileName: row.text(3), spoolName: row.optionalText(4), documentType: try row.word(5),
+                archiveTemplate: row.optionalText(6), attempts: Int(row.int(7)), inqomFolderID: row.isNull(8) ? nil : row.int(8))
         }.first
-        if let document = due {
-            try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
-        }
-        return due
+        guard let document = due else { return nil }
+        try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
+        // The dossier's turn row is gone if that was its last document waiting.
+        try connection.run(
+            """
+            UPDATE dossier_turns SET served = (SELECT max(served) FROM dossier_turns WHERE connector = ?1) + 1
+            WHERE connector = ?1 AND dossier_id = ?2
+            """, [connector.sql, .text(dossier)])
+        return document
     }
 
     private static func record(_ change: DocumentChange, of document: Outgoing, at now: Date, _ connection: SQLiteConnection) throws {

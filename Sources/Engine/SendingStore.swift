@@ -11,7 +11,8 @@ protocol SendingStore: Sendable {
     /// Due documents of active connectors, marked `sending`, `limit` at
     /// most. Fair: each is the oldest due document of the connector served
     /// least recently among those with documents due that `admit` lets in
-    /// (it reserves a place for that connector, or says it has none).
+    /// (it reserves a place for that connector, or says it has none), and
+    /// within it of the dossier served least recently.
     func claimDue(limit: Int, now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) async throws -> [Outgoing]
     /// Records `change` with its history and event; with `claimNext`, claims
     /// the next due document in the same commit, as `claimDue` would. Blocks:

@@ -335,5 +335,44 @@ public enum Schema {
         // status.documents pages a connector's documents in seq order;
         // without it, every one of that connector's rows was sorted for a page.
         Migration(9, "documents in order per connector", sql: "CREATE INDEX documents_by_connector ON documents (connector, seq);"),
+        // Within a connector, dossiers take turns: a new document of one
+        // dossier does not wait behind another dossier's backlog.
+        Migration(
+            10, "dossiers take turns",
+            sql: """
+                -- The dossiers with documents waiting to be sent (queued or
+                -- retrying), and when the sender last took one of theirs
+                -- (0: not since they began waiting), per connector.
+                CREATE TABLE dossier_turns (
+                    connector TEXT NOT NULL,
+                    dossier_id TEXT NOT NULL,
+                    served INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (connector, dossier_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX dossier_turns_by_served ON dossier_turns (connector, served, dossier_id);
+                CREATE INDEX documents_due_by_dossier ON documents (connector, dossier_id, next_attempt_at, seq)
+                    WHERE state IN ('queued', 'retrying');
+                INSERT INTO dossier_turns (connector, dossier_id)
+                    SELECT DISTINCT connector, dossier_id FROM documents WHERE state IN ('queued', 'retrying');
+                CREATE TRIGGER dossier_turns_insert AFTER INSERT ON documents WHEN NEW.state IN ('queued', 'retrying') BEGIN
+                    INSERT INTO dossier_turns (connector, dossier_id) VALUES (NEW.connector, NEW.dossier_id) ON CONFLICT DO NOTHING;
+                END;
+                CREATE TRIGGER dossier_turns_waiting AFTER UPDATE OF state ON documents
+                WHEN NEW.state IN ('queued', 'retrying') AND OLD.state NOT IN ('queued', 'retrying') BEGIN
+                    INSERT INTO dossier_turns (connector, dossier_id) VALUES (NEW.connector, NEW.dossier_id) ON CONFLICT DO NOTHING;
+                END;
+                CREATE TRIGGER dossier_turns_done AFTER UPDATE OF state ON documents
+                WHEN OLD.state IN ('queued', 'retrying') AND NEW.state NOT IN ('queued', 'retrying')
+                    AND NOT EXISTS (SELECT 1 FROM documents WHERE connector = NEW.connector AND dossier_id = NEW.dossier_id
+                        AND state IN ('queued', 'retrying')) BEGIN
+                    DELETE FROM dossier_turns WHERE connector = NEW.connector AND dossier_id = NEW.dossier_id;
+                END;
+                CREATE TRIGGER dossier_turns_deleted AFTER DELETE ON documents
+                WHEN OLD.state IN ('queued', 'retrying')
+                    AND NOT EXISTS (SELECT 1 FROM documents WHERE connector = OLD.connector AND dossier_id = OLD.dossier_id
+                        AND state IN ('queued', 'retrying')) BEGIN
+                    DELETE FROM dossier_turns WHERE connector = OLD.connector AND dossier_id = OLD.dossier_id;
+                END;
+                """),
     ]
 }

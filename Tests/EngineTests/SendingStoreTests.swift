@@ -65,6 +65,38 @@ struct SendingStoreTests {
     }
 
     @Test(arguments: implementations)
+    func aDossierThatBeginsWaitingGoesBeforeTheRestOfAnotherDossiersBacklog(
+        _ implementation: SendingStoreImplementation
+    ) async throws {
+        // d1's backlog is being sent when d2's document becomes due: d2 takes
+        // the next turn, though d1's remaining documents are older.
+        let fixture = try await implementation.make(
+            (1...4).map { SeedDocument(id: "backlog-\($0)", next: TimeInterval($0)) }
+                + [SeedDocument(id: "newcomer", next: 20, dossierID: "d2")])
+        let store = fixture.store
+        let early = Date(timeIntervalSince1970: 10)
+        #expect(try await store.claimDue(limit: 2, now: early, admit: Self.anyConnector).map(\.id) == ["backlog-1", "backlog-2"])
+        let next = try await store.claimDue(limit: 3, now: Self.at, admit: Self.anyConnector)
+        #expect(next.map(\.id) == ["newcomer", "backlog-3", "backlog-4"])
+        #expect(next.map(\.dossierID) == ["d2", "d1", "d1"])
+        #expect(next.first?.inqomFolderID == nil, "d2 is not mapped")
+    }
+
+    @Test(arguments: implementations)
+    func aDossierRequeuedAfterItsLastDocumentWasClaimedTakesTurnsAgain(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "alone", next: 1, dossierID: "d2"), SeedDocument(id: "a", next: 2), SeedDocument(id: "b", next: 3),
+        ])
+        let store = fixture.store
+        let first = try await store.claimDue(limit: 2, now: Self.at, admit: Self.anyConnector)
+        #expect(first.map(\.id) == ["a", "alone"])
+        let alone = try #require(first.last)
+        let requeued = DocumentChange.requeued(at: Self.at, detail: "circuit open")
+        _ = try await blocking { try store.recordBlocking(requeued, of: alone, at: Self.at, claimNext: nil) }
+        #expect(try await store.claimDue(limit: 2, now: Self.at, admit: Self.anyConnector).map(\.id) == ["alone", "b"])
+    }
+
+    @Test(arguments: implementations)
     func documentsInterruptedWhileSendingAreDueAgainAtTheNextStart(_ implementation: SendingStoreImplementation) async throws {
         let fixture = try await implementation.make([
             SeedDocument(id: "cut", next: 1, state: .sending, attempts: 2), SeedDocument(id: "waiting", next: 500),
