@@ -2,16 +2,34 @@ import Foundation
 import TestSupport
 import Testing
 
-/// One firm's backlog does not hold another firm's document: with Inqom
-/// answering in 50 ms and firm A's 5,000 documents filling every worker, a
-/// document of firm B goes as soon as a worker is free, not behind the backlog.
+/// A backlog does not hold a newcomer: with Inqom answering in 50 ms and 5,000
+/// documents of dossier `d1` of the default firm filling every worker, a
+/// document of another firm, or of another dossier of the same firm, goes as
+/// soon as a worker is free, not behind the backlog.
 struct FairnessTests {
     @Test func oneFirmsBacklogDoesNotDelayAnotherFirmsDocument() async throws {
-        let harness = try await PushHarness(extra: ["--workers", "4", "--connector-workers", "4", "--inqom-max-rps", "0"])
-        try await harness.addConnector("firm-b")
-        let b = #""connector":"firm-b""#
+        try await expectNewcomerNotBehindBacklog(connector: "firm-b", dossier: "d1") { harness in
+            try await harness.addConnector("firm-b")
+        }
+    }
 
-        // Firm A's backlog, accepted while paused, then Inqom slows to 50 ms an upload.
+    @Test func oneDossiersBacklogDoesNotDelayAnotherDossierOfTheSameFirm() async throws {
+        try await expectNewcomerNotBehindBacklog(connector: "default", dossier: "d4") { harness in
+            // d4 is the stand-in's folder 11288 "HÔTEL DU PORT".
+            try await harness.expectResult(
+                "catalog.upsertDossiers", #"{"dossiers":[{"id":"d4","name":"Hôtel du Port","attributes":{"SIRET":"55210055400013"}}]}"#)
+            try await harness.expectResult("wizard.selectDossiers", #"{"ids":["d4"],"selected":true}"#)
+            try await harness.expectResult("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
+        }
+    }
+
+    private func expectNewcomerNotBehindBacklog(
+        connector: String, dossier: String, prepare: (PushHarness) async throws -> Void
+    ) async throws {
+        let harness = try await PushHarness(extra: ["--workers", "4", "--connector-workers", "4", "--inqom-max-rps", "0"])
+        try await prepare(harness)
+
+        // The default firm's backlog in d1, accepted while paused, then Inqom slows to 50 ms an upload.
         try await harness.expectResult("connector.pause")
         let backlog = 5_000
         for index in 0..<backlog {
@@ -22,26 +40,28 @@ struct FairnessTests {
         for index in 0..<backlog {
             #expect(try await harness.engine.stdio.response(id: 100_000 + index, timeout: .seconds(120))["result"] != nil)
         }
-        // Inqom answers in 50 ms; A's first four uploads are held there, so every worker is A's.
+        // Inqom answers in 50 ms; the backlog's first four uploads are held there, so every worker is busy with it.
         _ = try await harness.standIn.control("random-faults", ["seed": 1, "rate": 0.0, "statuses": [503], "delay": 0.05])
         try await harness.standIn.inject("upload", count: 4, ["hold": true])
-        _ = try await harness.call("events.subscribe", #"{\#(b)}"#)
+        _ = try await harness.call("events.subscribe", #"{"connector":"\#(connector)"}"#)
         try await harness.expectResult("connector.resume")
         try await harness.standIn.waitUntilHeld(4)
         let submitted = try await harness.call(
-            "push.submit", #"{\#(b),"dossierId":"d1","path":"Achats/b.pdf","contentBase64":"\#(Data("firm b".utf8).base64EncodedString())"}"#)
+            "push.submit",
+            #"{"connector":"\#(connector)","dossierId":"\#(dossier)","path":"Achats/newcomer.pdf","contentBase64":"\#(Data("newcomer".utf8).base64EncodedString())"}"#)
         #expect(submitted.string("result", "state") == "queued")
+        let newcomer = try #require(submitted.string("result", "documentId"))
         let released = ContinuousClock.now
         try await harness.standIn.release()
-        let transmitted = try await harness.engine.stdio.take(timeout: .seconds(60)) {
+        _ = try await harness.engine.stdio.take(timeout: .seconds(60)) {
             $0.string("method") == "event" && $0.string("params", "type") == "document.transmitted"
+                && $0.string("params", "data", "documentId") == newcomer
         }
         let waited = ContinuousClock.now - released
-        #expect(transmitted.string("params", "connector") == "firm-b")
         // Behind the backlog it would wait 5,000 × 50 ms ÷ 4 workers, over a minute.
-        #expect(waited < .seconds(3), "firm B's document waited \(waited)")
+        #expect(waited < .seconds(3), "the newcomer of \(connector)/\(dossier) waited \(waited)")
         let summary = try await harness.call("status.summary")
         #expect((summary.int("result", "documents", "transmitted") ?? backlog) < backlog / 2)
-        print("fairness: firm B's document transmitted \(waited) after the workers were freed, behind \(backlog) of firm A's")
+        print("fairness: \(connector)/\(dossier)'s document transmitted \(waited) after the workers were freed, behind \(backlog) of default/d1")
     }
 }
