@@ -14,6 +14,10 @@ struct SQLiteSendingStore: SendingStore {
         try await storage.write { try Self.claimDue($0, limit: limit, now: now, admit: admit) }
     }
 
+    func claimNextBlocking(now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) throws -> Outgoing? {
+        try storage.writeBlocking { try Self.claimDue($0, limit: 1, now: now, admit: admit).first }
+    }
+
     func recordBlocking(
         _ change: DocumentChange, of document: Outgoing, at now: Date, claimNext admit: (@Sendable (ConnectorName) -> Bool)?
     ) throws -> Outgoing? {

@@ -269,11 +269,20 @@ final class Sender: Sendable {
             guard let outcome = upload(document, token: token, renewable: renewable, calls: calls) else {
                 return .tokenRefused(document)
             }
+            // Held back by the rate limit, the worker takes its slot before it chooses its
+            // next document: the one chosen is then whose turn it is at that slot, and a
+            // newcomer of another dossier does not wait behind documents held for their slots.
+            // Its place under --connector-workers stays the worker's meanwhile.
+            let keptPlace = calls.waitsForSlot && reserve(document.connector, finishing: document.connector, into: Reservations())
             let next: Outgoing
-            switch recordBlocking(outcome, for: document, cancelled: calls.isCancelled) {
-            case .storeCannotWrite(let pending): return .unrecorded(pending)
-            case .recorded(nil): return .done
+            switch recordBlocking(outcome, for: document, cancelled: calls.isCancelled, claimingNext: !keptPlace) {
+            case .storeCannotWrite(let pending):
+                if keptPlace { release(document.connector) }
+                return .unrecorded(pending)
             case .recorded(let claimed?): next = claimed
+            case .recorded(nil):
+                guard keptPlace, let claimed = claimAtSlot(calls, place: document.connector) else { return .done }
+                next = claimed
             }
             // Another connector's document needs that connector's token.
             if next.connector != document.connector || !InqomSession.isUsable(token, at: parts.clock.now) || calls.othersWaiting {
@@ -360,7 +369,7 @@ final class Sender: Sendable {
             }
         }
         let cancelled = Task.isCancelled
-        switch await parts.blocking.run({ self.recordBlocking(outcome, for: document, cancelled: cancelled) }) {
+        switch await parts.blocking.run({ self.recordBlocking(outcome, for: document, cancelled: cancelled, claimingNext: true) }) {
         case .recorded(let next): return next
         case .storeCannotWrite(let pending): return await recordWhenTheStoreCanWrite(pending)
         }
@@ -379,15 +388,36 @@ final class Sender: Sendable {
         return nil
     }
 
-    /// Records an outcome with its event and, in the same transaction, claims
-    /// the next due document for this worker if it may go on (not stopping,
-    /// not cancelled, circuit closed); then has a transmitted document's spool
-    /// file released. Blocking: on a transfer thread or a blocking one.
-    private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool) -> Recording {
+    /// Records an outcome with its event and, `claimingNext`, in the same
+    /// transaction claims the next due document for this worker if it may go
+    /// on; then has a transmitted document's spool file released. Blocking: on
+    /// a transfer thread or a blocking one.
+    private func recordBlocking(_ outcome: Outcome, for document: Outgoing, cancelled: Bool, claimingNext: Bool) -> Recording {
         let now = parts.clock.now
         let change = change(recording: outcome, for: document, now: now)
-        let goOn = !cancelled && state.withLock { !$0.stopping && !$0.breaker.isOpen }
-        return store(PendingRecord(change: change, document: document, at: now, claimNext: goOn))
+        let claimNext = claimingNext && mayGoOn(cancelled: cancelled)
+        return store(PendingRecord(change: change, document: document, at: now, claimNext: claimNext))
+    }
+
+    /// A worker may take more work: not stopping, not cancelled, circuit closed.
+    private func mayGoOn(cancelled: Bool) -> Bool {
+        !cancelled && state.withLock { !$0.stopping && !$0.breaker.isOpen }
+    }
+
+    /// Waits for the worker's next slot, then claims the document due then,
+    /// in the connector's `place` the worker kept or in another's; the kept
+    /// place is given up. Blocking: on the transfer thread.
+    private func claimAtSlot(_ calls: InqomCalls, place: ConnectorName) -> Outgoing? {
+        defer { release(place) }
+        guard mayGoOn(cancelled: calls.isCancelled), calls.takeSlot(), mayGoOn(cancelled: calls.isCancelled) else { return nil }
+        let reserved = Reservations()
+        do {
+            return try store.claimNextBlocking(now: parts.clock.now) { self.reserve($0, finishing: place, into: reserved) }
+        } catch {
+            for connector in reserved.taken { release(connector) }
+            parts.logger.error("cannot claim the next document", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// One try at storing an outcome; then a transmitted document's spool

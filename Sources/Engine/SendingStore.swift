@@ -14,6 +14,9 @@ protocol SendingStore: Sendable {
     /// (it reserves a place for that connector, or says it has none), and
     /// within it of the dossier served least recently.
     func claimDue(limit: Int, now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) async throws -> [Outgoing]
+    /// The next due document claimed, as `claimDue` would claim one. Blocks:
+    /// from a thread that may.
+    func claimNextBlocking(now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) throws -> Outgoing?
     /// Records `change` with its history and event; with `claimNext`, claims
     /// the next due document in the same commit, as `claimDue` would. Blocks:
     /// from a thread that may.

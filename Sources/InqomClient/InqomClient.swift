@@ -60,7 +60,7 @@ public final class InqomClient: Sendable {
         pacedBy pacer: RequestPacer? = nil, _ body: @escaping @Sendable (InqomCalls) -> T
     ) async -> T {
         await workers.run { handle, cancellation in
-            body(InqomCalls(client: self, handle: handle, cancellation: cancellation, pacer: pacer ?? self.pacer))
+            body(InqomCalls(client: self, handle: handle, cancellation: cancellation, pacer: pacer ?? self.pacer, slot: SlotTaken()))
         }
     }
 
@@ -119,6 +119,7 @@ public struct InqomCalls {
     fileprivate let handle: EasyHandle?
     fileprivate let cancellation: CancellationFlag
     fileprivate let pacer: RequestPacer
+    fileprivate let slot: SlotTaken
 
     /// The task that asked for this thread was cancelled.
     public var isCancelled: Bool { cancellation.isSet }
@@ -128,6 +129,17 @@ public struct InqomCalls {
     public var othersWaiting: Bool { client.hasWaitingWork }
 
     private var configuration: InqomClient.Configuration { client.configuration }
+
+    /// The rate limit holds the next request back now.
+    public var waitsForSlot: Bool { !slot.held && pacer.holdsBack }
+
+    /// Waits for the next request's slot now, so that what goes in it can be
+    /// chosen when it comes; false when the task is cancelled meanwhile.
+    public func takeSlot() -> Bool {
+        guard slot.held || pacer.acquire(unless: cancellation) else { return false }
+        slot.held = true
+        return true
+    }
 
     /// OAuth2 password grant.
     public func requestToken(_ credentials: InqomCredentials) throws(InqomError) -> AccessToken {
@@ -222,7 +234,11 @@ public struct InqomCalls {
     }
 
     private func perform(_ request: HTTPRequest, kind: String, maxBodyBytes: Int) throws(InqomError) -> HTTPResponse {
-        guard pacer.acquire(unless: cancellation) else { throw .cancelled }
+        if slot.held {
+            slot.held = false
+        } else {
+            guard pacer.acquire(unless: cancellation) else { throw .cancelled }
+        }
         let started = ContinuousClock.now
         let outcome =
             handle?.perform(request, context: TransferContext(maxBodyBytes: maxBodyBytes, cancellation: cancellation))
@@ -256,4 +272,10 @@ public struct InqomCalls {
         let cleaned = nonEmpty.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
         return HTTPResponse(status: response.status, headers: response.headers, body: Array(cleaned.utf8))
     }
+}
+
+/// A slot `InqomCalls.takeSlot` waited for, kept for the next request on
+/// the same transfer thread.
+final class SlotTaken {
+    var held = false
 }

@@ -48,6 +48,12 @@ public final class RequestPacer: Sendable {
         return false
     }
 
+    /// The next request would wait for its slot: the rate, not Inqom, sets the pace now.
+    var holdsBack: Bool {
+        guard interval != nil else { return false }
+        return state.withLock { $0.nextSlot > .now }
+    }
+
     /// Inqom said 429: slower for the next minute.
     func throttled() {
         guard interval != nil else { return }

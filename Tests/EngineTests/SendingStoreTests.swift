@@ -65,6 +65,19 @@ struct SendingStoreTests {
     }
 
     @Test(arguments: implementations)
+    func aWorkerAtItsSlotClaimsOneDocumentAsAClaimWould(_ implementation: SendingStoreImplementation) async throws {
+        let fixture = try await implementation.make([
+            SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 2), SeedDocument(id: "other", next: 3, dossierID: "d2"),
+        ])
+        let store = fixture.store
+        #expect(try await blocking { try store.claimNextBlocking(now: Self.at, admit: Self.anyConnector) }?.id == "a")
+        #expect(try await blocking { try store.claimNextBlocking(now: Self.at, admit: Self.anyConnector) }?.id == "other")
+        #expect(try await fixture.state(of: "other") == .sending)
+        #expect(try await blocking { try store.claimNextBlocking(now: Self.at, admit: { _ in false }) } == nil)
+        #expect(try await fixture.state(of: "b") == .queued)
+    }
+
+    @Test(arguments: implementations)
     func aDossierThatBeginsWaitingGoesBeforeTheRestOfAnotherDossiersBacklog(
         _ implementation: SendingStoreImplementation
     ) async throws {

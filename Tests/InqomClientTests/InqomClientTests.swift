@@ -294,6 +294,21 @@ struct InqomClientTests {
         await #expect(throws: InqomError.cancelled) { try await waiting.value }
     }
 
+    /// A slot taken ahead is the next request's: at one request per 1,000 s,
+    /// a request that took a second slot would wait 1,000 s.
+    @Test(.timeLimit(.minutes(1)))
+    func aSlotTakenAheadIsTheNextRequests() async throws {
+        let client = client(concurrency: 2, maxRequestsPerSecond: 0.001)
+        let seen = await client.onTransferThread(pacedBy: client.makePacer()) { calls in
+            let before = calls.waitsForSlot
+            let taken = calls.takeSlot()
+            let whileHeld = calls.waitsForSlot
+            let token = try? calls.requestToken(self.credentials)
+            return [before, taken, whileHeld, token != nil, calls.waitsForSlot]
+        }
+        #expect(seen == [false, true, false, true, true])
+    }
+
     @Test func requestsStayUnderTheRateAndA429SlowsFurther() async throws {
         let client = client(concurrency: 4, maxRequestsPerSecond: 20)
         let token = try await client.requestToken(credentials)

@@ -14,13 +14,59 @@ struct FairnessTests {
     }
 
     @Test func oneDossiersBacklogDoesNotDelayAnotherDossierOfTheSameFirm() async throws {
-        try await expectNewcomerNotBehindBacklog(connector: "default", dossier: "d4") { harness in
-            // d4 is the stand-in's folder 11288 "HÔTEL DU PORT".
-            try await harness.expectResult(
-                "catalog.upsertDossiers", #"{"dossiers":[{"id":"d4","name":"Hôtel du Port","attributes":{"SIRET":"55210055400013"}}]}"#)
-            try await harness.expectResult("wizard.selectDossiers", #"{"ids":["d4"],"selected":true}"#)
-            try await harness.expectResult("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
+        try await expectNewcomerNotBehindBacklog(connector: "default", dossier: "d4") { try await addSecondDossier(to: $0) }
+    }
+
+    /// Under Inqom's rate limit a worker takes its slot before it chooses a
+    /// document: a newcomer goes at the next slot, not behind the documents
+    /// the four workers would otherwise hold, one each, for their slots.
+    @Test func underTheRateLimitANewcomerGoesAtTheNextSlot() async throws {
+        let harness = try await PushHarness(extra: ["--workers", "4", "--connector-workers", "4", "--inqom-max-rps", "20"])
+        try await addSecondDossier(to: harness)
+        try await harness.expectResult("connector.pause")
+        let backlog = 200
+        for index in 0..<backlog {
+            harness.engine.stdio.send(
+                #"{"jsonrpc":"2.0","id":\#(100_000 + index),"method":"push.submit","params":{"dossierId":"d1","path":"Achats/a-\#(index).pdf","contentBase64":"\#(Data("backlog \(index)".utf8).base64EncodedString())"}}"#)
         }
+        for index in 0..<backlog {
+            #expect(try await harness.engine.stdio.response(id: 100_000 + index, timeout: .seconds(60))["result"] != nil)
+        }
+        _ = try await harness.call("events.subscribe")
+        try await harness.expectResult("connector.resume")
+        // Every worker is in its round of slots once a few documents have gone.
+        for _ in 0..<8 {
+            _ = try await harness.engine.stdio.take(timeout: .seconds(20)) {
+                $0.string("method") == "event" && $0.string("params", "type") == "document.transmitted"
+            }
+        }
+        let submitted = try await harness.call(
+            "push.submit", #"{"dossierId":"d4","path":"Achats/newcomer.pdf","contentBase64":"\#(Data("newcomer".utf8).base64EncodedString())"}"#)
+        let newcomer = try #require(submitted.string("result", "documentId"))
+        _ = try await harness.engine.stdio.take(timeout: .seconds(20)) {
+            $0.string("method") == "event" && $0.string("params", "type") == "document.transmitted"
+                && $0.string("params", "data", "documentId") == newcomer
+        }
+        let events = try await harness.events()
+        func seq(_ type: String) -> Int? {
+            events.first { $0["type"] as? String == type && ($0["data"] as? [String: Any])?["documentId"] as? String == newcomer }?["seq"] as? Int
+        }
+        let (queued, transmitted) = (try #require(seq("document.queued")), try #require(seq("document.transmitted")))
+        let ahead = events.filter { event in
+            guard let at = event["seq"] as? Int else { return false }
+            return at > queued && at < transmitted && event["type"] as? String == "document.transmitted"
+        }.count
+        // The one upload under way, and one whose slot came as the newcomer was kept, at most.
+        #expect(ahead <= 2, "\(ahead) of the backlog went ahead of the newcomer")
+        print("fairness at 20 requests/s: \(ahead) of the backlog went ahead of the newcomer")
+    }
+
+    /// Dossier d4, the stand-in's folder 11288 "HÔTEL DU PORT", in the default firm beside d1.
+    private func addSecondDossier(to harness: PushHarness) async throws {
+        try await harness.expectResult(
+            "catalog.upsertDossiers", #"{"dossiers":[{"id":"d4","name":"Hôtel du Port","attributes":{"SIRET":"55210055400013"}}]}"#)
+        try await harness.expectResult("wizard.selectDossiers", #"{"ids":["d4"],"selected":true}"#)
+        try await harness.expectResult("wizard.mapDossiers", #"{"siretAttribute":"SIRET"}"#)
     }
 
     private func expectNewcomerNotBehindBacklog(
