@@ -8,6 +8,8 @@ struct DistantInqom {
     let rateLimitedDocuments: Int
     let outageDocuments: Int
     let latency = 0.05
+    /// Documents of another dossier, and of another firm, timed during the drain.
+    let newcomers = 11
     let workers = 8
 
     func run(into table: inout ResultTable) async throws {
@@ -79,9 +81,15 @@ struct DistantInqom {
         let back = ContinuousClock.now
         _ = try await waitForCircuit(engine, open: false)
         let closed = ContinuousClock.now
-        // Newcomers while the backlog drains: another dossier of the same firm, then another firm.
-        let otherDossier = try time { try submitAndAwaitTransmission(engine, connector: "default", dossier: "d4") }
-        let otherFirm = try time { try submitAndAwaitTransmission(engine, connector: "firm-b", dossier: "d1") }
+        // Newcomers once the drain runs steadily (the workers' first claims, made together as the
+        // circuit closed, are behind it), in turn: another dossier of the same firm, another firm.
+        try awaitTransmissions(limit, through: engine)
+        var (otherDossierRuns, otherFirmRuns): ([Duration], [Duration]) = ([], [])
+        for sample in 0..<newcomers {
+            otherDossierRuns.append(try time { try submitAndAwaitTransmission(engine, connector: "default", dossier: "d4", sample: sample) })
+            otherFirmRuns.append(try time { try submitAndAwaitTransmission(engine, connector: "firm-b", dossier: "d1", sample: sample) })
+        }
+        let (otherDossier, otherFirm) = (Percentiles(otherDossierRuns), Percentiles(otherFirmRuns))
         engine.call("push.drain", #"{"timeoutMs":3600000}"#)
         let drained = ContinuousClock.now - closed
         let bound = Double(outageDocuments) / Double(limit)
@@ -94,40 +102,67 @@ struct DistantInqom {
         let slot = 1000 / Double(limit)
         // Another firm's document waits for no slot of this firm's: its time is one upload's.
         table.rows.append(
-            .init(measure: "  a document of another firm during the drain, submit to transmitted", figure: otherFirm.milliseconds,
-                  baselineName: "one slot", baseline: slot, unit: "ms", target: "≤ one slot + one upload"))
+            .init(measure: "  another firm's document during the drain, submit to transmitted, worst of \(newcomers) (p50 \(String(format: "%.1f", otherFirm.p50.milliseconds)))",
+                  figure: otherFirm.p99.milliseconds, baselineName: "one slot", baseline: slot, unit: "ms", target: "≤ one slot + one upload"))
         table.rows.append(
-            .init(measure: "  a document of another dossier of the same firm during the drain", figure: otherDossier.milliseconds,
-                  baselineName: "one slot + another firm's", baseline: slot + otherFirm.milliseconds, unit: "ms", target: "≤ 1.1 × baseline"))
+            .init(measure: "  another dossier of the same firm's document, worst of \(newcomers) (p50 \(String(format: "%.1f", otherDossier.p50.milliseconds)))",
+                  figure: otherDossier.p99.milliseconds, baselineName: "one slot + another firm's p50", baseline: slot + otherFirm.p50.milliseconds,
+                  unit: "ms", target: "≤ 1.1 × baseline"))
         engine.call("shutdown")
     }
 
     /// Submits one document and reads the connector's events until it is
     /// transmitted; the answer and the events may come in either order.
-    private func submitAndAwaitTransmission(_ engine: LinePeer, connector: String, dossier: String) throws {
-        let documentId = "newcomer-\(connector)-\(dossier)"
+    private func submitAndAwaitTransmission(_ engine: LinePeer, connector: String, dossier: String, sample: Int) throws {
+        let documentId = "newcomer-\(connector)-\(dossier)-\(sample)"
+        var (answered, transmitted) = (false, false)
+        try readEvents(of: connector, through: engine) {
+            engine.send(
+                #"{"jsonrpc":"2.0","id":"newcomer","method":"push.submit","params":{"connector":"\#(connector)","dossierId":"\#(dossier)","path":"Achats/\#(documentId).pdf","documentId":"\#(documentId)","contentBase64":"\#(Data(documentId.utf8).base64EncodedString())"}}"#)
+        } until: { message in
+            if message["id"] as? String == "newcomer" {
+                guard (message["result"] as? [String: Any])?["state"] as? String == "queued" else {
+                    throw BenchError(description: "the newcomer was not queued: \(message)")
+                }
+                answered = true
+            } else if Self.transmitted(message)?["documentId"] as? String == documentId {
+                transmitted = true
+            }
+            return answered && transmitted
+        }
+    }
+
+    /// Waits until `count` of the default connector's documents more are transmitted.
+    private func awaitTransmissions(_ count: Int, through engine: LinePeer) throws {
+        var seen = 0
+        try readEvents(of: "default", through: engine) {} until: { message in
+            if Self.transmitted(message) != nil { seen += 1 }
+            return seen >= count
+        }
+    }
+
+    /// Subscribes to `connector`'s events, runs `start`, and reads what the
+    /// engine says until `done` is true of a message; then unsubscribes.
+    private func readEvents(
+        of connector: String, through engine: LinePeer, _ start: () -> Void, until done: ([String: Any]) throws -> Bool
+    ) throws {
         engine.call("events.subscribe", #"{"connector":"\#(connector)"}"#)
-        engine.send(
-            #"{"jsonrpc":"2.0","id":"newcomer","method":"push.submit","params":{"connector":"\#(connector)","dossierId":"\#(dossier)","path":"Achats/\#(documentId).pdf","documentId":"\#(documentId)","contentBase64":"\#(Data(documentId.utf8).base64EncodedString())"}}"#)
-        var answered = false
-        var transmitted = false
-        while !(answered && transmitted) {
+        start()
+        while true {
             let line = engine.readLine()
             guard let message = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw BenchError(description: "the engine left: \(line)")
             }
-            if message["id"] as? String == "newcomer" {
-                guard (message["result"] as? [String: Any])?["state"] as? String == "queued" else {
-                    throw BenchError(description: "the newcomer was not queued: \(line)")
-                }
-                answered = true
-            } else if let event = message["params"] as? [String: Any], event["type"] as? String == "document.transmitted",
-                (event["data"] as? [String: Any])?["documentId"] as? String == documentId {
-                transmitted = true
-            }
+            if try done(message) { break }
         }
         engine.send(#"{"jsonrpc":"2.0","id":"unsubscribed","method":"events.unsubscribe","params":{"connector":"\#(connector)"}}"#)
         while !engine.readLine().contains(#""id":"unsubscribed""#) {}
+    }
+
+    /// The data of a `document.transmitted` notification; nil for any other message.
+    private static func transmitted(_ message: [String: Any]) -> [String: Any]? {
+        guard let event = message["params"] as? [String: Any], event["type"] as? String == "document.transmitted" else { return nil }
+        return event["data"] as? [String: Any]
     }
 
     /// Accepts `submissions` while sending is paused, resumes, and answers
