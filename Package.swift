@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CCurl"),
         .target(name: "CByteSearch"),
         .systemLibrary(name: "CLinux"),
@@ -32,6 +33,7 @@ let package = Package(
             dependencies: ["CSQLite", "CCrypto"],
             swiftSettings: strictness
         ),
+        .target(name: "Postgres", dependencies: ["CLibPQ"], swiftSettings: strictness),
         .target(
             name: "InqomClient",
             dependencies: ["CCurl", "JSONSafety", "WorkerThreads", logging],
@@ -64,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["JSONRPC"],
+            dependencies: ["JSONRPC", "CLinux"],
             path: "Tests/TestSupport",
             swiftSettings: strictness
         ),
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "MailTests", dependencies: ["Mail"], swiftSettings: strictness),
         .testTarget(name: "WorkerThreadsTests", dependencies: ["WorkerThreads"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",
             dependencies: ["pushdoc", "PushdocRPC", "TestSupport"],

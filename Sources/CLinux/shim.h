@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <sys/prctl.h>
 #include <linux/magic.h>
+#include <spawn.h>
 
 // prctl is variadic, which Swift cannot call.
 static inline int pushdoc_set_dumpable(int dumpable) {
@@ -15,5 +16,10 @@ static inline int pushdoc_set_dumpable(int dumpable) {
 // The calling thread's name, 15 bytes at most (`top -H`, `perf`).
 static inline int pushdoc_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+// A spawned child keeps no descriptor from `lowest` up (glibc 2.34).
+static inline int pushdoc_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }
 #endif

@@ -1,0 +1,89 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// libpq through `PostgresConnection`, against a real server of the tests' own.
+/// The calls block: each test makes them on a thread of its own.
+struct PostgresConnectionTests {
+    /// One server for the tests that leave it running.
+    private static let shared = Task { try await PostgresServer.start() }
+
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    @Test func aStatementBindsItsParametersAndAnswersItsRows() async throws {
+        let uri = try await Self.shared.value.uri
+        let rows = try await onThread {
+            let connection = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE dossiers_rows (id text PRIMARY KEY, name text, siret text)")
+            try connection.execute("INSERT INTO dossiers_rows VALUES ($1, $2, $3)", ["d1", "Boulangerie l'Épi", nil])
+            try connection.execute("INSERT INTO dossiers_rows VALUES ($1, $2, $3)", ["d2", "Café", "73282932000074"])
+            return try connection.execute("SELECT id, name, siret FROM dossiers_rows ORDER BY id").rows
+        }
+        #expect(rows == [["d1", "Boulangerie l'Épi", nil], ["d2", "Café", "73282932000074"]])
+    }
+
+    @Test func aRefusedStatementGivesItsSQLStateAndTheConnectionGoesOn() async throws {
+        let uri = try await Self.shared.value.uri
+        let (refusal, after) = try await onThread { () -> (PostgresError?, [[String?]]) in
+            let connection = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE once_rows (id text PRIMARY KEY)")
+            try connection.execute("INSERT INTO once_rows VALUES ($1)", ["a"])
+            var refusal: PostgresError?
+            do throws(PostgresError) { try connection.execute("INSERT INTO once_rows VALUES ($1)", ["a"]) } catch { refusal = error }
+            return (refusal, try connection.execute("SELECT count(*) FROM once_rows").rows)
+        }
+        guard case .refused(let sqlState, let message)? = refusal else { Issue.record("not refused: \(String(describing: refusal))"); return }
+        #expect(sqlState == "23505")
+        #expect(message.contains("duplicate key"))
+        #expect(after == [["1"]])
+    }
+
+    @Test func aTransactionThatThrowsLeavesNothing() async throws {
+        let uri = try await Self.shared.value.uri
+        let rows = try await onThread {
+            let connection = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE kept_rows (id text PRIMARY KEY)")
+            _ = try connection.transaction { () throws(PostgresError) in try connection.execute("INSERT INTO kept_rows VALUES ('kept')") }
+            _ = try? connection.transaction { () throws(PostgresError) in
+                try connection.execute("INSERT INTO kept_rows VALUES ('undone')")
+                try connection.execute("INSERT INTO kept_rows VALUES ('kept')")
+            }
+            return try connection.execute("SELECT id FROM kept_rows").rows
+        }
+        #expect(rows == [["kept"]])
+    }
+
+    @Test func aWrongPasswordIsRefusedWithoutItInTheDetail() async throws {
+        let server = try await Self.shared.value
+        let canary = "canary-\(UUID().uuidString)"
+        let uri = "postgresql://\(server.user):\(canary)@127.0.0.1:\(server.port)/postgres"
+        let refusal = await #expect(throws: PostgresError.self) { try await onThread { _ = try PostgresConnection(uri) } }
+        guard case .unreachable(let detail)? = refusal else { Issue.record("not unreachable: \(String(describing: refusal))"); return }
+        #expect(detail.contains("password authentication failed"))
+        #expect(!detail.contains(canary))
+    }
+
+    @Test func aStoppedServerMakesTheConnectionUnreachable() async throws {
+        let server = try await PostgresServer.start()
+        let uri = server.uri
+        let (failure, open, reconnect) = try await onThread { () -> (PostgresError?, Bool, PostgresError?) in
+            let connection = try PostgresConnection(uri)
+            try connection.execute("SELECT 1")
+            server.stop()
+            var failure: PostgresError?
+            do throws(PostgresError) { try connection.execute("SELECT 1") } catch { failure = error }
+            var reconnect: PostgresError?
+            do throws(PostgresError) { _ = try PostgresConnection(uri) } catch { reconnect = error }
+            return (failure, connection.isOpen, reconnect)
+        }
+        guard case .unreachable? = failure else { Issue.record("not unreachable: \(String(describing: failure))"); return }
+        #expect(!open)
+        guard case .unreachable(let detail)? = reconnect else { Issue.record("connected: \(String(describing: reconnect))"); return }
+        #expect(!detail.contains(server.password))
+    }
+}

@@ -1,0 +1,114 @@
+import CLinux
+import Foundation
+import Synchronization
+
+/// A PostgreSQL server of the test's own: `initdb` in a temporary
+/// directory, `pg_ctl` on a free loopback port, as an unprivileged user
+/// (`postgres` when the tests run as root: PostgreSQL refuses root), with
+/// password authentication. Stopped by `stop()`, when released, or when
+/// the test process exits: none is left running.
+public final class PostgresServer: Sendable {
+    public let port: Int
+    public let user = "pushdoc"
+    public let password: String
+    private let directory: String
+    private let binaries: String
+
+    /// A libpq URI to the server's `postgres` database, password included.
+    public var uri: String { "postgresql://\(user):\(password)@127.0.0.1:\(port)/postgres" }
+
+    /// Starts one, on a thread of its own: `initdb` and `pg_ctl` block for seconds.
+    public static func start() async throws -> PostgresServer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try PostgresServer() }) }.start()
+        }
+    }
+
+    private init() throws {
+        binaries = try Self.output(["pg_config", "--bindir"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Not under the tests' private temporary directory: the server's user must reach it.
+        var template = Array((NSTemporaryDirectory() + "/pushdoc-postgres-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw PeerError(description: "no temporary directory for PostgreSQL") }
+        directory = String(cString: made)
+        password = "pw-" + UUID().uuidString
+        port = try Self.freePort()
+        let passwordFile = directory + "/password"
+        try Data(password.utf8).write(to: URL(fileURLWithPath: passwordFile))
+        if geteuid() == 0 {
+            guard let owner = getpwnam("postgres") else { throw PeerError(description: "no postgres user to run PostgreSQL as") }
+            for path in [directory, passwordFile] { chown(path, owner.pointee.pw_uid, owner.pointee.pw_gid) }
+        }
+        try Self.run([binaries + "/initdb", "-D", directory + "/data", "-U", user, "--auth=scram-sha-256",
+                 "--pwfile=" + passwordFile, "-E", "UTF8", "--no-instructions"])
+        Self.stopAtExit.withLock { servers in
+            if servers.isEmpty { atexit { PostgresServer.stopAtExit.withLock { $0.values.forEach { $0() } } } }
+            servers[directory] = { [binaries, directory] in
+                try? Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-m", "fast", "-w", "stop"])
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
+        try Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/log", "-w", "-o",
+                 "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "start"])
+    }
+
+    /// How to stop each server still running, by its directory.
+    private static let stopAtExit = Mutex<[String: @Sendable () -> Void]>([:])
+
+    deinit { stop() }
+
+    /// Stops the server (fast shutdown: sessions are ended) and removes its
+    /// files, if it runs.
+    public func stop() {
+        Self.stopAtExit.withLock { $0.removeValue(forKey: directory) }?()
+    }
+
+    /// Runs a PostgreSQL program as the server's user, and waits for it.
+    private static func run(_ command: [String]) throws {
+        let asOwner = geteuid() == 0 ? ["runuser", "-u", "postgres", "--"] + command : command
+        _ = try Self.output(asOwner)
+    }
+
+    /// Runs `command` and answers what it printed. Spawned keeping none of
+    /// this process's descriptors, and its output through a file: the server
+    /// `pg_ctl start` leaves running would otherwise hold what it inherited
+    /// (Foundation's `Process` sees its child's end through such a
+    /// descriptor, and would wait as long as the server runs).
+    private static func output(_ command: [String]) throws -> String {
+        let file = NSTemporaryDirectory() + "/pushdoc-postgres-output-" + UUID().uuidString
+        defer { unlink(file) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        pushdoc_spawn_close_from(&actions, 3)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        guard posix_spawnp(&child, command[0], &actions, nil, argv, environ) == 0 else {
+            throw PeerError(description: "cannot start \(command[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw PeerError(description: "\(command.joined(separator: " ")) failed: \(text)") }
+        return text
+    }
+
+    /// A loopback port nothing listens on now.
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw PeerError(description: "no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
