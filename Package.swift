@@ -33,7 +33,7 @@ let package = Package(
             dependencies: ["CSQLite", "CCrypto"],
             swiftSettings: strictness
         ),
-        .target(name: "Postgres", dependencies: ["CLibPQ"], swiftSettings: strictness),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Store"], swiftSettings: strictness),
         .target(
             name: "InqomClient",
             dependencies: ["CCurl", "JSONSafety", "WorkerThreads", logging],
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "MailTests", dependencies: ["Mail"], swiftSettings: strictness),
         .testTarget(name: "WorkerThreadsTests", dependencies: ["WorkerThreads"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strictness),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",
             dependencies: ["pushdoc", "PushdocRPC", "TestSupport"],

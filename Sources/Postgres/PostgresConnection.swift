@@ -26,15 +26,19 @@ public final class PostgresConnection {
     deinit { PQfinish(connection) }
 
     /// Runs one statement, its `$1`, `$2`… bound to `parameters` as text
-    /// (nil is NULL), and answers its rows as text.
+    /// (nil is NULL), and answers its rows as text. Without parameters,
+    /// `sql` may hold several statements (a migration): the last one's rows.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
         let values = copies.map { UnsafePointer($0) }
-        let result = values.withUnsafeBufferPointer { values in
-            PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
-        }
+        let result =
+            parameters.isEmpty
+            ? PQexec(connection, sql)
+            : values.withUnsafeBufferPointer { values in
+                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+            }
         guard let result else { throw brokenOrOutOfMemory() }
         defer { PQclear(result) }
         switch PQresultStatus(result) {

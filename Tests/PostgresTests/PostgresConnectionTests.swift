@@ -4,19 +4,9 @@ import TestSupport
 import Testing
 
 /// libpq through `PostgresConnection`, against a real server of the tests' own.
-/// The calls block: each test makes them on a thread of its own.
 struct PostgresConnectionTests {
-    /// One server for the tests that leave it running.
-    private static let shared = Task { try await PostgresServer.start() }
-
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
-    }
-
     @Test func aStatementBindsItsParametersAndAnswersItsRows() async throws {
-        let uri = try await Self.shared.value.uri
+        let uri = try await SharedPostgres.server.value.uri
         let rows = try await onThread {
             let connection = try PostgresConnection(uri)
             try connection.execute("CREATE TABLE dossiers_rows (id text PRIMARY KEY, name text, siret text)")
@@ -28,7 +18,7 @@ struct PostgresConnectionTests {
     }
 
     @Test func aRefusedStatementGivesItsSQLStateAndTheConnectionGoesOn() async throws {
-        let uri = try await Self.shared.value.uri
+        let uri = try await SharedPostgres.server.value.uri
         let (refusal, after) = try await onThread { () -> (PostgresError?, [[String?]]) in
             let connection = try PostgresConnection(uri)
             try connection.execute("CREATE TABLE once_rows (id text PRIMARY KEY)")
@@ -44,7 +34,7 @@ struct PostgresConnectionTests {
     }
 
     @Test func aTransactionThatThrowsLeavesNothing() async throws {
-        let uri = try await Self.shared.value.uri
+        let uri = try await SharedPostgres.server.value.uri
         let rows = try await onThread {
             let connection = try PostgresConnection(uri)
             try connection.execute("CREATE TABLE kept_rows (id text PRIMARY KEY)")
@@ -59,7 +49,7 @@ struct PostgresConnectionTests {
     }
 
     @Test func aWrongPasswordIsRefusedWithoutItInTheDetail() async throws {
-        let server = try await Self.shared.value
+        let server = try await SharedPostgres.server.value
         let canary = "canary-\(UUID().uuidString)"
         let uri = "postgresql://\(server.user):\(canary)@127.0.0.1:\(server.port)/postgres"
         let refusal = await #expect(throws: PostgresError.self) { try await onThread { _ = try PostgresConnection(uri) } }

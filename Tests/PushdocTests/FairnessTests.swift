@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A backlog does not hold a newcomer: with Inqom answering in 50 ms and 5,000
+/// A backlog does not hold a newcomer: with Inqom answering in 50 ms and 1,000
 /// documents of dossier `d1` of the default firm filling every worker, a
 /// document of another firm, or of another dossier of the same firm, goes as
 /// soon as a worker is free, not behind the backlog.
@@ -77,7 +77,7 @@ struct FairnessTests {
 
         // The default firm's backlog in d1, accepted while paused, then Inqom slows to 50 ms an upload.
         try await harness.expectResult("connector.pause")
-        let backlog = 5_000
+        let backlog = 1_000
         for index in 0..<backlog {
             let content = Data("backlog \(index)".utf8).base64EncodedString()
             harness.engine.stdio.send(
@@ -104,7 +104,7 @@ struct FairnessTests {
                 && $0.string("params", "data", "documentId") == newcomer
         }
         let waited = ContinuousClock.now - released
-        // Behind the backlog it would wait 5,000 × 50 ms ÷ 4 workers, over a minute.
+        // Behind the backlog it would wait 1,000 × 50 ms ÷ 4 workers, over twelve seconds.
         #expect(waited < .seconds(3), "the newcomer of \(connector)/\(dossier) waited \(waited)")
         let summary = try await harness.call("status.summary")
         #expect((summary.int("result", "documents", "transmitted") ?? backlog) < backlog / 2)

@@ -527,25 +527,34 @@ struct PushTests {
     }
 
     @Test func anOpenCircuitSpendsNoAttempts() async throws {
-        // Three attempts each, but twelve failures in a row: without the
-        // circuit some document would fail; with it, probes spend nothing.
-        // (Open for seven probes, 0.3 s apart: long enough to be seen on a loaded machine.)
+        // Three attempts each, and Inqom down until the circuit is seen open
+        // and more uploads failed than the four documents' twelve attempts,
+        // however long that takes on a loaded machine: without the circuit
+        // every document would fail; with it, probes spend nothing.
         let harness = try await PushHarness()
-        try await harness.standIn.inject("upload", count: 12, ["status": 503])
+        _ = try await harness.standIn.control("random-faults", ["seed": 1, "rate": 1.0, "statuses": [503], "kinds": ["upload"]])
         // All four start together: Inqom's outage meets them at once.
         _ = try await harness.expectResult("connector.pause")
         for index in 0..<4 { _ = try await harness.submit("d1", "Achats/c-\(index).pdf", content: "circuit \(index)") }
         _ = try await harness.expectResult("connector.resume")
+        let deadline = ContinuousClock.now + .seconds(60)
         var sawOpen = false
-        for _ in 0..<250 where !sawOpen {
+        while !sawOpen, ContinuousClock.now < deadline {
             sawOpen = try await harness.call("status.summary").string("result", "inqom", "circuit") == "open"
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(sawOpen)
+        var refused = 0
+        while refused <= 12, ContinuousClock.now < deadline {
+            refused = try await harness.standIn.stats()["upload"] ?? 0
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(refused > 12)
+        _ = try await harness.standIn.control("random-faults", ["seed": 1, "rate": 0.0, "statuses": [503], "kinds": ["upload"]])
         let drained = try await harness.drain()
         #expect(drained.int("result", "documents", "transmitted") == 4)
         let failed = try await harness.call("status.documents", #"{"state":"failed"}"#)
-        #expect(drained.int("result", "documents", "failed") == 0, "\(failed)")
+        #expect(drained.int("result", "documents", "failed") == 0, "\(failed) after \(refused) refused uploads")
         #expect(drained.string("result", "inqom", "circuit") == "closed")
     }
 

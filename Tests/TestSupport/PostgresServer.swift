@@ -15,7 +15,10 @@ public final class PostgresServer: Sendable {
     private let binaries: String
 
     /// A libpq URI to the server's `postgres` database, password included.
-    public var uri: String { "postgresql://\(user):\(password)@127.0.0.1:\(port)/postgres" }
+    public var uri: String { uri(database: "postgres") }
+
+    /// A libpq URI to one of the server's databases, password included.
+    public func uri(database: String) -> String { "postgresql://\(user):\(password)@127.0.0.1:\(port)/\(database)" }
 
     /// Starts one, on a thread of its own: `initdb` and `pg_ctl` block for seconds.
     public static func start() async throws -> PostgresServer {
