@@ -47,7 +47,7 @@ struct OutageTests {
     @Test(arguments: ["connection refused", "unknown host"])
     func anUnreachableInqomSpendsNoAttempt(_ how: String) async throws {
         var harness = try await PushHarness()
-        let unreachable = how == "unknown host" ? "https://inqom.invalid" : "http://127.0.0.1:\(try closedPort())"
+        let unreachable = how == "unknown host" ? "https://inqom.invalid" : "http://127.0.0.1:\(try LoopbackPort.unused())"
         try await harness.restart(
             ["serve", "--stdio", "--inqom-auth-url", harness.standIn.url.absoluteString, "--inqom-api-url", unreachable]
                 + PushHarness.engineOptions)
@@ -59,20 +59,5 @@ struct OutageTests {
         try await harness.restart()
         let drained = try await harness.drain()
         #expect(drained.int("result", "documents", "transmitted") == 10)
-    }
-
-    /// A loopback port nobody listens on: bound, then closed.
-    private func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw PeerError(description: "cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

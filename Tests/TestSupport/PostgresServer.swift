@@ -34,7 +34,7 @@ public final class PostgresServer: Sendable {
         guard let made = mkdtemp(&template) else { throw PeerError(description: "no temporary directory for PostgreSQL") }
         directory = String(cString: made)
         password = "pw-" + UUID().uuidString
-        port = try Self.freePort()
+        port = try LoopbackPort.unused()
         let passwordFile = directory + "/password"
         try Data(password.utf8).write(to: URL(fileURLWithPath: passwordFile))
         if geteuid() == 0 {
@@ -96,22 +96,5 @@ public final class PostgresServer: Sendable {
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         guard status == 0 else { throw PeerError(description: "\(command.joined(separator: " ")) failed: \(text)") }
         return text
-    }
-
-    /// A loopback port nothing listens on now.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw PeerError(description: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
