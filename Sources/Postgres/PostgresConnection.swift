@@ -1,5 +1,5 @@
 import CLibPQ
-import Glibc
+import Foundation
 
 /// One connection to PostgreSQL through libpq. Blocking, and used from one
 /// thread at a time (a libpq connection is not shared between threads):
@@ -76,12 +76,11 @@ public final class PostgresConnection {
     private static let sqlStateField = Int32(UInt8(ascii: "C"))
 
     private static func message(of connection: OpaquePointer) -> String {
-        let text = PQerrorMessage(connection).map { String(cString: $0) } ?? ""
-        return text.trimmingSpaces()
+        PQerrorMessage(connection).map { String(cString: $0) } ?? ""
     }
 
     private static func cleaned(_ message: String, password: String?) -> String {
-        let trimmed = message.trimmingSpaces()
+        let trimmed = message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let password, !password.isEmpty else { return trimmed }
         return trimmed.replacing(password, with: "[password]")
     }
@@ -110,14 +109,5 @@ public struct PostgresRows: Sendable, Equatable {
                 PQgetisnull(result, row, field) == 1 ? nil : String(cString: PQgetvalue(result, row, field))
             }
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var text = Substring(self)
-        while text.last?.isWhitespace == true { text = text.dropLast() }
-        while text.first?.isWhitespace == true { text = text.dropFirst() }
-        return String(text)
     }
 }

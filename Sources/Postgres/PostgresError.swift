@@ -12,11 +12,4 @@ public enum PostgresError: Error, Equatable, CustomStringConvertible {
         case .refused(let sqlState, let message): "PostgreSQL refused the statement (\(sqlState)): \(message)"
         }
     }
-
-    /// Another transaction holds what this one needed, or a serialization
-    /// failed: the transaction may be tried again.
-    public var isConflict: Bool {
-        if case .refused(let sqlState, _) = self { return ["40001", "40P01"].contains(sqlState) }
-        return false
-    }
 }

@@ -43,8 +43,8 @@ public final class PostgresServer: Sendable {
         }
         try Self.run([binaries + "/initdb", "-D", directory + "/data", "-U", user, "--auth=scram-sha-256",
                  "--pwfile=" + passwordFile, "-E", "UTF8", "--no-instructions"])
+        Self.stopsAtExit
         Self.stopAtExit.withLock { servers in
-            if servers.isEmpty { atexit { PostgresServer.stopAtExit.withLock { $0.values.forEach { $0() } } } }
             servers[directory] = { [binaries, directory] in
                 try? Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-m", "fast", "-w", "stop"])
                 try? FileManager.default.removeItem(atPath: directory)
@@ -56,6 +56,8 @@ public final class PostgresServer: Sendable {
 
     /// How to stop each server still running, by its directory.
     private static let stopAtExit = Mutex<[String: @Sendable () -> Void]>([:])
+    /// Registered once, with the first server.
+    private static let stopsAtExit: Void = { atexit { PostgresServer.stopAtExit.withLock { $0.values.forEach { $0() } } } }()
 
     deinit { stop() }
 
