@@ -33,7 +33,7 @@ let package = Package(
             dependencies: ["CSQLite", "CCrypto"],
             swiftSettings: strictness
         ),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Store"], swiftSettings: strictness),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Store", "WorkerThreads"], swiftSettings: strictness),
         .target(
             name: "InqomClient",
             dependencies: ["CCurl", "JSONSafety", "WorkerThreads", logging],
@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CCurl"], swiftSettings: strictness),
         .target(
             name: "Engine",
-            dependencies: ["Store", "InqomClient", "Mail", "JSONSafety", "WorkerThreads", "CByteSearch", "CLinux", logging],
+            dependencies: ["Store", "Postgres", "InqomClient", "Mail", "JSONSafety", "WorkerThreads", "CByteSearch", "CLinux", logging],
             swiftSettings: strictness
         ),
         .target(
@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["JSONRPC", "CLinux"],
+            dependencies: ["JSONRPC", "Postgres", "CLinux"],
             path: "Tests/TestSupport",
             swiftSettings: strictness
         ),
@@ -78,7 +78,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "JSONSafety", "TestSupport", logging], swiftSettings: strictness),
         .testTarget(name: "InqomClientTests", dependencies: ["InqomClient", "TestSupport", logging], swiftSettings: strictness),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "TestSupport", logging], swiftSettings: strictness),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Store", "Postgres", "TestSupport", logging], swiftSettings: strictness),
         .testTarget(name: "MailTests", dependencies: ["Mail"], swiftSettings: strictness),
         .testTarget(name: "WorkerThreadsTests", dependencies: ["WorkerThreads"], swiftSettings: strictness),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: strictness),

@@ -86,15 +86,18 @@ extension SQLValue {
     static func word(_ word: some RawRepresentable<String>) -> SQLValue { .text(word.rawValue) }
 }
 
+/// A stored state, reason or event word; one this version does not know
+/// is a damaged database, said as such rather than guessed.
+func storedWord<Word: RawRepresentable<String>>(_ text: String, as _: Word.Type = Word.self) throws -> Word {
+    guard let word = Word(rawValue: text) else {
+        throw EngineError.storageUnavailable(detail: "unknown \(Word.self) '\(text)' in the database")
+    }
+    return word
+}
+
 extension Row {
-    /// A stored state, reason or event word; one this version does not know
-    /// is a damaged database, said as such rather than guessed.
     func word<Word: RawRepresentable<String>>(_ column: Int32, as _: Word.Type = Word.self) throws -> Word {
-        let text = self.text(column)
-        guard let word = Word(rawValue: text) else {
-            throw EngineError.storageUnavailable(detail: "unknown \(Word.self) '\(text)' in the database")
-        }
-        return word
+        try storedWord(text(column))
     }
 
     func optionalWord<Word: RawRepresentable<String>>(_ column: Int32, as _: Word.Type = Word.self) throws -> Word? {

@@ -74,10 +74,17 @@ extension SQLiteConnection {
             "SELECT seq, type, at, connector, data FROM events WHERE \(filter)seq > ? ORDER BY seq LIMIT ?",
             bindings + [.integer(seq), .integer(Int64(limit))]
         ) { row in
-            Event(
-                seq: row.int(0), type: row.text(1), at: Timestamp.text(Date(timeIntervalSince1970: row.double(2))),
-                connector: row.text(3), data: try JSONDecoder().decode([String: EventValue].self, from: Data(row.text(4).utf8)))
+            try Event(seq: row.int(0), type: row.text(1), at: row.double(2), connector: row.text(3), json: row.text(4))
         }
+    }
+}
+
+extension Event {
+    /// An event as a row keeps it: its time in seconds since 1970, its data as JSON.
+    init(seq: Int64, type: String, at seconds: Double, connector: String, json: String) throws {
+        self.init(
+            seq: seq, type: type, at: Timestamp.text(Date(timeIntervalSince1970: seconds)), connector: connector,
+            data: try JSONDecoder().decode([String: EventValue].self, from: Data(json.utf8)))
     }
 }
 

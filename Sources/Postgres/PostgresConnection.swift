@@ -53,7 +53,7 @@ public final class PostgresConnection {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back
     /// when it throws.
-    public func transaction<T>(_ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN")
         do {
             let value = try body()
@@ -109,5 +109,45 @@ public struct PostgresRows: Sendable, Equatable {
                 PQgetisnull(result, row, field) == 1 ? nil : String(cString: PQgetvalue(result, row, field))
             }
         }
+    }
+
+    /// Each row read through `transform`, in order.
+    public func map<T>(_ transform: (PostgresRow) throws -> T) rethrows -> [T] {
+        try rows.map { try transform(PostgresRow(values: $0)) }
+    }
+}
+
+/// One row, its columns read by position in the type the statement gave them.
+public struct PostgresRow: Sendable {
+    public let values: [String?]
+
+    public func isNull(_ column: Int) -> Bool { values[column] == nil }
+
+    public func text(_ column: Int) throws(PostgresError) -> String {
+        guard let value = values[column] else { throw Self.unexpected(column, "NULL") }
+        return value
+    }
+
+    public func optionalText(_ column: Int) -> String? { values[column] }
+
+    public func int(_ column: Int) throws(PostgresError) -> Int64 {
+        let text = try text(column)
+        guard let value = Int64(text) else { throw Self.unexpected(column, text) }
+        return value
+    }
+
+    public func optionalInt(_ column: Int) throws(PostgresError) -> Int64? { isNull(column) ? nil : try int(column) }
+
+    public func double(_ column: Int) throws(PostgresError) -> Double {
+        let text = try text(column)
+        guard let value = Double(text) else { throw Self.unexpected(column, text) }
+        return value
+    }
+
+    public func optionalDouble(_ column: Int) throws(PostgresError) -> Double? { isNull(column) ? nil : try double(column) }
+
+    /// A column whose value is not of the type the schema gives it: a statement and the schema disagree.
+    private static func unexpected(_ column: Int, _ value: String) -> PostgresError {
+        .refused(sqlState: "", message: "column \(column + 1) holds \(value.prefix(40)), not the type expected")
     }
 }

@@ -13,3 +13,15 @@ public enum PostgresError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension PostgresError {
+    /// The database is out of reach or cannot store for now (connection
+    /// lost, server shutting down or starting, out of disk or memory), as
+    /// opposed to a statement it refuses.
+    public var isStorageFailure: Bool {
+        switch self {
+        case .unreachable: true
+        case .refused(let sqlState, _): ["08", "53", "57", "58"].contains(sqlState.prefix(2))
+        }
+    }
+}

@@ -12,7 +12,7 @@ public enum PostgresKeyCheck {
     /// opens it; throws `MasterKeyMismatch` when the key is another.
     public static func verify(_ box: SecretBox, on connection: PostgresConnection) throws {
         let sealed = try box.seal(plaintext)
-        let kept = try connection.transaction { () throws(PostgresError) -> String? in
+        let kept = try connection.transaction { () -> String? in
             // Engines starting together: one creates the table and its row, the others read it.
             try connection.execute("SELECT pg_advisory_xact_lock($1::bigint)", [PostgresMigrator.lockKey])
             try connection.execute(

@@ -23,7 +23,7 @@ public struct PostgresMigrator {
             """)
         let applied = Set(try connection.execute("SELECT number FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
         for migration in try Migration.missing(from: migrations, applied: applied) {
-            _ = try connection.transaction { () throws(PostgresError) in
+            _ = try connection.transaction {
                 try connection.execute(migration.sql)
                 try connection.execute(
                     "INSERT INTO schema_migrations (number, name) VALUES ($1, $2)", [String(migration.number), migration.name])

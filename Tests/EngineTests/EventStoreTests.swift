@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -19,7 +20,7 @@ struct EventStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `EventStore` must do, whatever keeps the log.
 struct EventStoreTests {
-    static let implementations = [SQLiteEventFixture.implementation]
+    static let implementations = [SQLiteEventFixture.implementation, PostgresEventFixture.implementation]
 
     private static let start = Date(timeIntervalSince1970: 1_790_000_000)
 
@@ -71,6 +72,21 @@ struct SQLiteEventFixture: EventStoreFixture {
 
     func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {
         try await database.write { try $0.appendEvent(type, of: .default, at: date, data) }
+    }
+}
+
+/// The PostgreSQL implementation, in a database of its own on the tests' server.
+struct PostgresEventFixture: EventStoreFixture {
+    let access: PostgresAccess
+    let store: any EventStore
+
+    static let implementation = EventStoreImplementation(description: "PostgreSQL") {
+        let access = try await PostgresAccess.fresh()
+        return PostgresEventFixture(access: access, store: PostgresEventStore(access: access))
+    }
+
+    func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {
+        try await access.transaction { try $0.appendEvent(type, of: .default, at: date, data) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Postgres
 import TestSupport
 
 @testable import Engine
@@ -16,5 +17,18 @@ extension StorageAccess {
     /// Another store's database, shared.
     init(testing database: Database) {
         self.init(database: database, logger: Logger(label: "test"), now: { Date() })
+    }
+}
+
+extension PostgresAccess {
+    /// A new database on the tests' PostgreSQL server, migrated: what a store under test is built on.
+    static func fresh() async throws -> PostgresAccess {
+        try await migrated(try await SharedPostgres.newDatabase())
+    }
+
+    /// The database at `uri`, migrated.
+    static func migrated(_ uri: String) async throws -> PostgresAccess {
+        let database = try await onThread { try PostgresDatabase(uri: uri, connections: 2, migrations: PostgresSchema.migrations) }
+        return PostgresAccess(database: database, logger: Logger(label: "test"))
     }
 }

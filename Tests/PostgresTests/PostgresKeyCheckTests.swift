@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Store
+import TestSupport
 import Testing
 
 /// The master key's check value, as engines given the same or another key meet it.

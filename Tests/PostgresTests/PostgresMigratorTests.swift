@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Store
+import TestSupport
 import Testing
 
 /// Schema migrations on PostgreSQL, as several engines starting together meet them.

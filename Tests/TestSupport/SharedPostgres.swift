@@ -1,13 +1,12 @@
 import Foundation
 import Postgres
-import TestSupport
 
 /// One server for the tests that leave it running, each in a database of its own.
-enum SharedPostgres {
-    static let server = Task { try await PostgresServer.start() }
+public enum SharedPostgres {
+    public static let server = Task { try await PostgresServer.start() }
 
     /// A new, empty database on the shared server: its URI.
-    static func newDatabase() async throws -> String {
+    public static func newDatabase() async throws -> String {
         let server = try await server.value
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "_").lowercased()
         _ = try await onThread { try PostgresConnection(server.uri).execute("CREATE DATABASE \(name)") }
@@ -16,7 +15,7 @@ enum SharedPostgres {
 }
 
 /// libpq's calls block: tests make them on a thread of their own, never on Swift's pool.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }

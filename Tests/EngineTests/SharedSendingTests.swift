@@ -1,0 +1,117 @@
+import Foundation
+import Postgres
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Engine
+
+/// What engines sharing one PostgreSQL database promise each other when
+/// they send: each document claimed by one engine at a time, a dead
+/// engine's documents sent by the others once its leases run out, and no
+/// document left waiting where no claim looks.
+struct SharedSendingTests {
+    private static let anyConnector: @Sendable (ConnectorName) -> Bool = { _ in true }
+    private static let start = Date(timeIntervalSince1970: 100)
+
+    @Test func enginesClaimingTogetherClaimEachDocumentOnce() async throws {
+        let ids = (0..<300).map { "doc-\($0)" }
+        let fixture = try await PostgresSendingFixture.make(ids.enumerated().map { SeedDocument(id: $1, next: 1, dossierID: "d\($0 % 7)") })
+        let engines = [fixture.engine("engine-a", leaseSeconds: 60), fixture.engine("engine-b", leaseSeconds: 60)]
+        let claimed = Claimed()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for engine in engines {
+                for _ in 0..<3 {
+                    group.addTask { try await onThread { try Self.sendAll(engine, noting: claimed) } }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(claimed.ids.withLock { $0.sorted() } == ids.sorted())
+        #expect(try await fixture.store.claimDue(limit: 10, now: Self.start, admit: Self.anyConnector).isEmpty)
+    }
+
+    @Test func aDeadEnginesDocumentsAreSentByAnotherOnceItsLeaseRunsOut() async throws {
+        let fixture = try await PostgresSendingFixture.make([
+            SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 1, state: .retrying, attempts: 2),
+        ])
+        let dead = fixture.engine("engine-a", leaseSeconds: 30)
+        let survivor = fixture.engine("engine-b", leaseSeconds: 30)
+        #expect(try await dead.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector).map(\.id) == ["a", "b"])
+        let before = Self.start.addingTimeInterval(29)
+        #expect(try await survivor.claimDue(limit: 2, now: before, admit: Self.anyConnector).isEmpty)
+        #expect(try await survivor.requeueInterrupted(at: before) == 0, "another engine's live lease is not an interrupted upload")
+        #expect(try await survivor.nextPlannedAttempt() == Self.start.addingTimeInterval(30))
+        let taken = try await survivor.claimDue(limit: 2, now: Self.start.addingTimeInterval(30), admit: Self.anyConnector)
+        #expect(taken.map(\.id) == ["a", "b"])
+        #expect(taken.map(\.attempts) == [0, 2], "a lease that ran out spends no attempt")
+        #expect(try await fixture.history(of: "a").last == "the lease of engine engine-a ran out")
+        #expect(try await fixture.state(of: "b") == .sending)
+    }
+
+    @Test func aLiveLeaseIsLeftToItsEngine() async throws {
+        let fixture = try await PostgresSendingFixture.make([SeedDocument(id: "a", next: 1)])
+        let first = fixture.engine("engine-a", leaseSeconds: 30)
+        let claimed = try #require(try await first.claimDue(limit: 1, now: Self.start, admit: Self.anyConnector).first)
+        #expect(try await fixture.engine("engine-b", leaseSeconds: 30).nextPlannedAttempt() == Self.start.addingTimeInterval(30))
+        #expect(try await first.nextPlannedAttempt() == nil, "an engine does not wait for its own leases")
+        let change = DocumentChange.transmitted(inqomDocumentID: 5, duplicate: false, archivePath: nil)
+        _ = try await onThread { try first.recordBlocking(change, of: claimed, at: Self.start.addingTimeInterval(1), claimNext: nil) }
+        #expect(try await fixture.engine("engine-b", leaseSeconds: 30).nextPlannedAttempt() == nil)
+        #expect(try await fixture.state(of: "a") == .transmitted)
+    }
+
+    /// An engine taking a dossier's last waiting document while another adds
+    /// one to it: the new one is never left without the dossier's turn, where
+    /// no claim would find it.
+    @Test func documentsAddedWhileOthersAreClaimedAreAllClaimed() async throws {
+        let fixture = try await PostgresSendingFixture.make([])
+        let engines = [fixture.engine("engine-a", leaseSeconds: 60), fixture.engine("engine-b", leaseSeconds: 60)]
+        let claimed = Claimed()
+        let added = (0..<200).map { "doc-\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for (index, id) in added.enumerated() { try await fixture.add([SeedDocument(id: id, next: 1, dossierID: "d\(index % 2)")]) }
+            }
+            for engine in engines {
+                group.addTask { try await onThread { for _ in 0..<50 { try Self.sendAll(engine, noting: claimed) } } }
+            }
+            try await group.waitForAll()
+        }
+        try await onThread { try Self.sendAll(engines[0], noting: claimed) }
+        #expect(claimed.ids.withLock { $0.sorted() } == added.sorted())
+    }
+
+    /// The ids workers claimed, each time they claimed one.
+    private final class Claimed: Sendable {
+        let ids = Mutex<[String]>([])
+    }
+
+    /// The interleaving that would lose a document without the dossier's
+    /// lock: one is added to a dossier (not committed yet) while another
+    /// engine claims the dossier's last waiting one.
+    @Test func aDocumentAddedWhileItsDossiersLastIsClaimedKeepsTheDossiersTurn() async throws {
+        let fixture = try await PostgresSendingFixture.make([SeedDocument(id: "last", next: 1)])
+        let store = fixture.store
+        let (whileAdding, afterwards) = try await onThread {
+            let adding = try PostgresConnection(fixture.uri)
+            try adding.execute("BEGIN")
+            try PostgresSendingFixture.insert(SeedDocument(id: "added", next: 1), on: adding)
+            let whileAdding = try store.claimNextBlocking(now: Self.start, admit: Self.anyConnector)?.id
+            try adding.execute("COMMIT")
+            return (whileAdding, try store.claimNextBlocking(now: Self.start, admit: Self.anyConnector)?.id)
+        }
+        #expect(whileAdding == "last")
+        #expect(afterwards == "added")
+    }
+
+    /// Claims and transmits until nothing is due, as a worker does.
+    private static func sendAll(_ engine: PostgresSendingStore, noting claimed: Claimed) throws {
+        var next = try engine.claimNextBlocking(now: start, admit: anyConnector)
+        while let document = next {
+            claimed.ids.withLock { $0.append(document.id) }
+            let change = DocumentChange.transmitted(inqomDocumentID: document.seq, duplicate: false, archivePath: nil)
+            next = try engine.recordBlocking(change, of: document, at: start, claimNext: anyConnector)
+        }
+    }
+}
