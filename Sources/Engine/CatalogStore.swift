@@ -2,7 +2,7 @@ import Foundation
 
 /// What the catalog (MCF's dossiers, their selection, the folder tree)
 /// needs from storage, each call one transaction; searches ignore case and
-/// accents. `SQLiteCatalogStore` is today's implementation;
+/// accents. `SQLCatalogStore`, on SQLite or PostgreSQL, is the implementation;
 /// `CatalogStoreTests` says what any must do.
 protocol CatalogStore: Sendable {
     /// Inserts or replaces dossiers; a replaced dossier keeps its selection.

@@ -3,7 +3,7 @@ import Foundation
 /// What the connector's setup needs from storage, each call one
 /// transaction: its settings and state, the wizard's progress, the saved
 /// mapping, and a reset. Every change of the connector's state commits with
-/// its `connector.state` event. `SQLiteConnectorStore` is today's
+/// its `connector.state` event. `SQLConnectorStore`, on SQLite or PostgreSQL, is the
 /// implementation; `ConnectorStoreTests` says what any must do.
 protocol ConnectorStore: Sendable {
     func status() async throws -> ConnectorStatus

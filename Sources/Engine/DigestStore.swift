@@ -1,7 +1,7 @@
 import Foundation
 
 /// What collaborators and the daily digest need from storage, each call one
-/// transaction. `SQLiteDigestStore` is today's implementation;
+/// transaction. `SQLDigestStore`, on SQLite or PostgreSQL, is the implementation;
 /// `DigestStoreTests` says what any must do.
 protocol DigestStore: Sendable {
     /// Inserts or replaces collaborators.

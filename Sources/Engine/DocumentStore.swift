@@ -3,7 +3,7 @@ import Foundation
 /// What MCF reads about documents (counts, one document with its history,
 /// pages of them) and `push.retry`'s return of failed documents to the
 /// queue, each call one transaction. Intake and sending have their own
-/// seams (`IntakeStore`, `SendingStore`). `SQLiteDocumentStore` is today's
+/// seams (`IntakeStore`, `SendingStore`). `SQLDocumentStore`, on SQLite or PostgreSQL, is the
 /// implementation; `DocumentStoreTests` says what any must do.
 protocol DocumentStore: Sendable {
     /// Documents per state.

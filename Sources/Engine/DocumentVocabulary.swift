@@ -95,7 +95,7 @@ func storedWord<Word: RawRepresentable<String>>(_ text: String, as _: Word.Type 
     return word
 }
 
-extension Row {
+extension SQLRow {
     func word<Word: RawRepresentable<String>>(_ column: Int32, as _: Word.Type = Word.self) throws -> Word {
         try storedWord(text(column))
     }

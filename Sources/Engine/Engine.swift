@@ -64,7 +64,7 @@ public final class Engine: Sendable {
         self.database = opened.database
         let storage = StorageAccess(database: opened.database, logger: logger, now: { clock.now })
         self.sendingStore = SQLiteSendingStore(storage: storage)
-        self.directory = SQLiteConnectorDirectory(storage: storage)
+        self.directory = SQLConnectorDirectory(storage: storage)
         self.node = Self.hostName()
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
@@ -75,14 +75,14 @@ public final class Engine: Sendable {
             logger: logger, now: { clock.now })
         let sessions = InqomSessions(client: client, now: { clock.now })
         self.sessions = sessions
-        self.events = EventFeed(store: SQLiteEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
+        self.events = EventFeed(store: SQLEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
         let (changes, secretBox, spool) = (changes, opened.secretBox, opened.spool)
         let readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         let days = DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes)
         self.connectors = Connectors(capacity: Self.connectorsInMemory, dropped: { sessions.drop($0) }) { name in
             let search = DossierSearch(of: name)
-            let connectorStore = SQLiteConnectorStore(storage: storage, connector: name, search: search)
-            let catalogStore = SQLiteCatalogStore(storage: storage, search: search)
+            let connectorStore = SQLConnectorStore(storage: storage, connector: name, search: search)
+            let catalogStore = SQLCatalogStore(storage: storage, search: search)
             return Connector(
                 name: name,
                 catalog: Catalog(store: catalogStore, connectorStore: connectorStore),
@@ -90,15 +90,15 @@ public final class Engine: Sendable {
                     store: connectorStore, catalogStore: catalogStore, inqom: sessions.session(for: name), secretBox: secretBox,
                     clock: clock, changes: changes, logger: logger),
                 rules: SendingRules(
-                    store: SQLiteRuleStore(storage: storage, connector: name), catalogStore: catalogStore,
+                    store: SQLRuleStore(storage: storage, connector: name), catalogStore: catalogStore,
                     calendar: configuration.calendar, clock: clock, random: random),
                 intake: Intake(
-                    store: SQLiteIntakeStore(storage: storage, connector: name), spool: spool, readableFiles: readableFiles,
+                    store: SQLIntakeStore(storage: storage, connector: name), spool: spool, readableFiles: readableFiles,
                     blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
                     changes: changes, logger: logger),
-                documents: Documents(store: SQLiteDocumentStore(storage: storage, connector: name), clock: clock, changes: changes),
+                documents: Documents(store: SQLDocumentStore(storage: storage, connector: name), clock: clock, changes: changes),
                 digest: Digest(
-                    store: SQLiteDigestStore(storage: storage, connector: name), smtp: configuration.smtp, days: days,
+                    store: SQLDigestStore(storage: storage, connector: name), smtp: configuration.smtp, days: days,
                     blocking: blocking, clock: clock, changes: changes, logger: logger))
         }
         try await directory.settleUnknownStates()
@@ -259,16 +259,36 @@ public final class Engine: Sendable {
     }
 }
 
-/// The database as the engine's parts use it: a failure to store (a full or
-/// read-only disk) is `EngineError.storageUnavailable`, and logged.
-struct StorageAccess: Sendable {
+/// The database as the engine's parts use it, whichever keeps the state:
+/// each call one transaction, its statements written once for both
+/// (`SQLConnection`). A failure to store (a full or read-only disk, a
+/// database out of reach) is `EngineError.storageUnavailable`, and logged.
+protocol StoreAccess: Sendable {
+    var dialect: SQLDialect { get }
+    var logger: Logger { get }
+    /// The engine's wall clock, for rows that note when they were created.
+    var now: @Sendable () -> Date { get }
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// The same, from a thread that may block (a transfer thread recording what Inqom answered).
+    @discardableResult
+    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) throws -> T
+    /// A consistent view, for calls that only read.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// The same for long streams (event replays to subscribers), apart from the clients' calls.
+    func readForStream<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+}
+
+/// The engine's SQLite database as a `StoreAccess`.
+struct StorageAccess: StoreAccess {
     let database: Database
     let logger: Logger
-    /// The engine's wall clock, for rows that note when they were created.
     let now: @Sendable () -> Date
 
+    var dialect: SQLDialect { .sqlite }
+
     @discardableResult
-    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         do {
             return try await database.write(body)
         } catch let error as SQLiteError where error.isStorageFailure {
@@ -277,7 +297,7 @@ struct StorageAccess: Sendable {
     }
 
     @discardableResult
-    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) throws -> T {
+    func writeBlocking<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) throws -> T {
         do {
             return try database.writeBlocking(body)
         } catch let error as SQLiteError where error.isStorageFailure {
@@ -285,8 +305,12 @@ struct StorageAccess: Sendable {
         }
     }
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await database.read(body)
+    }
+
+    func readForStream<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await database.readForStream(body)
     }
 
     private func unavailable(_ error: SQLiteError) -> EngineError {

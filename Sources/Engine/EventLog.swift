@@ -57,13 +57,24 @@ public enum EventValue: Sendable, Codable, Equatable {
     }
 }
 
-extension SQLiteConnection {
+extension SQLConnection {
     /// Appends an event inside the caller's transaction: it commits with the
-    /// state change it tells of, or not at all.
+    /// state change it tells of, or not at all. On PostgreSQL its seq comes
+    /// from a row that stays locked until that commit, and every other
+    /// engine's events wait for it (that keeps seq in commit order): a
+    /// transaction appends its events last, just before it commits.
     func appendEvent(_ type: EventType, of connector: ConnectorName, at date: Date, _ data: [String: EventValue]) throws {
-        try run(
-            "INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)",
-            [connector.sql, .word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))])
+        let bindings: [SQLValue] = [connector.sql, .word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))]
+        switch dialect {
+        case .sqlite:
+            try run("INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)", bindings)
+        case .postgres:
+            try run(
+                """
+                WITH next AS (UPDATE event_seq SET last = last + 1 RETURNING last)
+                INSERT INTO events (seq, connector, type, at, data) SELECT last, ?, ?, ?, ? FROM next
+                """, bindings)
+        }
     }
 
     /// Events after `seq`, oldest first (of one connector, or of all), inside the caller's transaction.
@@ -74,7 +85,7 @@ extension SQLiteConnection {
             "SELECT seq, type, at, connector, data FROM events WHERE \(filter)seq > ? ORDER BY seq LIMIT ?",
             bindings + [.integer(seq), .integer(Int64(limit))]
         ) { row in
-            try Event(seq: row.int(0), type: row.text(1), at: row.double(2), connector: row.text(3), json: row.text(4))
+            try Event(seq: try row.int(0), type: try row.text(1), at: try row.double(2), connector: try row.text(3), json: try row.text(4))
         }
     }
 }

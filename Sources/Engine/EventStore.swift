@@ -2,8 +2,8 @@ import Foundation
 
 /// What readers of the durable event log need from storage. Events are
 /// written by the other stores, each in the transaction of the change it
-/// tells of; this seam reads and prunes them. `SQLiteEventStore` is today's
-/// implementation; `EventStoreTests` says what any must do.
+/// tells of; this seam reads and prunes them. `SQLEventStore` is the
+/// implementation, on either database; `EventStoreTests` says what any must do.
 protocol EventStore: Sendable {
     /// Events after `seq`, oldest first, at most `limit`.
     func events(after seq: Int64, of connector: ConnectorName?, limit: Int) async throws -> [Event]

@@ -3,7 +3,7 @@ import Foundation
 /// What intake needs from storage: in one transaction, the facts a new
 /// document is judged on, the judgement, and the judged document stored
 /// with its history and event (replacing an earlier ignored one of the same
-/// id). The engine judges; the store keeps. `SQLiteIntakeStore` is today's
+/// id). The engine judges; the store keeps. `SQLIntakeStore`, on SQLite or PostgreSQL, is the
 /// implementation; `IntakeStoreTests` says what any must do.
 protocol IntakeStore: Sendable {
     /// Reads the facts about `document`, asks `judge`, and stores what it

@@ -1,5 +1,5 @@
 /// What step 4's rules need from storage, each call one transaction.
-/// `SQLiteRuleStore` is today's implementation; `RuleStoreTests` says what
+/// `SQLRuleStore`, on SQLite or PostgreSQL, is the implementation; `RuleStoreTests` says what
 /// any must do.
 protocol RuleStore: Sendable {
     /// Every rule, oldest first: the order in which they are matched.

@@ -8,7 +8,7 @@ import Store
 /// claim), and spell its states as literals: a partial index serves only a
 /// query whose terms match its own.
 struct SQLiteSendingStore: SendingStore {
-    let storage: StorageAccess
+    let storage: any StoreAccess
 
     func claimDue(limit: Int, now: Date, admit: @escaping @Sendable (ConnectorName) -> Bool) async throws -> [Outgoing] {
         try await storage.write { try Self.claimDue($0, limit: limit, now: now, admit: admit) }
@@ -22,9 +22,9 @@ struct SQLiteSendingStore: SendingStore {
         _ change: DocumentChange, of document: Outgoing, at now: Date, claimNext admit: (@Sendable (ConnectorName) -> Bool)?
     ) throws -> Outgoing? {
         try storage.writeBlocking { connection in
-            try Self.record(change, of: document, at: now, connection)
-            guard let admit else { return nil }
-            return try Self.claimDue(connection, limit: 1, now: now, admit: admit).first
+            try connection.record(change, of: document, at: now) {
+                try admit.flatMap { try Self.claimDue(connection, limit: 1, now: now, admit: $0).first }
+            }
         }
     }
 
@@ -37,7 +37,7 @@ struct SQLiteSendingStore: SendingStore {
                                 AND next_attempt_at IS NOT NULL))
                 FROM connectors c INDEXED BY connectors_by_state WHERE c.state = ?
                 """, [.word(ConnectorState.active)]
-            ) { $0.isNull(0) ? nil : $0.double(0) }.first ?? nil
+            ) { $0.isNull(0) ? nil : try $0.double(0) }.first ?? nil
             return next.map(Date.init(timeIntervalSince1970:))
         }
     }
@@ -74,7 +74,7 @@ struct SQLiteSendingStore: SendingStore {
     }
 
     private static func claimDue(
-        _ connection: SQLiteConnection, limit: Int, now: Date, admit: (ConnectorName) -> Bool
+        _ connection: any SQLConnection, limit: Int, now: Date, admit: (ConnectorName) -> Bool
     ) throws -> [Outgoing] {
         var claimed: [Outgoing] = []
         var refused: [String] = []
@@ -89,7 +89,7 @@ struct SQLiteSendingStore: SendingStore {
                 """,
                 [.word(ConnectorState.active), .text(String(decoding: try JSONEncoder().encode(refused), as: UTF8.self)),
                  .real(now.timeIntervalSince1970)]
-            ) { $0.text(0) }
+            ) { try $0.text(0) }
             guard let name = found.first else { break }
             guard let connector = ConnectorName(name), admit(connector) else {
                 refused.append(name)
@@ -105,7 +105,7 @@ struct SQLiteSendingStore: SendingStore {
 
     /// The oldest due document of the connector's dossier served least
     /// recently among those with documents due, marked `sending`.
-    private static func claimOldestDue(_ connection: SQLiteConnection, of connector: ConnectorName, now: Date) throws -> Outgoing? {
+    private static func claimOldestDue(_ connection: any SQLConnection, of connector: ConnectorName, now: Date) throws -> Outgoing? {
         let at = SQLValue.real(now.timeIntervalSince1970)
         let turn = try connection.rows(
             """
@@ -115,7 +115,7 @@ struct SQLiteSendingStore: SendingStore {
                     AND d.state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND d.next_attempt_at <= ?2)
             ORDER BY t.served, t.dossier_id LIMIT 1
             """, [connector.sql, at]
-        ) { $0.text(0) }
+        ) { try $0.text(0) }
         guard let dossier = turn.first else { return nil }
         let due = try connection.rows(
             """
@@ -128,9 +128,9 @@ struct SQLiteSendingStore: SendingStore {
             """, [connector.sql, .text(dossier), at]
         ) { row in
             Outgoing(
-                connector: connector, seq: row.int(0), id: row.text(1), dossierID: dossier, path: row.text(2),
-                fileName: row.text(3), spoolName: row.optionalText(4), documentType: try row.word(5),
-                archiveTemplate: row.optionalText(6), attempts: Int(row.int(7)), inqomFolderID: row.isNull(8) ? nil : row.int(8))
+                connector: connector, seq: try row.int(0), id: try row.text(1), dossierID: dossier, path: try row.text(2),
+                fileName: try row.text(3), spoolName: try row.optionalText(4), documentType: try row.word(5),
+                archiveTemplate: try row.optionalText(6), attempts: Int(try row.int(7)), inqomFolderID: row.isNull(8) ? nil : try row.int(8))
         }.first
         guard let document = due else { return nil }
         try connection.run("UPDATE documents SET state = ? WHERE seq = ?", [.word(DocumentState.sending), .integer(document.seq)])
@@ -141,41 +141,5 @@ struct SQLiteSendingStore: SendingStore {
             WHERE connector = ?1 AND dossier_id = ?2
             """, [connector.sql, .text(dossier)])
         return document
-    }
-
-    private static func record(_ change: DocumentChange, of document: Outgoing, at now: Date, _ connection: SQLiteConnection) throws {
-        let at = SQLValue.real(now.timeIntervalSince1970)
-        let seq = SQLValue.integer(document.seq)
-        let updated: Int
-        switch change {
-        case .transmitted(let inqomDocumentID, _, let archivePath):
-            updated = try connection.run(
-                """
-                UPDATE documents SET state = ?, attempts = attempts + 1, next_attempt_at = NULL,
-                    inqom_document_id = ?, archive_path = ?, transmitted_at = ?, spool_name = NULL, last_error = NULL
-                WHERE seq = ?
-                """, [.word(DocumentState.transmitted), .integer(inqomDocumentID), archivePath.map { .text($0) } ?? .null, at, seq])
-        case .retrying(let attempts, let next, let message, let status):
-            let lastError = DocumentChange.lastError(reason: .inqomUnavailable, message: message, httpStatus: status)
-            updated = try connection.run(
-                "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, planned_at = ?, last_error = ? WHERE seq = ?",
-                [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), at, .text(lastError), seq])
-        case .failed(let reason, let message, let status, let spent):
-            let lastError = DocumentChange.lastError(reason: reason, message: message, httpStatus: status)
-            updated = try connection.run(
-                """
-                UPDATE documents SET state = ?, reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
-                    last_error = ?, failed_at = ? WHERE seq = ?
-                """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), at, seq])
-        case .requeued(let date, _):
-            updated = try connection.run(
-                "UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ?, planned_at = ? WHERE seq = ?",
-                [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), at, seq])
-        }
-        // The document's connector was removed while it was being sent: nothing of that firm is written again.
-        guard updated > 0 else { return }
-        let history = change.history
-        try connection.addHistory(document.seq, at: now, event: history.event, detail: history.detail)
-        if let event = change.event(of: document) { try connection.appendEvent(event.type, of: document.connector, at: now, event.data) }
     }
 }

@@ -5,8 +5,9 @@ import InqomClient
 /// documents claimed, an attempt's outcome recorded with its history and
 /// event (and the worker's next document claimed in the same commit), the
 /// next planned attempt, and planned attempts moved when the wall clock
-/// jumps. The sender decides; the store keeps. `SQLiteSendingStore` is
-/// today's implementation; `SendingStoreTests` says what any must do.
+/// jumps. The sender decides; the store keeps. `SQLiteSendingStore` is the
+/// implementation for one engine, `PostgresSendingStore` for engines
+/// sharing a database (leases); `SendingStoreTests` says what any must do.
 protocol SendingStore: Sendable {
     /// Due documents of active connectors, marked `sending`, `limit` at
     /// most. Fair: each is the oldest due document of the connector served

@@ -25,9 +25,9 @@ extension ConnectorName {
     var sql: SQLValue { .text(rawValue) }
 }
 
-extension SQLiteConnection {
+extension SQLConnection {
     func setting(_ key: SettingKey, of connector: ConnectorName) throws -> String? {
-        try rows("SELECT value FROM settings WHERE connector = ? AND key = ?", [connector.sql, .text(key.rawValue)]) { $0.text(0) }.first
+        try rows("SELECT value FROM settings WHERE connector = ? AND key = ?", [connector.sql, .text(key.rawValue)]) { try $0.text(0) }.first
     }
 
     /// Sets (or, with nil, removes) a setting; the connector exists from its first setting on.
@@ -50,9 +50,5 @@ extension SQLiteConnection {
         try run(
             "INSERT INTO connectors (name, created_at, state) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
             [connector.sql, .real(now.timeIntervalSince1970), .word(ConnectorState.unconfigured)])
-    }
-
-    func count(_ sql: String, _ bindings: [SQLValue] = []) throws -> Int {
-        try rows(sql, bindings) { Int($0.int(0)) }.first ?? 0
     }
 }

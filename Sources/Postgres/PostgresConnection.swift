@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Store
 
 /// One connection to PostgreSQL through libpq. Blocking, and used from one
 /// thread at a time (a libpq connection is not shared between threads):
@@ -8,6 +9,8 @@ public final class PostgresConnection {
     private let connection: OpaquePointer
     /// The password of the connection string, cut out of every message.
     private let password: String?
+    /// Statements as written for both databases, and as PostgreSQL reads them.
+    private var numberedStatements: [String: String] = [:]
 
     /// Connects with a libpq connection URI (`postgres://…`) or keyword
     /// string; the password comes from it, `PGPASSWORD` or `~/.pgpass`.
@@ -30,15 +33,62 @@ public final class PostgresConnection {
     /// `sql` may hold several statements (a migration): the last one's rows.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
-        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { copies.forEach { free($0) } }
-        let values = copies.map { UnsafePointer($0) }
-        let result =
-            parameters.isEmpty
-            ? PQexec(connection, sql)
-            : values.withUnsafeBufferPointer { values in
-                PQexecParams(connection, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+        try execute(sql, parameters: parameters.map { Parameter(type: 0, bytes: $0.map { Array($0.utf8) + [0] }, format: 0) })
+    }
+
+    /// Runs one statement, its `$1`, `$2`… bound to `values` in their types
+    /// (`bigint`, `double precision`, `text`, `bytea`).
+    @discardableResult
+    public func execute(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
+        try execute(sql, parameters: values.map(Parameter.init))
+    }
+
+    private func execute(_ sql: String, parameters: [Parameter]) throws(PostgresError) -> PostgresRows {
+        guard !parameters.isEmpty else { return try result(of: PQexec(connection, sql)) }
+        // One buffer for every value, so that each has a stable address during the call.
+        var buffer: [UInt8] = []
+        var offsets: [Int] = []
+        for parameter in parameters {
+            offsets.append(buffer.count)
+            buffer.append(contentsOf: parameter.bytes ?? [])
+        }
+        return try buffer.withUnsafeBufferPointer { buffer throws(PostgresError) in
+            let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            let pointers = zip(parameters, offsets).map { parameter, offset in
+                parameter.bytes == nil ? nil : (base + offset).assumingMemoryBound(to: CChar.self)
             }
+            return try result(
+                of: PQexecParams(
+                    connection, sql, Int32(parameters.count), parameters.map(\.type), pointers, parameters.map(\.length),
+                    parameters.map(\.format), 0))
+        }
+    }
+
+    /// A value as libpq sends it: its type (0: the one the statement gives it), bytes and format.
+    private struct Parameter {
+        let type: Oid
+        /// Text ends with a NUL; nil is NULL.
+        let bytes: [UInt8]?
+        let format: Int32
+
+        var length: Int32 { Int32(bytes?.count ?? 0) }
+
+        init(type: Oid, bytes: [UInt8]?, format: Int32) {
+            (self.type, self.bytes, self.format) = (type, bytes, format)
+        }
+
+        init(_ value: SQLValue) {
+            switch value {
+            case .null: (type, bytes, format) = (0, nil, 0)
+            case .integer(let number): (type, bytes, format) = (20, Array(String(number).utf8) + [0], 0)
+            case .real(let number): (type, bytes, format) = (701, Array(String(number).utf8) + [0], 0)
+            case .text(let text): (type, bytes, format) = (25, Array(text.utf8) + [0], 0)
+            case .blob(let data): (type, bytes, format) = (17, data, 1)
+            }
+        }
+    }
+
+    private func result(of result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
         guard let result else { throw brokenOrOutOfMemory() }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -63,6 +113,14 @@ public final class PostgresConnection {
             _ = try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// `sql`'s placeholders numbered as PostgreSQL numbers them.
+    func numbered(_ sql: String) -> String {
+        if let numbered = numberedStatements[sql] { return numbered }
+        let numbered = numberedPlaceholders(sql)
+        numberedStatements[sql] = numbered
+        return numbered
     }
 
     /// The connection still answers.
@@ -101,8 +159,11 @@ public final class PostgresConnection {
 /// A statement's rows, as text; nil is NULL.
 public struct PostgresRows: Sendable, Equatable {
     public let rows: [[String?]]
+    /// The rows an INSERT, UPDATE or DELETE changed.
+    public let changed: Int
 
     init(_ result: OpaquePointer) {
+        changed = Int(String(cString: PQcmdTuples(result))) ?? 0
         let (count, fields) = (PQntuples(result), PQnfields(result))
         rows = (0..<count).map { row in
             (0..<fields).map { field in
@@ -117,37 +178,45 @@ public struct PostgresRows: Sendable, Equatable {
     }
 }
 
-/// One row, its columns read by position in the type the statement gave them.
-public struct PostgresRow: Sendable {
+/// One row, its columns read by position in the type the statement gave
+/// them (as PostgreSQL writes them out in text).
+public struct PostgresRow: SQLRow, Sendable {
     public let values: [String?]
 
-    public func isNull(_ column: Int) -> Bool { values[column] == nil }
+    public func isNull(_ column: Int32) -> Bool { values[Int(column)] == nil }
 
-    public func text(_ column: Int) throws(PostgresError) -> String {
-        guard let value = values[column] else { throw Self.unexpected(column, "NULL") }
+    public func text(_ column: Int32) throws -> String {
+        guard let value = values[Int(column)] else { throw Self.unexpected(column, "NULL") }
         return value
     }
 
-    public func optionalText(_ column: Int) -> String? { values[column] }
-
-    public func int(_ column: Int) throws(PostgresError) -> Int64 {
+    /// A whole number; a boolean (`EXISTS`, a comparison) reads as 1 or 0, as on SQLite.
+    public func int(_ column: Int32) throws -> Int64 {
         let text = try text(column)
-        guard let value = Int64(text) else { throw Self.unexpected(column, text) }
-        return value
+        switch text {
+        case "t": return 1
+        case "f": return 0
+        default:
+            guard let value = Int64(text) else { throw Self.unexpected(column, text) }
+            return value
+        }
     }
 
-    public func optionalInt(_ column: Int) throws(PostgresError) -> Int64? { isNull(column) ? nil : try int(column) }
-
-    public func double(_ column: Int) throws(PostgresError) -> Double {
+    public func double(_ column: Int32) throws -> Double {
         let text = try text(column)
         guard let value = Double(text) else { throw Self.unexpected(column, text) }
         return value
     }
 
-    public func optionalDouble(_ column: Int) throws(PostgresError) -> Double? { isNull(column) ? nil : try double(column) }
+    /// `bytea` in its hex output: `\x` then two digits a byte.
+    public func blob(_ column: Int32) throws -> [UInt8] {
+        let text = try text(column)
+        guard text.hasPrefix("\\x"), let bytes = Hex.bytes(text.utf8.dropFirst(2)) else { throw Self.unexpected(column, text) }
+        return bytes
+    }
 
     /// A column whose value is not of the type the schema gives it: a statement and the schema disagree.
-    private static func unexpected(_ column: Int, _ value: String) -> PostgresError {
+    private static func unexpected(_ column: Int32, _ value: String) -> PostgresError {
         .refused(sqlState: "", message: "column \(column + 1) holds \(value.prefix(40)), not the type expected")
     }
 }

@@ -4,8 +4,10 @@ import Store
 /// they stand after its migrations, plus what several engines need to share
 /// them (leases on documents being sent, one commit-ordered event sequence,
 /// document bytes in the database). Times are seconds since 1970, as on
-/// SQLite, from the engines' clocks. Append new steps; never edit one that
-/// has shipped.
+/// SQLite, from the engines' clocks. Text that lists are ordered by, or
+/// that is compared as a range, compares byte by byte (`COLLATE "C"`), as
+/// on SQLite, whatever the database's locale. Append new steps; never edit
+/// one that has shipped.
 public enum PostgresSchema {
     public static let migrations: [Migration] = [
         Migration(
@@ -16,7 +18,7 @@ public enum PostgresSchema {
                 CREATE SEQUENCE serve_order;
 
                 CREATE TABLE connectors (
-                    name text PRIMARY KEY,
+                    name text COLLATE "C" PRIMARY KEY,
                     created_at double precision NOT NULL,
                     state text,
                     served bigint
@@ -33,9 +35,9 @@ public enum PostgresSchema {
 
                 CREATE TABLE dossiers (
                     connector text NOT NULL,
-                    id text NOT NULL,
+                    id text COLLATE "C" NOT NULL,
                     name text NOT NULL,
-                    sort_key text NOT NULL,
+                    sort_key text COLLATE "C" NOT NULL,
                     search_text text NOT NULL,
                     attributes text NOT NULL,
                     selected integer NOT NULL DEFAULT 0,
@@ -47,7 +49,7 @@ public enum PostgresSchema {
                 CREATE TABLE catalog_folders (
                     connector text NOT NULL,
                     path text NOT NULL,
-                    folded text NOT NULL,
+                    folded text COLLATE "C" NOT NULL,
                     PRIMARY KEY (connector, path)
                 );
                 CREATE INDEX catalog_folders_folded ON catalog_folders (connector, folded);
@@ -63,20 +65,20 @@ public enum PostgresSchema {
 
                 CREATE TABLE rules (
                     connector text NOT NULL,
-                    id text NOT NULL,
+                    id text COLLATE "C" NOT NULL,
                     deposit_path text NOT NULL,
                     deposit_key text NOT NULL,
                     document_type text NOT NULL,
                     archive_path text,
                     period text NOT NULL,
-                    created_at text NOT NULL,
+                    created_at text COLLATE "C" NOT NULL,
                     PRIMARY KEY (connector, id),
                     UNIQUE (connector, deposit_key, document_type)
                 );
 
                 CREATE TABLE collaborators (
                     connector text NOT NULL,
-                    id text NOT NULL,
+                    id text COLLATE "C" NOT NULL,
                     name text NOT NULL,
                     email text NOT NULL,
                     daily_digest integer NOT NULL,
@@ -100,7 +102,7 @@ public enum PostgresSchema {
                     connector text NOT NULL,
                     id text NOT NULL,
                     dossier_id text NOT NULL,
-                    path text NOT NULL,
+                    path text COLLATE "C" NOT NULL,
                     file_name text NOT NULL,
                     size bigint NOT NULL,
                     sha256 text NOT NULL,
@@ -145,11 +147,13 @@ public enum PostgresSchema {
                     PRIMARY KEY (spool_name, part)
                 );
 
+                -- rowid: the order lines were written in, named as SQLite names its own.
                 CREATE TABLE document_history (
                     document_seq bigint NOT NULL,
                     at double precision NOT NULL,
                     event text NOT NULL,
-                    detail text
+                    detail text,
+                    rowid bigint GENERATED ALWAYS AS IDENTITY
                 );
                 CREATE INDEX document_history_by_document ON document_history (document_seq, at);
                 CREATE INDEX document_history_errors ON document_history (at) WHERE event IN ('retry_scheduled', 'failed');
@@ -192,7 +196,7 @@ public enum PostgresSchema {
                 -- and removed at its next change.
                 CREATE TABLE dossier_turns (
                     connector text NOT NULL,
-                    dossier_id text NOT NULL,
+                    dossier_id text COLLATE "C" NOT NULL,
                     served bigint NOT NULL DEFAULT 0,
                     PRIMARY KEY (connector, dossier_id)
                 );

@@ -28,7 +28,8 @@ public enum SQLValue: Sendable, Equatable {
 
 /// One SQLite connection. Not Sendable: it lives on the serial queue of the
 /// `Database` that owns it, and only that queue touches it.
-public final class SQLiteConnection {
+public final class SQLiteConnection: SQLConnection {
+    public var dialect: SQLDialect { .sqlite }
     let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
 
@@ -54,6 +55,10 @@ public final class SQLiteConnection {
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(SQLiteError) {
         try check(sqlite3_exec(handle, sql, nil, nil, nil))
+    }
+
+    public func query(_ sql: String, _ bindings: [SQLValue], row: (any SQLRow) throws -> Void) throws {
+        try query(sql, bindings) { (sqliteRow: Row) in try row(sqliteRow) }
     }
 
     /// Runs a statement and calls `row` for each result row.
@@ -144,7 +149,7 @@ public final class SQLiteConnection {
 }
 
 /// The current row of a running query; valid only inside the row callback.
-public struct Row {
+public struct Row: SQLRow {
     let statement: OpaquePointer
 
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }

@@ -19,7 +19,7 @@ struct CatalogStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `CatalogStore` must do, whatever keeps the catalog.
 struct CatalogStoreTests {
-    static let implementations = [SQLiteCatalogFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLCatalogFixture.implementation)
 
     private static let dossiers = [
         Dossier(id: "d1", name: "Société Générale", attributes: ["SIRET": "55212022200013", "Ville": "Paris"]),
@@ -89,15 +89,18 @@ struct CatalogStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteCatalogFixture: CatalogStoreFixture {
+/// The catalog in a fresh database of either kind.
+struct SQLCatalogFixture: CatalogStoreFixture {
     let store: any CatalogStore
     let connector: any ConnectorStore
 
-    static let implementation = CatalogStoreImplementation(description: "SQLite") {
-        let storage = try StorageAccess.fresh("catalog-store")
-        let search = DossierSearch(of: .default)
-        return SQLiteCatalogFixture(
-            store: SQLiteCatalogStore(storage: storage, search: search), connector: SQLiteConnectorStore(storage: storage, connector: .default, search: search))
+    static func implementation(_ kind: StoreKind) -> CatalogStoreImplementation {
+        CatalogStoreImplementation(description: kind.description) {
+            let storage = try await kind.fresh("catalog-store").storage
+            let search = DossierSearch(of: .default)
+            return SQLCatalogFixture(
+                store: SQLCatalogStore(storage: storage, search: search),
+                connector: SQLConnectorStore(storage: storage, connector: .default, search: search))
+        }
     }
 }

@@ -10,24 +10,24 @@ import Testing
 struct ConnectorScopeTests {
     /// The stores of one connector on a shared database.
     private struct Firm {
-        let catalog: SQLiteCatalogStore
-        let connector: SQLiteConnectorStore
-        let rules: SQLiteRuleStore
-        let intake: SQLiteIntakeStore
-        let documents: SQLiteDocumentStore
-        let digest: SQLiteDigestStore
+        let catalog: SQLCatalogStore
+        let connector: SQLConnectorStore
+        let rules: SQLRuleStore
+        let intake: SQLIntakeStore
+        let documents: SQLDocumentStore
+        let digest: SQLDigestStore
         let name: ConnectorName
         let sending: SQLiteSendingStore
 
         init(_ name: String, on storage: StorageAccess) {
             let connector = ConnectorName(name)!
             let search = DossierSearch(of: connector)
-            catalog = SQLiteCatalogStore(storage: storage, search: search)
-            self.connector = SQLiteConnectorStore(storage: storage, connector: connector, search: search)
-            rules = SQLiteRuleStore(storage: storage, connector: connector)
-            intake = SQLiteIntakeStore(storage: storage, connector: connector)
-            documents = SQLiteDocumentStore(storage: storage, connector: connector)
-            digest = SQLiteDigestStore(storage: storage, connector: connector)
+            catalog = SQLCatalogStore(storage: storage, search: search)
+            self.connector = SQLConnectorStore(storage: storage, connector: connector, search: search)
+            rules = SQLRuleStore(storage: storage, connector: connector)
+            intake = SQLIntakeStore(storage: storage, connector: connector)
+            documents = SQLDocumentStore(storage: storage, connector: connector)
+            digest = SQLDigestStore(storage: storage, connector: connector)
             self.name = connector
             sending = SQLiteSendingStore(storage: storage)
         }
@@ -102,14 +102,14 @@ struct ConnectorScopeTests {
         #expect(!ofB.isEmpty && ofB.allSatisfy { $0.connector == "Firm-A" })
         #expect(ofB.map(\.seq) == all.filter { $0.connector == "Firm-A" }.map(\.seq))
 
-        let connectors = try await storage.read { try $0.rows("SELECT name FROM connectors ORDER BY name") { $0.text(0) } }
+        let connectors = try await storage.read { try $0.rows("SELECT name FROM connectors ORDER BY name") { try $0.text(0) } }
         #expect(connectors == ["Firm-A", "firm-a"])
     }
 
     /// The state kept in each connector's row is the one its settings give, after every kind of write.
     @Test func eachConnectorsKeptStateFollowsItsWritesAndTheTotalsSumThem() async throws {
         let storage = try StorageAccess.fresh("connector-directory")
-        let directory = SQLiteConnectorDirectory(storage: storage)
+        let directory = SQLConnectorDirectory(storage: storage)
         let now = Date(timeIntervalSince1970: 1_796_000_000)
         let (a, b, c) = (Firm("a", on: storage), Firm("b", on: storage), Firm("c", on: storage))
         func kept() async throws -> [String: ConnectorState] {
@@ -204,7 +204,7 @@ struct ConnectorScopeTests {
         #expect(before.values.allSatisfy { $0 > 0 }, "\(before)")
         // A's document is being sent when A is removed; its outcome then writes nothing of A.
         let sending = try #require(try await a.claim(at: now).first)
-        let directory = SQLiteConnectorDirectory(storage: storage)
+        let directory = SQLConnectorDirectory(storage: storage)
         #expect(try await directory.remove(ConnectorName("a")!, at: now) == ["spool-inv-1-aa"])
         let outcome = DocumentChange.transmitted(inqomDocumentID: 7, duplicate: false, archivePath: nil)
         let next = try await withCheckedThrowingContinuation { continuation in
@@ -274,11 +274,11 @@ struct ConnectorScopeTests {
         #expect(try await storage.read { try $0.events(after: 0, of: .default, limit: 10) }.count == 1)
         // The digest schedule's day is the engine's, not the firm's.
         #expect(try await firm.digest.lastScheduledRun()?.day == "2026-12-03")
-        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { $0.text(0) } } == ["default"])
+        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { try $0.text(0) } } == ["default"])
         // Its state is worked out at the first start, and kept from then on.
-        #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .unconfigured)
-        try await SQLiteConnectorDirectory(storage: storage).settleUnknownStates()
-        #expect(try await SQLiteConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .active)
+        #expect(try await SQLConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .unconfigured)
+        try await SQLConnectorDirectory(storage: storage).settleUnknownStates()
+        #expect(try await SQLConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .active)
         #expect(try await firm.claim(at: Date()).map(\.inqomFolderID) == [11])
         // Another firm sees none of it.
         let other = Firm("other", on: storage)
@@ -295,6 +295,6 @@ struct ConnectorScopeTests {
         try await firm.digest.recordScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00Z")
         #expect(try await storage.read { try $0.count("SELECT count(*) FROM connectors") } == 0)
         _ = try await firm.catalog.upsert([Dossier(id: "D1", name: "Boulangerie", attributes: [:])])
-        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { $0.text(0) } } == ["firm-a"])
+        #expect(try await storage.read { try $0.rows("SELECT name FROM connectors") { try $0.text(0) } } == ["firm-a"])
     }
 }

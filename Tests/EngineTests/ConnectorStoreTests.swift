@@ -28,7 +28,7 @@ struct ConnectorStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `ConnectorStore` must do, whatever keeps the connector's setup.
 struct ConnectorStoreTests {
-    static let implementations = [SQLiteConnectorFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLConnectorFixture.implementation)
 
     private static let at = Date(timeIntervalSince1970: 50)
     private struct Refused: Error {}
@@ -125,35 +125,42 @@ struct ConnectorStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteConnectorFixture: ConnectorStoreFixture {
-    let seeded: SQLiteSendingFixture
+/// The connector's setup in a seeded database of either kind.
+struct SQLConnectorFixture: ConnectorStoreFixture {
+    let seeded: SeededStore
     let store: any ConnectorStore
     let documents: any DocumentStore
 
-    static let implementation = ConnectorStoreImplementation(description: "SQLite") { dossiers, rules, seeds in
-        let seeded = try await SQLiteSendingFixture.make(seeds)
-        try await seeded.setConnectorActive(false)
-        try await seeded.database.write { connection in
-            try connection.run("DELETE FROM mapping")
-            for dossier in dossiers {
-                try connection.run(
-                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
-                    [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
-                     .integer(dossier.selected ? 1 : 0)])
+    static func implementation(_ kind: StoreKind) -> ConnectorStoreImplementation {
+        ConnectorStoreImplementation(description: kind.description) { dossiers, rules, seeds in
+            let seeded = try await SeededStore.make(kind, seeds)
+            try await seeded.setConnectorActive(false)
+            try await seeded.storage.write { connection in
+                try connection.run("DELETE FROM mapping", [])
+                for dossier in dossiers { try SeedDossier.insert(dossier, on: connection) }
+                for rule in 0..<rules {
+                    try connection.run(
+                        """
+                        INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, period, created_at)
+                        VALUES ('default', ?, ?, ?, 'facture_achat', 'current', '2026-12-04T10:00:00Z')
+                        """, [.text("r\(rule)"), .text("Achats/\(rule)"), .text("achats/\(rule)")])
+                }
             }
-            for rule in 0..<rules {
-                try connection.run(
-                    """
-                    INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, period, created_at)
-                    VALUES ('default', ?, ?, ?, 'facture_achat', 'current', '2026-12-04T10:00:00Z')
-                    """, [.text("r\(rule)"), .text("Achats/\(rule)"), .text("achats/\(rule)")])
-            }
+            let storage = seeded.storage
+            return SQLConnectorFixture(
+                seeded: seeded, store: SQLConnectorStore(storage: storage, connector: .default, search: DossierSearch(of: .default)),
+                documents: SQLDocumentStore(storage: storage, connector: .default))
         }
-        let storage = StorageAccess(testing: seeded.database)
-        return SQLiteConnectorFixture(
-            seeded: seeded, store: SQLiteConnectorStore(storage: storage, connector: .default, search: DossierSearch(of: .default)), documents: SQLiteDocumentStore(storage: storage, connector: .default))
     }
 
     func events() async throws -> [Event] { try await seeded.events() }
+}
+
+extension SeedDossier {
+    static func insert(_ dossier: SeedDossier, on connection: any SQLConnection) throws {
+        try connection.run(
+            "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
+            [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
+             .integer(dossier.selected ? 1 : 0)])
+    }
 }

@@ -30,7 +30,7 @@ struct DigestStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `DigestStore` must do, whatever keeps collaborators and digests.
 struct DigestStoreTests {
-    static let implementations = [SQLiteDigestFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLDigestFixture.implementation)
 
     @Test(arguments: implementations)
     func collaboratorsAreReplacedByIdAndKeepTheirDossiers(_ implementation: DigestStoreImplementation) async throws {
@@ -90,35 +90,31 @@ struct DigestStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteDigestFixture: DigestStoreFixture {
-    let database: Database
+/// Collaborators and failures in a fresh database of either kind.
+struct SQLDigestFixture: DigestStoreFixture {
+    let storage: any StoreAccess
     let store: any DigestStore
 
-    static let implementation = DigestStoreImplementation(description: "SQLite") { dossiers, failures in
-        let storage = try StorageAccess.fresh("digest-store")
-        let database = storage.database
-        try await database.write { connection in
-            for dossier in dossiers {
-                try connection.run(
-                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
-                    [.text(dossier.id), .text(dossier.name), .text(dossier.name.lowercased()), .text(dossier.name.lowercased()),
-                     .integer(dossier.selected ? 1 : 0)])
+    static func implementation(_ kind: StoreKind) -> DigestStoreImplementation {
+        DigestStoreImplementation(description: kind.description) { dossiers, failures in
+            let storage = try await kind.fresh("digest-store").storage
+            try await storage.write { connection in
+                for dossier in dossiers { try SeedDossier.insert(dossier, on: connection) }
+                for failure in failures {
+                    try connection.run(
+                        """
+                        INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts, last_error,
+                            deposited_at, submitted_at, failed_at)
+                        VALUES ('default', ?, ?, ?, 'f.pdf', 1, 'x', ?, 'inqom_rejected', 1, ?, 0, 0, ?)
+                        """,
+                        [.text(failure.id), .text(failure.dossierID), .text(failure.path), .word(failure.state),
+                         .text(DocumentChange.lastError(reason: .inqomRejected, message: "illisible", httpStatus: 422)),
+                         .real(failure.failedAt)])
+                }
             }
-            for failure in failures {
-                try connection.run(
-                    """
-                    INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts, last_error,
-                        deposited_at, submitted_at, failed_at)
-                    VALUES ('default', ?, ?, ?, 'f.pdf', 1, 'x', ?, 'inqom_rejected', 1, ?, 0, 0, ?)
-                    """,
-                    [.text(failure.id), .text(failure.dossierID), .text(failure.path), .word(failure.state),
-                     .text(DocumentChange.lastError(reason: .inqomRejected, message: "illisible", httpStatus: 422)),
-                     .real(failure.failedAt)])
-            }
+            return SQLDigestFixture(storage: storage, store: SQLDigestStore(storage: storage, connector: .default))
         }
-        return SQLiteDigestFixture(database: database, store: SQLiteDigestStore(storage: storage, connector: .default))
     }
 
-    func events() async throws -> [Event] { try await database.read { try $0.events(after: 0, of: nil, limit: 1000) } }
+    func events() async throws -> [Event] { try await storage.read { try $0.events(after: 0, of: nil, limit: 1000) } }
 }

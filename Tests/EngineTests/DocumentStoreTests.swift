@@ -23,7 +23,7 @@ struct DocumentStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `DocumentStore` must do, whatever keeps its documents.
 struct DocumentStoreTests {
-    static let implementations = [SQLiteDocumentFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLDocumentFixture.implementation)
 
     private static let at = Date(timeIntervalSince1970: 50)
 
@@ -121,23 +121,24 @@ struct SQLiteDocumentPageTests {
     ])
     func everyPageIsReadInOrderFromAnIndex(_ query: DocumentQuery) async throws {
         let storage = try StorageAccess.fresh("document-page")
-        let (sql, bindings) = SQLiteDocumentStore.pageQuery(query, of: .default, after: 0, limit: 101)
-        let plan = try await storage.read { try $0.rows("EXPLAIN QUERY PLAN " + sql, bindings) { $0.text(3) } }
+        let (sql, bindings) = SQLDocumentStore.pageQuery(query, of: .default, after: 0, limit: 101)
+        let plan = try await storage.read { try $0.rows("EXPLAIN QUERY PLAN " + sql, bindings) { try $0.text(3) } }
         #expect(plan.count == 1)
         #expect(plan.allSatisfy { $0.hasPrefix("SEARCH documents USING INDEX") && $0.contains("seq>?") }, "\(plan)")
     }
 }
 
-/// The SQLite implementation, on the sending fixture's database.
-struct SQLiteDocumentFixture: DocumentStoreFixture {
-    let seeded: SQLiteSendingFixture
+/// The documents of a seeded database of either kind.
+struct SQLDocumentFixture: DocumentStoreFixture {
+    let seeded: SeededStore
     let store: any DocumentStore
     var sending: any SendingStore { seeded.store }
 
-    static let implementation = DocumentStoreImplementation(description: "SQLite") { seeds in
-        let seeded = try await SQLiteSendingFixture.make(seeds)
-        let storage = StorageAccess(testing: seeded.database)
-        return SQLiteDocumentFixture(seeded: seeded, store: SQLiteDocumentStore(storage: storage, connector: .default))
+    static func implementation(_ kind: StoreKind) -> DocumentStoreImplementation {
+        DocumentStoreImplementation(description: kind.description) { seeds in
+            let seeded = try await SeededStore.make(kind, seeds)
+            return SQLDocumentFixture(seeded: seeded, store: SQLDocumentStore(storage: seeded.storage, connector: .default))
+        }
     }
 
     func events() async throws -> [Event] { try await seeded.events() }

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 import TestSupport
 import Testing
 
@@ -20,7 +19,7 @@ struct EventStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `EventStore` must do, whatever keeps the log.
 struct EventStoreTests {
-    static let implementations = [SQLiteEventFixture.implementation, PostgresEventFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLEventFixture.implementation)
 
     private static let start = Date(timeIntervalSince1970: 1_790_000_000)
 
@@ -59,34 +58,20 @@ struct EventStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteEventFixture: EventStoreFixture {
-    let database: Database
+/// The log in a fresh database of either kind.
+struct SQLEventFixture: EventStoreFixture {
+    let storage: any StoreAccess
     let store: any EventStore
 
-    static let implementation = EventStoreImplementation(description: "SQLite") {
-        let storage = try StorageAccess.fresh("event-store")
-        let database = storage.database
-        return SQLiteEventFixture(database: database, store: SQLiteEventStore(storage: storage))
+    static func implementation(_ kind: StoreKind) -> EventStoreImplementation {
+        EventStoreImplementation(description: kind.description) {
+            let storage = try await kind.fresh("event-store").storage
+            return SQLEventFixture(storage: storage, store: SQLEventStore(storage: storage))
+        }
     }
 
     func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {
-        try await database.write { try $0.appendEvent(type, of: .default, at: date, data) }
-    }
-}
-
-/// The PostgreSQL implementation, in a database of its own on the tests' server.
-struct PostgresEventFixture: EventStoreFixture {
-    let access: PostgresAccess
-    let store: any EventStore
-
-    static let implementation = EventStoreImplementation(description: "PostgreSQL") {
-        let access = try await PostgresAccess.fresh()
-        return PostgresEventFixture(access: access, store: PostgresEventStore(access: access))
-    }
-
-    func append(_ type: EventType, at date: Date, _ data: [String: EventValue]) async throws {
-        try await access.transaction { try $0.appendEvent(type, of: .default, at: date, data) }
+        try await storage.write { try $0.appendEvent(type, of: .default, at: date, data) }
     }
 }
 

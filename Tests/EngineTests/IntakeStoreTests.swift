@@ -26,7 +26,7 @@ struct IntakeStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `IntakeStore` must do, whatever keeps its documents.
 struct IntakeStoreTests {
-    static let implementations = [SQLiteIntakeFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SQLIntakeFixture.implementation)
 
     private func document(_ id: String, dossier: String = "d1", sha256: String = "aa") -> NewDocument {
         NewDocument(
@@ -110,46 +110,48 @@ struct IntakeStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteIntakeFixture: IntakeStoreFixture {
-    let database: Database
+/// Intake into a fresh database of either kind: dossiers d1 (selected,
+/// mapped) and d2, one rule for "Achats", the connector active.
+struct SQLIntakeFixture: IntakeStoreFixture {
+    let storage: any StoreAccess
     let store: any IntakeStore
 
-    static let implementation = IntakeStoreImplementation(description: "SQLite") {
-        let storage = try StorageAccess.fresh("intake-store")
-        let database = storage.database
-        try await database.write { connection in
-            for (id, selected) in [("d1", 1), ("d2", 0)] {
+    static func implementation(_ kind: StoreKind) -> IntakeStoreImplementation {
+        IntakeStoreImplementation(description: kind.description) {
+            let storage = try await kind.fresh("intake-store").storage
+            try await storage.write { connection in
+                for (id, selected) in [("d1", true), ("d2", false)] {
+                    try SeedDossier.insert(SeedDossier(id: id, name: id, selected: selected), on: connection)
+                }
                 try connection.run(
-                    "INSERT INTO dossiers (connector, id, name, sort_key, search_text, attributes, selected) VALUES ('default', ?, ?, ?, ?, '{}', ?)",
-                    [.text(id), .text(id), .text(id), .text(id), .integer(Int64(selected))])
+                    """
+                    INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name)
+                    VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')
+                    """, [])
+                try connection.run(
+                    """
+                    INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
+                    VALUES ('default', 'r1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-04T10:00:00Z')
+                    """, [])
+                try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z", of: .default, at: Date())
+                try connection.setSetting(.inqomCredentials, "sealed", of: .default, at: Date())
             }
-            try connection.run(
-                "INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')")
-            try connection.run(
-                """
-                INSERT INTO rules (connector, id, deposit_path, deposit_key, document_type, archive_path, period, created_at)
-                VALUES ('default', 'r1', 'Achats', 'achats', 'facture_achat', NULL, 'any', '2026-12-04T10:00:00Z')
-                """)
-            try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z", of: .default, at: Date())
-            try connection.setSetting(.inqomCredentials, "sealed", of: .default, at: Date())
+            return SQLIntakeFixture(storage: storage, store: SQLIntakeStore(storage: storage, connector: .default))
         }
-        return SQLiteIntakeFixture(
-            database: database, store: SQLiteIntakeStore(storage: storage, connector: .default))
     }
 
     func state(of id: String) async throws -> DocumentState? {
-        try await database.read { connection in
+        try await storage.read { connection in
             try connection.rows("SELECT state FROM documents WHERE id = ?", [.text(id)]) { try $0.word(0, as: DocumentState.self) }.first
         }
     }
 
     func events() async throws -> [Event] {
-        try await database.read { try $0.events(after: 0, of: nil, limit: 1000) }
+        try await storage.read { try $0.events(after: 0, of: nil, limit: 1000) }
     }
 
     func addTransmitted(_ id: String, sha256: String) async throws {
-        try await database.write { connection in
+        try await storage.write { connection in
             try connection.run(
                 """
                 INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, deposited_at, submitted_at, transmitted_at)

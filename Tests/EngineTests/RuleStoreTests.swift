@@ -13,11 +13,11 @@ struct RuleStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `RuleStore` must do, whatever keeps the rules.
 struct RuleStoreTests {
-    static let implementations = [
-        RuleStoreImplementation(description: "SQLite") {
-            SQLiteRuleStore(storage: try StorageAccess.fresh("rule-store"), connector: .default)
+    static let implementations = StoreKind.allCases.map { kind in
+        RuleStoreImplementation(description: kind.description) {
+            SQLRuleStore(storage: try await kind.fresh("rule-store").storage, connector: .default)
         }
-    ]
+    }
 
     private static func rule(_ id: String, _ path: String, _ type: DocumentType, at minute: Int, archive: String? = nil) -> Rule {
         Rule(

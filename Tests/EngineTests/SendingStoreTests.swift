@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Postgres
 import TestSupport
 import Testing
 
@@ -37,7 +36,7 @@ struct SendingStoreImplementation: Sendable, CustomStringConvertible {
 
 /// What any `SendingStore` must do, whatever keeps its documents.
 struct SendingStoreTests {
-    static let implementations = [SQLiteSendingFixture.implementation, PostgresSendingFixture.implementation]
+    static let implementations = StoreKind.allCases.map(SeededStore.implementation)
 
     private static let at = Date(timeIntervalSince1970: 50)
     /// Lets every connector's documents in.
@@ -206,132 +205,90 @@ struct SendingStoreTests {
     }
 }
 
-/// The SQLite implementation, on a real database file in a fresh directory.
-struct SQLiteSendingFixture: SendingStoreFixture {
-    let database: Database
+/// A store's database of either kind, seeded with documents of the
+/// connector `default` (its dossier d1 mapped to folder 11), with the
+/// sending store of that kind.
+struct SeededStore: SendingStoreFixture {
+    let kind: StoreKind
+    let storage: any StoreAccess
+    /// The PostgreSQL database's URI; nil on SQLite.
+    let uri: String?
     let store: any SendingStore
 
-    static let implementation = SendingStoreImplementation(description: "SQLite") { try await make($0) }
+    static func implementation(_ kind: StoreKind) -> SendingStoreImplementation {
+        SendingStoreImplementation(description: kind.description) { try await make(kind, $0) }
+    }
 
-    static func make(_ seeds: [SeedDocument]) async throws -> SQLiteSendingFixture {
-        let storage = try StorageAccess.fresh("sending-store")
-        let database = storage.database
-        let fixture = SQLiteSendingFixture(
-            database: database, store: SQLiteSendingStore(storage: storage))
-        try await database.write { connection in
-            try connection.run(
-                "INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name) VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie')")
-            for seed in seeds {
-                try connection.run(
-                    """
-                    INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
-                        next_attempt_at, planned_at, deposited_at, submitted_at)
-                    VALUES ('default', ?, ?, ?, ?, 1, 'x', 'facture_achat', ?, ?, ?, ?, ?, 0, 0)
-                    """,
-                    [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
-                     seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null,
-                     seed.planned.map { .real($0) } ?? .null])
+    static func make(_ kind: StoreKind, _ seeds: [SeedDocument]) async throws -> SeededStore {
+        let (storage, uri) = try await kind.fresh("sending-store")
+        // Leases outlast every move of these tests' clock: they are tested apart (SharedSendingTests).
+        let store: any SendingStore =
+            if let postgres = storage as? PostgresAccess {
+                PostgresSendingStore(storage: postgres, node: "engine-a", leaseSeconds: 86_400)
+            } else {
+                SQLiteSendingStore(storage: storage as! StorageAccess)
             }
-        }
-        try await fixture.setConnectorActive(true)
-        return fixture
-    }
-
-    func state(of id: String) async throws -> DocumentState {
-        try await database.read { connection in
-            try connection.rows("SELECT state FROM documents WHERE id = ?", [.text(id)]) { try $0.word(0, as: DocumentState.self) }[0]
-        }
-    }
-
-    func events() async throws -> [Event] {
-        try await database.read { try $0.events(after: 0, of: nil, limit: 1000) }
-    }
-
-    func setConnectorActive(_ active: Bool) async throws {
-        try await database.write { connection in
-            try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil, of: .default, at: Date())
-            try connection.setSetting(.inqomCredentials, active ? "sealed" : nil, of: .default, at: Date())
-            try SQLiteConnectorStore.refreshState(of: .default, connection)
-        }
-    }
-}
-
-/// The PostgreSQL implementation, in a database of its own on the tests' server.
-struct PostgresSendingFixture: SendingStoreFixture {
-    let uri: String
-    let access: PostgresAccess
-    let store: any SendingStore
-    private var database: PostgresDatabase { access.database }
-
-    static let implementation = SendingStoreImplementation(description: "PostgreSQL") { try await make($0) }
-
-    static func make(_ seeds: [SeedDocument]) async throws -> PostgresSendingFixture {
-        let uri = try await SharedPostgres.newDatabase()
-        let access = try await PostgresAccess.migrated(uri)
-        // Leases outlast every move of these tests' clock: they are tested apart.
-        let fixture = PostgresSendingFixture(
-            uri: uri, access: access, store: PostgresSendingStore(access: access, node: "engine-a", leaseSeconds: 86_400))
+        let fixture = SeededStore(kind: kind, storage: storage, uri: uri, store: store)
         try await fixture.add(seeds)
         try await fixture.setConnectorActive(true)
         return fixture
     }
 
-    static func insert(_ seed: SeedDocument, on connection: PostgresConnection) throws {
-        try connection.execute(
-            """
-            INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
-                next_attempt_at, planned_at, deposited_at, submitted_at)
-            VALUES ('default', $1, $2, $3, $4, 1, 'x', 'facture_achat', $5, $6, $7, $8, $9, 0, 0)
-            """,
-            [seed.id, seed.dossierID, "Achats/\(seed.id).pdf", "\(seed.id).pdf", seed.state.rawValue, seed.reason?.rawValue,
-             String(seed.attempts), seed.next.map { String($0) }, seed.planned.map { String($0) }])
-    }
-
-    /// Another engine's view of the same database.
+    /// Another engine's view of the same PostgreSQL database.
     func engine(_ node: String, leaseSeconds: TimeInterval) -> PostgresSendingStore {
-        PostgresSendingStore(access: access, node: node, leaseSeconds: leaseSeconds)
+        PostgresSendingStore(storage: storage as! PostgresAccess, node: node, leaseSeconds: leaseSeconds)
     }
 
     func add(_ seeds: [SeedDocument]) async throws {
-        try await database.transaction { connection in
-            try connection.execute(
+        try await storage.write { connection in
+            try connection.run(
                 """
                 INSERT INTO mapping (connector, dossier_id, siret, inqom_folder_id, inqom_folder_name)
                 VALUES ('default', 'd1', '73282932000074', 11, 'Boulangerie') ON CONFLICT DO NOTHING
-                """)
+                """, [])
             for seed in seeds { try Self.insert(seed, on: connection) }
         }
     }
 
+    static func insert(_ seed: SeedDocument, on connection: any SQLConnection) throws {
+        try connection.run(
+            """
+            INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, document_type, state, reason, attempts,
+                next_attempt_at, planned_at, deposited_at, submitted_at)
+            VALUES ('default', ?, ?, ?, ?, 1, 'x', 'facture_achat', ?, ?, ?, ?, ?, 0, 0)
+            """,
+            [.text(seed.id), .text(seed.dossierID), .text("Achats/\(seed.id).pdf"), .text("\(seed.id).pdf"), .text(seed.state.rawValue),
+             seed.reason.map { .text($0.rawValue) } ?? .null, .integer(Int64(seed.attempts)), seed.next.map { .real($0) } ?? .null,
+             seed.planned.map { .real($0) } ?? .null])
+    }
+
     func state(of id: String) async throws -> DocumentState {
-        try await database.transaction { connection in
-            try connection.execute("SELECT state FROM documents WHERE id = $1", [id]).map { try $0.word(0, as: DocumentState.self) }[0]
+        try await storage.read { connection in
+            try connection.rows("SELECT state FROM documents WHERE id = ?", [.text(id)]) { try $0.word(0, as: DocumentState.self) }[0]
         }
     }
 
     func events() async throws -> [Event] {
-        try await database.transaction { try $0.events(after: 0, of: nil, limit: 1000) }
+        try await storage.read { try $0.events(after: 0, of: nil, limit: 1000) }
     }
 
     /// The details of the document's history, oldest first.
     func history(of id: String) async throws -> [String?] {
-        try await database.transaction { connection in
-            try connection.execute(
+        try await storage.read { connection in
+            try connection.rows(
                 """
                 SELECT h.detail FROM document_history h JOIN documents d ON d.seq = h.document_seq
-                WHERE d.id = $1 ORDER BY h.at, h.ctid
-                """, [id]
-            ).map { $0.optionalText(0) }
+                WHERE d.id = ? ORDER BY h.at, h.rowid
+                """, [.text(id)]
+            ) { try $0.optionalText(0) }
         }
     }
 
     func setConnectorActive(_ active: Bool) async throws {
-        try await database.transaction { connection in
-            try connection.execute(
-                """
-                INSERT INTO connectors (name, created_at, state) VALUES ('default', 0, $1)
-                ON CONFLICT (name) DO UPDATE SET state = excluded.state
-                """, [(active ? ConnectorState.active : .unconfigured).rawValue])
+        try await storage.write { connection in
+            try connection.setSetting(.wizardFinished, active ? "2026-12-04T10:00:00Z" : nil, of: .default, at: Date())
+            try connection.setSetting(.inqomCredentials, active ? "sealed" : nil, of: .default, at: Date())
+            try SQLConnectorStore.refreshState(of: .default, connection)
         }
     }
 }

@@ -16,7 +16,7 @@ struct SharedSendingTests {
 
     @Test func enginesClaimingTogetherClaimEachDocumentOnce() async throws {
         let ids = (0..<300).map { "doc-\($0)" }
-        let fixture = try await PostgresSendingFixture.make(ids.enumerated().map { SeedDocument(id: $1, next: 1, dossierID: "d\($0 % 7)") })
+        let fixture = try await SeededStore.make(.postgres, ids.enumerated().map { SeedDocument(id: $1, next: 1, dossierID: "d\($0 % 7)") })
         let engines = [fixture.engine("engine-a", leaseSeconds: 60), fixture.engine("engine-b", leaseSeconds: 60)]
         let claimed = Claimed()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -32,7 +32,7 @@ struct SharedSendingTests {
     }
 
     @Test func aDeadEnginesDocumentsAreSentByAnotherOnceItsLeaseRunsOut() async throws {
-        let fixture = try await PostgresSendingFixture.make([
+        let fixture = try await SeededStore.make(.postgres, [
             SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 1, state: .retrying, attempts: 2),
         ])
         let dead = fixture.engine("engine-a", leaseSeconds: 30)
@@ -50,7 +50,7 @@ struct SharedSendingTests {
     }
 
     @Test func aLiveLeaseIsLeftToItsEngine() async throws {
-        let fixture = try await PostgresSendingFixture.make([SeedDocument(id: "a", next: 1)])
+        let fixture = try await SeededStore.make(.postgres, [SeedDocument(id: "a", next: 1)])
         let first = fixture.engine("engine-a", leaseSeconds: 30)
         let claimed = try #require(try await first.claimDue(limit: 1, now: Self.start, admit: Self.anyConnector).first)
         #expect(try await fixture.engine("engine-b", leaseSeconds: 30).nextPlannedAttempt() == Self.start.addingTimeInterval(30))
@@ -65,7 +65,7 @@ struct SharedSendingTests {
     /// one to it: the new one is never left without the dossier's turn, where
     /// no claim would find it.
     @Test func documentsAddedWhileOthersAreClaimedAreAllClaimed() async throws {
-        let fixture = try await PostgresSendingFixture.make([])
+        let fixture = try await SeededStore.make(.postgres, [])
         let engines = [fixture.engine("engine-a", leaseSeconds: 60), fixture.engine("engine-b", leaseSeconds: 60)]
         let claimed = Claimed()
         let added = (0..<200).map { "doc-\($0)" }
@@ -91,12 +91,12 @@ struct SharedSendingTests {
     /// lock: one is added to a dossier (not committed yet) while another
     /// engine claims the dossier's last waiting one.
     @Test func aDocumentAddedWhileItsDossiersLastIsClaimedKeepsTheDossiersTurn() async throws {
-        let fixture = try await PostgresSendingFixture.make([SeedDocument(id: "last", next: 1)])
+        let fixture = try await SeededStore.make(.postgres, [SeedDocument(id: "last", next: 1)])
         let store = fixture.store
         let (whileAdding, afterwards) = try await onThread {
-            let adding = try PostgresConnection(fixture.uri)
+            let adding = try PostgresConnection(fixture.uri!)
             try adding.execute("BEGIN")
-            try PostgresSendingFixture.insert(SeedDocument(id: "added", next: 1), on: adding)
+            try SeededStore.insert(SeedDocument(id: "added", next: 1), on: adding)
             let whileAdding = try store.claimNextBlocking(now: Self.start, admit: Self.anyConnector)?.id
             try adding.execute("COMMIT")
             return (whileAdding, try store.claimNextBlocking(now: Self.start, admit: Self.anyConnector)?.id)

@@ -1,9 +1,9 @@
 import Foundation
 import Store
 
-/// What the SQLite stores write about a document inside their own
+/// What the stores write about a document inside their own
 /// transactions: its history lines and its return to the queue.
-extension SQLiteConnection {
+extension SQLConnection {
     /// A failed document back to the queue with a fresh attempt budget,
     /// said in the event log as when it was first queued.
     func requeue(_ seq: Int64, of connector: ConnectorName, at date: Date, because cause: QueueCause, detail: String) throws {
@@ -12,7 +12,7 @@ extension SQLiteConnection {
             [.word(DocumentState.queued), .real(date.timeIntervalSince1970), .integer(seq)])
         try addHistory(seq, at: date, event: .queued, detail: detail)
         for (id, dossierID, path) in try rows("SELECT id, dossier_id, path FROM documents WHERE seq = ?", [.integer(seq)], {
-            ($0.text(0), $0.text(1), $0.text(2))
+            (try $0.text(0), try $0.text(1), try $0.text(2))
         }) {
             try appendQueuedEvent(documentID: id, dossierID: dossierID, path: path, of: connector, cause: cause, at: date)
         }

@@ -1,9 +1,9 @@
 import Foundation
 import Store
 
-/// `IntakeStore` on the engine's SQLite database.
-struct SQLiteIntakeStore: IntakeStore {
-    let storage: StorageAccess
+/// `IntakeStore` on the engine's database (SQLite or PostgreSQL).
+struct SQLIntakeStore: IntakeStore {
+    let storage: any StoreAccess
     let connector: ConnectorName
 
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
@@ -15,9 +15,9 @@ struct SQLiteIntakeStore: IntakeStore {
                 existing: existing?.facts,
                 dossierSelected: try connection.rows(
                     "SELECT selected FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(document.dossierID)]
-                ) { $0.int(0) == 1 }.first,
-                connectorState: try SQLiteConnectorStore.status(connection, of: connector).state,
-                rules: try SQLiteRuleStore.rules(connection, of: connector),
+                ) { try $0.int(0) == 1 }.first,
+                connectorState: try SQLConnectorStore.status(connection, of: connector).state,
+                rules: try SQLRuleStore.rules(connection, of: connector),
                 alreadyTransmitted: try connection.count(
                     """
                     SELECT count(*) FROM documents
@@ -26,7 +26,7 @@ struct SQLiteIntakeStore: IntakeStore {
                     [connector.sql, .text(document.dossierID), .text(document.sha256)]) > 0,
                 inqomFolderID: try connection.rows(
                     "SELECT inqom_folder_id FROM mapping WHERE connector = ? AND dossier_id = ?", [connector.sql, .text(document.dossierID)]
-                ) { $0.int(0) }.first)
+                ) { try $0.int(0) }.first)
             let verdict = try judge(facts)
             guard case .store(let result, let history, let rule) = verdict else { return verdict }
             if let existing {
@@ -35,11 +35,11 @@ struct SQLiteIntakeStore: IntakeStore {
             }
             // No need to record the connector: the dossier's catalog upsert did.
             let queued = result.state == .queued
-            try connection.run(
+            let inserted = try connection.rows(
                 """
                 INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, spool_name, rule_id, document_type,
                     archive_template, state, reason, next_attempt_at, planned_at, deposited_at, submitted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq
                 """,
                 [connector.sql, .text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
                  .integer(document.size), .text(document.sha256), queued ? .text(document.spoolName) : .null,
@@ -47,8 +47,9 @@ struct SQLiteIntakeStore: IntakeStore {
                  rule?.archivePath.map { .text($0) } ?? .null, .word(result.state), result.reason.map { .word($0) } ?? .null,
                  queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,
                  queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,
-                 .real(document.depositedAt.timeIntervalSince1970), .real(document.submittedAt.timeIntervalSince1970)])
-            let seq = connection.lastInsertRowID
+                 .real(document.depositedAt.timeIntervalSince1970), .real(document.submittedAt.timeIntervalSince1970)]
+            ) { try $0.int(0) }
+            guard let seq = inserted.first else { throw EngineError.storageUnavailable(detail: "the new document's row was not written") }
             try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
             if queued {
                 try connection.appendQueuedEvent(
@@ -59,7 +60,7 @@ struct SQLiteIntakeStore: IntakeStore {
         }
     }
 
-    private static func existing(_ connection: SQLiteConnection, _ documentID: String, of connector: ConnectorName) throws
+    private static func existing(_ connection: any SQLConnection, _ documentID: String, of connector: ConnectorName) throws
         -> (seq: Int64, facts: IntakeFacts.Existing)?
     {
         try connection.rows(
@@ -67,11 +68,11 @@ struct SQLiteIntakeStore: IntakeStore {
             [connector.sql, .text(documentID)]
         ) {
             (
-                $0.int(0),
+                try $0.int(0),
                 IntakeFacts.Existing(
-                    dossierID: $0.text(1), path: $0.text(2), sha256: $0.text(3),
+                    dossierID: try $0.text(1), path: try $0.text(2), sha256: try $0.text(3),
                     result: SubmissionResult(
-                        documentId: documentID, state: try $0.word(4), ruleId: $0.optionalText(5), reason: try $0.optionalWord(6)))
+                        documentId: documentID, state: try $0.word(4), ruleId: try $0.optionalText(5), reason: try $0.optionalWord(6)))
             )
         }.first
     }

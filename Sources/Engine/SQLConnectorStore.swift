@@ -1,10 +1,10 @@
 import Foundation
 import Store
 
-/// `ConnectorStore` on the engine's SQLite database: settings are rows of
+/// `ConnectorStore` on the engine's database (SQLite or PostgreSQL): settings are rows of
 /// the `settings` table (`SettingKey`).
-struct SQLiteConnectorStore: ConnectorStore {
-    let storage: StorageAccess
+struct SQLConnectorStore: ConnectorStore {
+    let storage: any StoreAccess
     let connector: ConnectorName
     /// The catalog's search index, whose selection a reset clears.
     let search: DossierSearch
@@ -49,7 +49,7 @@ struct SQLiteConnectorStore: ConnectorStore {
                 SELECT seq FROM documents WHERE connector = ?1 AND state = ?2 AND reason = ?3
                     AND dossier_id IN (SELECT dossier_id FROM mapping WHERE connector = ?1)
                 """, [connector.sql, .word(DocumentState.failed), .word(DocumentReason.dossierNotMapped)]
-            ) { $0.int(0) }
+            ) { try $0.int(0) }
             for seq in waiting {
                 try connection.requeue(seq, of: connector, at: now, because: .mapping, detail: "dossier now mapped")
             }
@@ -70,8 +70,8 @@ struct SQLiteConnectorStore: ConnectorStore {
                     """, [connector.sql, .integer(Int64(paging.pageSize)), .integer(Int64(paging.offset))]
                 ) {
                     MatchedDossier(
-                        dossierId: $0.text(0), name: $0.text(1), siret: $0.text(2), inqomFolderId: $0.int(3),
-                        inqomFolderName: $0.text(4))
+                        dossierId: try $0.text(0), name: try $0.text(1), siret: try $0.text(2), inqomFolderId: try $0.int(3),
+                        inqomFolderName: try $0.text(4))
                 })
         }
     }
@@ -92,7 +92,7 @@ struct SQLiteConnectorStore: ConnectorStore {
     /// The connector's state, from settings and, before the wizard's end,
     /// two existence checks: cheap enough for every claim and submit,
     /// whatever the size of the catalog (the steps' counts are not).
-    static func status(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> ConnectorStatus {
+    static func status(_ connection: any SQLConnection, of connector: ConnectorName) throws -> ConnectorStatus {
         try settings(connection, of: connector).status {
             try connection.count("SELECT EXISTS (SELECT 1 FROM dossiers WHERE connector = ? AND selected = 1)", [connector.sql]) > 0
                 || connection.count("SELECT EXISTS (SELECT 1 FROM rules WHERE connector = ?)", [connector.sql]) > 0
@@ -102,17 +102,17 @@ struct SQLiteConnectorStore: ConnectorStore {
     /// Works out the connector's state again and keeps it in `connectors`,
     /// for lists and counts over every connector; after a write that may
     /// change it (a selection, a rule).
-    static func refreshState(of connector: ConnectorName, _ connection: SQLiteConnection) throws {
+    static func refreshState(of connector: ConnectorName, _ connection: any SQLConnection) throws {
         try keepState(try status(connection, of: connector).state, of: connector, connection)
     }
 
-    private static func keepState(_ state: ConnectorState, of connector: ConnectorName, _ connection: SQLiteConnection) throws {
-        try connection.run("UPDATE connectors SET state = ? WHERE name = ? AND state IS NOT ?", [.word(state), connector.sql, .word(state)])
+    private static func keepState(_ state: ConnectorState, of connector: ConnectorName, _ connection: any SQLConnection) throws {
+        try connection.run("UPDATE connectors SET state = ? WHERE name = ? AND state IS DISTINCT FROM ?", [.word(state), connector.sql, .word(state)])
     }
 
     /// Runs `change`, then writes `connector.state` if the state moved.
     private static func changingState(
-        _ connection: SQLiteConnection, of connector: ConnectorName, reason: String?, at now: Date, _ change: () throws -> Void
+        _ connection: any SQLConnection, of connector: ConnectorName, reason: String?, at now: Date, _ change: () throws -> Void
     ) throws -> ConnectorState {
         let before = try status(connection, of: connector).state
         try change()
@@ -124,10 +124,10 @@ struct SQLiteConnectorStore: ConnectorStore {
         return after
     }
 
-    private static func settings(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> ConnectorSettings {
+    private static func settings(_ connection: any SQLConnection, of connector: ConnectorName) throws -> ConnectorSettings {
         var stored: [SettingKey: String] = [:]
         try connection.query("SELECT key, value FROM settings WHERE connector = ?", [connector.sql]) { row in
-            if let key = SettingKey(rawValue: row.text(0)) { stored[key] = row.text(1) }
+            if let key = SettingKey(rawValue: try row.text(0)) { stored[key] = try row.text(1) }
         }
         return ConnectorSettings(
             finishedAt: stored[.wizardFinished], paused: stored[.connectorPaused] != nil, login: stored[.inqomLogin],
@@ -136,7 +136,7 @@ struct SQLiteConnectorStore: ConnectorStore {
             credentialsUnreadable: stored[.credentialsUnreadable] != nil)
     }
 
-    private static func save(_ settings: ConnectorSettings, of connector: ConnectorName, at now: Date, _ connection: SQLiteConnection) throws {
+    private static func save(_ settings: ConnectorSettings, of connector: ConnectorName, at now: Date, _ connection: any SQLConnection) throws {
         let values: [SettingKey: String?] = [
             .wizardFinished: settings.finishedAt, .connectorPaused: settings.paused ? "1" : nil, .inqomLogin: settings.login,
             .inqomCredentials: settings.sealedCredentials, .inqomConnectedAt: settings.connectedAt,
@@ -146,7 +146,7 @@ struct SQLiteConnectorStore: ConnectorStore {
         for (key, value) in values { try connection.setSetting(key, value, of: connector, at: now) }
     }
 
-    private static func progress(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> WizardProgress {
+    private static func progress(_ connection: any SQLConnection, of connector: ConnectorName) throws -> WizardProgress {
         WizardProgress(
             selectedDossiers: try connection.count("SELECT count(*) FROM dossiers WHERE connector = ? AND selected = 1", [connector.sql]),
             mappedDossiers: try connection.count(

@@ -1,11 +1,11 @@
 import Foundation
 import Store
 
-/// `DigestStore` on the engine's SQLite database. The failures' query spells
+/// `DigestStore` on the engine's database (SQLite or PostgreSQL). The failures' query spells
 /// the failed state as a literal, so that the partial index
 /// `documents_failed` serves it.
-struct SQLiteDigestStore: DigestStore {
-    let storage: StorageAccess
+struct SQLDigestStore: DigestStore {
+    let storage: any StoreAccess
     let connector: ConnectorName
 
     func upsert(_ collaborators: [Collaborator]) async throws {
@@ -43,7 +43,7 @@ struct SQLiteDigestStore: DigestStore {
                 [connector.sql] + (id.map { [.text($0)] } ?? [])
             ) { row in
                 Collaborator(
-                    id: row.text(0), name: row.text(1), email: row.text(2), dailyDigest: row.int(3) == 1,
+                    id: try row.text(0), name: try row.text(1), email: try row.text(2), dailyDigest: try row.int(3) == 1,
                     dossierIds: try row.optionalText(4).map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) })
             }
         }
@@ -52,22 +52,24 @@ struct SQLiteDigestStore: DigestStore {
     func failures(of dossierIDs: [String]?, failedIn window: DateInterval) async throws -> [FailedDocument] {
         var bindings: [SQLValue] = [connector.sql, .real(window.start.timeIntervalSince1970), .real(window.end.timeIntervalSince1970)]
         if let dossierIDs { bindings.append(.text(try Self.json(dossierIDs))) }
-        let sql = """
+        let sql: @Sendable (SQLDialect) -> String = { dialect in
+            """
             SELECT doc.id, doc.dossier_id, d.name, doc.path, doc.reason, doc.attempts, doc.failed_at, doc.last_error
             FROM documents doc JOIN dossiers d ON d.connector = doc.connector AND d.id = doc.dossier_id
             WHERE doc.connector = ? AND doc.state = \(DocumentState.failed.sql) AND doc.failed_at >= ? AND doc.failed_at < ?
-                AND \(dossierIDs == nil ? "d.selected = 1" : "d.id IN (SELECT value FROM json_each(?))")
+                AND \(dossierIDs == nil ? "d.selected = 1" : "d.id IN (\(dialect.jsonTextElements("?")))")
             ORDER BY d.sort_key, doc.path
             """
+        }
         return try await storage.read { [bindings] connection in
-            try connection.rows(sql, bindings) { row in
+            try connection.rows(sql(connection.dialect), bindings) { row in
                 let lastError = try row.optionalText(7).map {
                     try JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8))
                 }
                 return FailedDocument(
-                    documentID: row.text(0), dossierID: row.text(1), dossierName: row.text(2), path: row.text(3),
-                    reason: try row.optionalWord(4) ?? .inqomUnavailable, attempts: Int(row.int(5)),
-                    failedAt: Date(timeIntervalSince1970: row.double(6)), httpStatus: lastError?.httpStatus)
+                    documentID: try row.text(0), dossierID: try row.text(1), dossierName: try row.text(2), path: try row.text(3),
+                    reason: try row.optionalWord(4) ?? .inqomUnavailable, attempts: Int(try row.int(5)),
+                    failedAt: Date(timeIntervalSince1970: try row.double(6)), httpStatus: lastError?.httpStatus)
             }
         }
     }

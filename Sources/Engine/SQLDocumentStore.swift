@@ -1,10 +1,10 @@
 import Foundation
 import Store
 
-/// `DocumentStore` on the engine's SQLite database. Counts come from the
-/// `document_counts` table that triggers keep, not from a scan.
-struct SQLiteDocumentStore: DocumentStore {
-    let storage: StorageAccess
+/// `DocumentStore` on the engine's database (SQLite or PostgreSQL). Counts
+/// come from what triggers keep, not from a scan.
+struct SQLDocumentStore: DocumentStore {
+    let storage: any StoreAccess
     let connector: ConnectorName
 
     func counts() async throws -> DocumentCounts {
@@ -12,13 +12,15 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     /// One connector's counts, or (nil) the sums over every connector.
-    static func counts(_ connection: SQLiteConnection, of connector: ConnectorName?) throws -> DocumentCounts {
+    static func counts(_ connection: any SQLConnection, of connector: ConnectorName?) throws -> DocumentCounts {
         var counts = DocumentCounts()
+        // On PostgreSQL, counts are the sums of changes (no row every engine's writes would queue behind).
+        let (table, count) = connection.dialect == .sqlite ? ("document_counts", "count") : ("document_count_changes", "change")
         let sql = connector == nil
-            ? "SELECT state, sum(count) FROM document_counts GROUP BY state"
-            : "SELECT state, count FROM document_counts WHERE connector = ?"
+            ? "SELECT state, sum(\(count)) FROM \(table) GROUP BY state"
+            : "SELECT state, sum(\(count)) FROM \(table) WHERE connector = ? GROUP BY state"
         try connection.query(sql, connector.map { [$0.sql] } ?? []) { row in
-            let count = Int(row.int(1))
+            let count = Int(try row.int(1))
             switch try row.word(0, as: DocumentState.self) {
             case .queued: counts.queued = count
             case .sending: counts.sending = count
@@ -37,23 +39,23 @@ struct SQLiteDocumentStore: DocumentStore {
     }
 
     /// One connector's latest success and error, or (nil) the engine's.
-    static func lastActivity(_ connection: SQLiteConnection, of connector: ConnectorName?) throws -> InqomActivity {
+    static func lastActivity(_ connection: any SQLConnection, of connector: ConnectorName?) throws -> InqomActivity {
         // Engine-wide, one look per connector down its own index.
         let lastSuccess = try connection.rows(
             """
-            SELECT max((SELECT max(transmitted_at) FROM documents INDEXED BY documents_transmitted
+            SELECT max((SELECT max(transmitted_at) FROM documents \(connection.dialect.indexedBy("documents_transmitted"))
                         WHERE connector = c.name AND transmitted_at IS NOT NULL))
             FROM (SELECT ?1 AS name WHERE ?1 IS NOT NULL UNION ALL SELECT name FROM connectors WHERE ?1 IS NULL) c
             """, [connector?.sql ?? .null]
-        ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: $0.double(0)) }.first ?? nil
+        ) { $0.isNull(0) ? nil : Date(timeIntervalSince1970: try $0.double(0)) }.first ?? nil
         let lastError = try connection.rows(
             """
-            SELECT h.at, h.detail FROM document_history h INDEXED BY document_history_errors
+            SELECT h.at, h.detail FROM document_history h \(connection.dialect.indexedBy("document_history_errors"))
             JOIN documents d ON d.seq = h.document_seq
             WHERE h.event IN (\(HistoryEvent.retryScheduled.sql), \(HistoryEvent.failed.sql)) AND (?1 IS NULL OR d.connector = ?1)
             ORDER BY h.at DESC, h.rowid DESC LIMIT 1
             """, [connector?.sql ?? .null]
-        ) { (at: Date(timeIntervalSince1970: $0.double(0)), message: $0.optionalText(1)) }.first
+        ) { (at: Date(timeIntervalSince1970: try $0.double(0)), message: try $0.optionalText(1)) }.first
         return InqomActivity(lastSuccessAt: lastSuccess, lastError: lastError)
     }
 
@@ -64,7 +66,7 @@ struct SQLiteDocumentStore: DocumentStore {
             var document = found.document
             document.history = try connection.rows(
                 "SELECT at, event, detail FROM document_history WHERE document_seq = ? ORDER BY at, rowid", [.integer(found.seq)]
-            ) { .init(at: Timestamp.text(Date(timeIntervalSince1970: $0.double(0))), event: try $0.word(1), detail: $0.optionalText(2)) }
+            ) { .init(at: Timestamp.text(Date(timeIntervalSince1970: try $0.double(0))), event: try $0.word(1), detail: try $0.optionalText(2)) }
             return document
         }
     }
@@ -95,13 +97,13 @@ struct SQLiteDocumentStore: DocumentStore {
         var conditions = ["connector = ?", "state = ?"]
         var bindings: [SQLValue] = [connector.sql, .word(DocumentState.failed)]
         if let documentIDs {
-            conditions.append("id IN (SELECT value FROM json_each(?))")
+            conditions.append("id IN (\(storage.dialect.jsonTextElements("?")))")
             bindings.append(.text(String(decoding: try JSONEncoder().encode(documentIDs), as: UTF8.self)))
         }
         if let dossierID { conditions.append("dossier_id = ?"); bindings.append(.text(dossierID)) }
         let sql = "SELECT seq FROM documents WHERE " + conditions.joined(separator: " AND ")
         return try await storage.write { [bindings, connector] connection in
-            let selected = try connection.rows(sql, bindings) { $0.int(0) }
+            let selected = try connection.rows(sql, bindings) { try $0.int(0) }
             for seq in selected { try connection.requeue(seq, of: connector, at: now, because: .retry, detail: "push.retry") }
             return selected.count
         }
@@ -109,8 +111,10 @@ struct SQLiteDocumentStore: DocumentStore {
 
     func spoolNamesInUse() async throws -> Set<String> {
         try await storage.read { connection in
-            Set(try connection.rows("SELECT spool_name FROM documents INDEXED BY documents_spooled WHERE spool_name IS NOT NULL") {
-                $0.text(0)
+            Set(try connection.rows(
+                "SELECT spool_name FROM documents \(connection.dialect.indexedBy("documents_spooled")) WHERE spool_name IS NOT NULL"
+            ) {
+                try $0.text(0)
             })
         }
     }
@@ -120,18 +124,18 @@ struct SQLiteDocumentStore: DocumentStore {
             inqom_document_id, archive_path, submitted_at, transmitted_at, failed_at, seq FROM documents
         """
 
-    private static func status(_ row: Row) throws -> (document: DocumentStatus, seq: Int64) {
-        func time(_ column: Int32) -> String? {
-            row.isNull(column) ? nil : Timestamp.text(Date(timeIntervalSince1970: row.double(column)))
+    private static func status(_ row: any SQLRow) throws -> (document: DocumentStatus, seq: Int64) {
+        func time(_ column: Int32) throws -> String? {
+            try row.optionalDouble(column).map { Timestamp.text(Date(timeIntervalSince1970: $0)) }
         }
-        let lastError = row.optionalText(9).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
+        let lastError = try row.optionalText(9).flatMap { try? JSONDecoder().decode(DocumentStatus.LastError.self, from: Data($0.utf8)) }
         let state = try row.word(5, as: DocumentState.self)
         let document = DocumentStatus(
-            documentId: row.text(0), dossierId: row.text(1), path: row.text(2), ruleId: row.optionalText(3),
-            documentType: row.optionalText(4), state: state, reason: try row.optionalWord(6), attempts: Int(row.int(7)),
-            nextAttemptAt: state == .retrying || state == .queued ? time(8) : nil, lastError: lastError,
-            inqomDocumentId: row.isNull(10) ? nil : row.int(10), archivePath: row.optionalText(11),
-            submittedAt: time(12) ?? "", transmittedAt: time(13), failedAt: time(14), history: nil)
-        return (document, row.int(15))
+            documentId: try row.text(0), dossierId: try row.text(1), path: try row.text(2), ruleId: try row.optionalText(3),
+            documentType: try row.optionalText(4), state: state, reason: try row.optionalWord(6), attempts: Int(try row.int(7)),
+            nextAttemptAt: state == .retrying || state == .queued ? try time(8) : nil, lastError: lastError,
+            inqomDocumentId: try row.optionalInt(10), archivePath: try row.optionalText(11),
+            submittedAt: try time(12) ?? "", transmittedAt: try time(13), failedAt: try time(14), history: nil)
+        return (document, try row.int(15))
     }
 }

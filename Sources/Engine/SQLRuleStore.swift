@@ -1,8 +1,8 @@
 import Store
 
-/// `RuleStore` on the engine's SQLite database.
-struct SQLiteRuleStore: RuleStore {
-    let storage: StorageAccess
+/// `RuleStore` on the engine's database (SQLite or PostgreSQL).
+struct SQLRuleStore: RuleStore {
+    let storage: any StoreAccess
     let connector: ConnectorName
 
     func rules() async throws -> [Rule] {
@@ -25,20 +25,20 @@ struct SQLiteRuleStore: RuleStore {
                 """,
                 [connector.sql, .text(rule.id), .text(rule.depositPath), .text(depositKey), .word(rule.documentType),
                  rule.archivePath.map { .text($0) } ?? .null, .word(rule.period), .text(rule.createdAt)])
-            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            try SQLConnectorStore.refreshState(of: connector, connection)
         }
     }
 
     func delete(id: String) async throws -> Bool {
         try await storage.write { [connector] connection in
             let deleted = try connection.run("DELETE FROM rules WHERE connector = ? AND id = ?", [connector.sql, .text(id)]) == 1
-            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            try SQLConnectorStore.refreshState(of: connector, connection)
             return deleted
         }
     }
 
     /// A connector's rules, oldest first, inside the caller's transaction.
-    static func rules(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> [Rule] {
+    static func rules(_ connection: any SQLConnection, of connector: ConnectorName) throws -> [Rule] {
         try connection.rows(
             """
             SELECT id, deposit_path, document_type, archive_path, period, created_at FROM rules WHERE connector = ?
@@ -46,8 +46,8 @@ struct SQLiteRuleStore: RuleStore {
             """, [connector.sql]
         ) { row in
             Rule(
-                id: row.text(0), depositPath: row.text(1), documentType: try row.word(2), archivePath: row.optionalText(3),
-                period: try row.word(4), createdAt: row.text(5))
+                id: try row.text(0), depositPath: try row.text(1), documentType: try row.word(2), archivePath: try row.optionalText(3),
+                period: try row.word(4), createdAt: try row.text(5))
         }
     }
 }

@@ -2,10 +2,10 @@ import Foundation
 import Store
 import Synchronization
 
-/// `CatalogStore` on the engine's SQLite database, searched through the
+/// `CatalogStore` on the engine's database (SQLite or PostgreSQL), searched through the
 /// in-memory `CatalogIndex`.
-struct SQLiteCatalogStore: CatalogStore {
-    let storage: StorageAccess
+struct SQLCatalogStore: CatalogStore {
+    let storage: any StoreAccess
     let search: DossierSearch
     var connector: ConnectorName { search.connector }
 
@@ -44,7 +44,7 @@ struct SQLiteCatalogStore: CatalogStore {
                 removed += try connection.run("DELETE FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(id)])
             }
             index?.remove(ids)
-            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            try SQLConnectorStore.refreshState(of: connector, connection)
             return removed
         }
     }
@@ -61,7 +61,7 @@ struct SQLiteCatalogStore: CatalogStore {
             // Nothing changes when an id is unknown: the transaction rolls back.
             if !unknown.isEmpty { throw EngineError.unknownDossiers(ids: Array(unknown.prefix(20))) }
             index?.select(ids: ids, selected)
-            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            try SQLConnectorStore.refreshState(of: connector, connection)
             return try Self.selectedCount(connection, of: connector)
         }
     }
@@ -70,10 +70,10 @@ struct SQLiteCatalogStore: CatalogStore {
         let needle = TextFolding.fold(query)
         return try await search.write(storage) { [connector] connection, index in
             try connection.run(
-                "UPDATE dossiers SET selected = ? WHERE connector = ? AND instr(search_text, ?) > 0",
+                "UPDATE dossiers SET selected = ? WHERE connector = ? AND \(connection.dialect.position(of: "?", in: "search_text")) > 0",
                 [.integer(selected ? 1 : 0), connector.sql, .text(needle)])
             index?.select(matching: Array(needle.utf8), selected)
-            try SQLiteConnectorStore.refreshState(of: connector, connection)
+            try SQLConnectorStore.refreshState(of: connector, connection)
             return try Self.selectedCount(connection, of: connector)
         }
     }
@@ -85,7 +85,8 @@ struct SQLiteCatalogStore: CatalogStore {
         let idList = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
         let found = try await storage.read { [connector] connection in
             try connection.rows(
-                Self.select + " WHERE connector = ? AND id IN (SELECT value FROM json_each(?))", [connector.sql, .text(idList)], Self.dossier)
+                Self.select + " WHERE connector = ? AND id IN (\(connection.dialect.jsonTextElements("?")))", [connector.sql, .text(idList)],
+                Self.dossier)
         }
         let byID = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0) })
         return Page(total: total, page: paging.page, pageSize: paging.pageSize, items: ids.compactMap { byID[$0] })
@@ -101,10 +102,10 @@ struct SQLiteCatalogStore: CatalogStore {
         try await storage.read { [connector] connection in
             try connection.rows(
                 """
-                SELECT attribute.key, count(*) FROM dossiers, json_each(dossiers.attributes) AS attribute
+                SELECT attribute.key, count(*) FROM dossiers, \(connection.dialect.jsonObjectMembers("dossiers.attributes", as: "attribute"))
                 WHERE dossiers.connector = ? GROUP BY attribute.key ORDER BY attribute.key
                 """, [connector.sql]
-            ) { AttributeUsage(name: $0.text(0), dossierCount: Int($0.int(1))) }
+            ) { AttributeUsage(name: try $0.text(0), dossierCount: Int(try $0.int(1))) }
         }
     }
 
@@ -112,7 +113,7 @@ struct SQLiteCatalogStore: CatalogStore {
         try await storage.read { [connector] connection in
             try connection.count(
                 """
-                SELECT EXISTS (SELECT 1 FROM dossiers, json_each(dossiers.attributes) AS attribute
+                SELECT EXISTS (SELECT 1 FROM dossiers, \(connection.dialect.jsonObjectMembers("dossiers.attributes", as: "attribute"))
                     WHERE dossiers.connector = ? AND attribute.key = ?)
                 """, [connector.sql, .text(attribute)]) == 1
         }
@@ -124,38 +125,40 @@ struct SQLiteCatalogStore: CatalogStore {
             if !paths.isEmpty { try connection.noteConnector(connector, at: now) }
             for path in paths {
                 try connection.run(
-                    "INSERT OR IGNORE INTO catalog_folders (connector, path, folded) VALUES (?, ?, ?)",
+                    "INSERT INTO catalog_folders (connector, path, folded) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [connector.sql, .text(path), .text(TextFolding.fold(path))])
             }
         }
     }
 
     func folders(startingWith prefix: String, limit: Int) async throws -> [String] {
-        try await storage.read { [connector] connection in
+        let folded = TextFolding.fold(prefix)
+        return try await storage.read { [connector] connection in
             try connection.rows(
                 """
-                SELECT path FROM catalog_folders WHERE connector = ?3 AND folded >= ?1 AND folded < ?1 || char(1114111)
-                ORDER BY folded LIMIT ?2
+                SELECT path FROM catalog_folders WHERE connector = ? AND folded >= ? AND folded < ?
+                ORDER BY folded LIMIT ?
                 """,
-                [.text(TextFolding.fold(prefix)), .integer(Int64(limit)), connector.sql]
-            ) { $0.text(0) }
+                // Past every text that starts with the prefix: the highest code point after it.
+                [connector.sql, .text(folded), .text(folded + "\u{10FFFF}"), .integer(Int64(limit))]
+            ) { try $0.text(0) }
         }
     }
 
     private static let select = "SELECT id, name, attributes, selected FROM dossiers"
 
-    private static func dossier(_ row: Row) throws -> Dossier {
-        let attributes = try JSONDecoder().decode([String: String].self, from: Data(row.text(2).utf8))
-        return Dossier(id: row.text(0), name: row.text(1), attributes: attributes, selected: row.int(3) == 1)
+    private static func dossier(_ row: any SQLRow) throws -> Dossier {
+        let attributes = try JSONDecoder().decode([String: String].self, from: Data(try row.text(2).utf8))
+        return Dossier(id: try row.text(0), name: try row.text(1), attributes: attributes, selected: try row.int(3) == 1)
     }
 
-    private static func selectedCount(_ connection: SQLiteConnection, of connector: ConnectorName) throws -> Int {
+    private static func selectedCount(_ connection: any SQLConnection, of connector: ConnectorName) throws -> Int {
         try connection.count("SELECT count(*) FROM dossiers WHERE connector = ? AND selected = 1", [connector.sql])
     }
 }
 
 /// The catalog's in-memory search index and whether it mirrors the
-/// `dossiers` table, shared by the SQLite stores that change dossiers or
+/// `dossiers` table, shared by the stores that change dossiers or
 /// their selection.
 final class DossierSearch: Sendable {
     let connector: ConnectorName
@@ -169,7 +172,7 @@ final class DossierSearch: Sendable {
     /// loaded, to change it alike. If the transaction fails, the index is
     /// dropped and reloaded from the table at the next search.
     func write<T: Sendable>(
-        _ storage: StorageAccess, _ body: @escaping @Sendable (SQLiteConnection, CatalogIndex?) throws -> T
+        _ storage: any StoreAccess, _ body: @escaping @Sendable (any SQLConnection, CatalogIndex?) throws -> T
     ) async throws -> T {
         do {
             return try await storage.write { connection in
@@ -182,7 +185,7 @@ final class DossierSearch: Sendable {
     }
 
     /// The index, loaded from the table on first use.
-    func loaded(_ storage: StorageAccess) async throws -> CatalogIndex {
+    func loaded(_ storage: any StoreAccess) async throws -> CatalogIndex {
         if loaded.load(ordering: .acquiring) { return index }
         try await storage.write { connection in
             guard !self.loaded.load(ordering: .acquiring) else { return }
@@ -190,7 +193,7 @@ final class DossierSearch: Sendable {
                 "SELECT id, sort_key, search_text, selected FROM dossiers WHERE connector = ?", [self.connector.sql]
             ) { row in
                 CatalogIndex.Entry(
-                    id: row.text(0), sortKey: Array(row.text(1).utf8), text: Array(row.text(2).utf8), selected: row.int(3) == 1)
+                    id: try row.text(0), sortKey: Array(try row.text(1).utf8), text: Array(try row.text(2).utf8), selected: try row.int(3) == 1)
             }
             self.index.replaceAll(entries)
             self.loaded.store(true, ordering: .releasing)
