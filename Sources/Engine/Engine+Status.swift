@@ -33,8 +33,11 @@ public struct EngineStatus: Codable, Sendable {
         public let lastErrorAt: String?
     }
     public struct Store: Codable, Sendable {
+        /// "sqlite" or "postgres".
         public let kind: String
         public let reachable: Bool
+        /// Why it cannot be read, never with a password; nil when it can.
+        public let detail: String?
     }
     public let documents: DocumentCounts
     public let connectors: Connectors
@@ -55,8 +58,13 @@ extension Engine {
     /// Every connector's documents and states, summed; answered even when the store cannot be read.
     public func engineStatus() async -> EngineStatus {
         let circuit = sender?.isCircuitOpen == true ? "open" : "closed"
-        let read = await logger.failureLogged("reading the engine's status") {
-            (try await directory.totals(), try await directory.lastActivity())
+        let read: (totals: (documents: DocumentCounts, connectors: [ConnectorState: Int]), activity: InqomActivity)?
+        let unreadable: String?
+        do {
+            (read, unreadable) = ((try await directory.totals(), try await directory.lastActivity()), nil)
+        } catch {
+            logger.error("reading the engine's status failed", metadata: ["error": "\(error)"])
+            (read, unreadable) = (nil, (error as? EngineError).flatMap(\.storageDetail) ?? "\(error)")
         }
         let byState = Dictionary(
             uniqueKeysWithValues: ConnectorState.allCases.map { ($0.rawValue, read?.0.connectors[$0] ?? 0) })
@@ -66,7 +74,8 @@ extension Engine {
             inqom: .init(
                 circuit: circuit, lastSuccessAt: read?.1.lastSuccessAt.map(Timestamp.text),
                 lastErrorAt: read?.1.lastError.map { Timestamp.text($0.at) }),
-            uptimeSeconds: Int(uptime.seconds), version: Self.version, store: .init(kind: "sqlite", reachable: read != nil),
+            uptimeSeconds: Int(uptime.seconds), version: Self.version,
+            store: .init(kind: postgres == nil ? "sqlite" : "postgres", reachable: read != nil, detail: unreadable),
             node: node)
     }
 

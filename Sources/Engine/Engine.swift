@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import InqomClient
 import Logging
+import Postgres
 import Store
 import Synchronization
 
@@ -21,13 +22,17 @@ public final class Engine: Sendable {
 
     /// Holds the data directory's lock for as long as the engine lives.
     let dataDirectory: DataDirectory
-    let database: Database
+    /// The data directory's database; nil when the state is in PostgreSQL.
+    let database: Database?
+    let postgres: PostgresDatabase?
     let sessions: InqomSessions
     let spool: Spool
+    /// Where uploads read documents' bytes: the spool, or the database.
+    let bytes: any DocumentBytes
     let blocking: BlockingWork
     let sendingStore: any SendingStore
     let directory: any ConnectorDirectory
-    /// How this engine is named in `status.engine`: the machine's host name.
+    /// How this engine is named in `status.engine`, logs and leases.
     public let node: String
     let clock: any EngineClock
     let random: RandomSource
@@ -61,11 +66,22 @@ public final class Engine: Sendable {
         let opened = try await blocking.run { try Self.openStorage(configuration, environment: environment) }
         self.dataDirectory = opened.directory
         self.spool = opened.spool
-        self.database = opened.database
-        let storage = StorageAccess(database: opened.database, logger: logger, now: { clock.now })
-        self.sendingStore = SQLiteSendingStore(storage: storage)
+        self.node = opened.node
+        let storage: any StoreAccess
+        let bytes: any DocumentBytes
+        switch opened.kept {
+        case .sqlite(let database):
+            (self.database, self.postgres) = (database, nil)
+            let sqlite = StorageAccess(database: database, logger: logger, now: { clock.now })
+            (storage, bytes, sendingStore) = (sqlite, SpooledBytes(spool: opened.spool), SQLiteSendingStore(storage: sqlite))
+        case .postgres(let database):
+            (self.database, self.postgres) = (nil, database)
+            let shared = PostgresAccess(database: database, logger: logger, now: { clock.now })
+            (storage, bytes) = (shared, DatabaseBytes(spool: opened.spool, storage: shared))
+            sendingStore = PostgresSendingStore(storage: shared, node: opened.node, leaseSeconds: configuration.leaseSeconds)
+        }
+        self.bytes = bytes
         self.directory = SQLConnectorDirectory(storage: storage)
-        self.node = Self.hostName()
         // Token and folder calls run beside the uploads, never behind them.
         let client = InqomClient(
             configuration: .init(
@@ -93,7 +109,7 @@ public final class Engine: Sendable {
                     store: SQLRuleStore(storage: storage, connector: name), catalogStore: catalogStore,
                     calendar: configuration.calendar, clock: clock, random: random),
                 intake: Intake(
-                    store: SQLIntakeStore(storage: storage, connector: name), spool: spool, readableFiles: readableFiles,
+                    store: SQLIntakeStore(storage: storage, connector: name, bytes: bytes), spool: spool, readableFiles: readableFiles,
                     blocking: blocking, maxFileBytes: configuration.maxFileBytes, calendar: configuration.calendar, clock: clock,
                     changes: changes, logger: logger),
                 documents: Documents(store: SQLDocumentStore(storage: storage, connector: name), clock: clock, changes: changes),
@@ -104,29 +120,46 @@ public final class Engine: Sendable {
         try await directory.settleUnknownStates()
         _ = try await connectors.ready(.default)
         try await recoverInterruptedWork()
-        logger.info(
-            "engine started",
-            metadata: [
-                "dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)",
-                "databaseCheck": "\(database.integrityCheck.rawValue)",
-            ])
+        var started: Logger.Metadata = [
+            "dataDir": "\(configuration.dataDirectory)", "version": "\(Self.version)", "node": "\(node)",
+            "store": "\(database == nil ? "postgres" : "sqlite")",
+        ]
+        if let database { started["databaseCheck"] = "\(database.integrityCheck.rawValue)" }
+        logger.info("engine started", metadata: started)
     }
 
-    /// The data directory locked, its master key, spool and database
-    /// (checked and migrated). Blocking.
+    /// Where the state is kept, opened (checked and migrated).
+    private enum KeptState {
+        case sqlite(Database)
+        case postgres(PostgresDatabase)
+    }
+
+    /// The data directory locked, the master key, the spool and the
+    /// database (checked and migrated). Blocking.
     private static func openStorage(_ configuration: EngineConfiguration, environment: [String: String]) throws
-        -> (directory: DataDirectory, secretBox: SecretBox, spool: Spool, database: Database)
+        -> (directory: DataDirectory, secretBox: SecretBox, spool: Spool, kept: KeptState, node: String)
     {
         let directory = try DataDirectory(path: configuration.dataDirectory)
-        let secretBox = SecretBox(key: try directory.masterKey(environment: environment))
+        let node = try configuration.nodeID ?? directory.nodeID(host: hostName())
         let spool = try Spool(directory: configuration.dataDirectory + "/spool")
-        do {
-            let database = try Database(path: directory.databasePath, migrations: Schema.migrations)
-            return (directory, secretBox, spool, database)
-        } catch let error as SQLiteError where error.isCorruption {
-            throw StartupFailure(
-                description: "database \(directory.databasePath) is corrupted (\(error.message)); "
-                    + "the engine will not start on it: restore it from a backup or move it away")
+        switch configuration.store {
+        case .sqlite:
+            let secretBox = SecretBox(key: try directory.masterKey(environment: environment))
+            do {
+                let database = try Database(path: directory.databasePath, migrations: Schema.migrations)
+                return (directory, secretBox, spool, .sqlite(database), node)
+            } catch let error as SQLiteError where error.isCorruption {
+                throw StartupFailure(
+                    description: "database \(directory.databasePath) is corrupted (\(error.message)); "
+                        + "the engine will not start on it: restore it from a backup or move it away")
+            }
+        case .postgres(let uri):
+            let secretBox = SecretBox(
+                key: try DataDirectory.sharedMasterKey(environment: environment, file: configuration.masterKeyFile))
+            // A start before the database is reachable fails: the supervisor starts the engine again.
+            let database = try PostgresDatabase(
+                uri: uri, connections: 4, migrations: PostgresSchema.migrations, masterKey: secretBox)
+            return (directory, secretBox, spool, .postgres(database), node)
         }
     }
 
@@ -162,7 +195,7 @@ public final class Engine: Sendable {
         }
         let sender = Sender(
             .init(
-                store: sendingStore, sessions: sessions, spool: spool, blocking: blocking, clock: clock,
+                store: sendingStore, sessions: sessions, spool: spool, bytes: bytes, blocking: blocking, clock: clock,
                 random: random, configuration: configuration, logger: logger, changes: changes,
                 prepare: { [connectors] name in _ = try await connectors.ready(name) },
                 tokenRefused: { [connectors] name, why in try await connectors(name).setup.markTokenRefused(why) }))
@@ -215,6 +248,7 @@ public final class Engine: Sendable {
     /// answered: the database checked and sealed, so that the next start on
     /// an unchanged file need not check it again.
     public func sealDatabase() async {
+        guard let database else { return }
         let started = ContinuousClock.now
         do {
             let check = try await database.seal()

@@ -21,7 +21,26 @@ public struct EngineConfiguration: Sendable {
         }
     }
 
+    /// Where the engine keeps its state.
+    public enum StateStore: Sendable, Equatable {
+        /// The data directory's SQLite database.
+        case sqlite
+        /// A PostgreSQL database (a libpq URI, which may hold a password),
+        /// shared by every engine of a deployment.
+        case postgres(uri: String)
+    }
+
     public var dataDirectory: String
+    public var store = StateStore.sqlite
+    /// `--node-id`: how this engine is named in leases, logs and
+    /// `status.engine`; nil: the host name and a suffix kept in the data directory.
+    public var nodeID: String?
+    /// `--lease-seconds`: how long another engine waits before sending a
+    /// document this one claimed (PostgreSQL only); renewed while it uploads.
+    public var leaseSeconds: Double = 30
+    /// `--master-key-file`: the deployment's master key, base64 (PostgreSQL
+    /// only; else `PUSHDOC_MASTER_KEY`).
+    public var masterKeyFile: String?
     public var timeZone: TimeZone
     public var inqomAuthURL: URL
     public var inqomAPIURL: URL

@@ -26,6 +26,14 @@ public enum EngineError: Error, Sendable, Equatable {
     case contentMismatch(detail: String)
     /// A `documentId` already used for another dossier, path or content.
     case documentConflict(id: String, differs: [String])
-    /// The data directory could not store (disk full, read-only).
+    /// The state cannot be stored or read now (a full or read-only disk, PostgreSQL out of reach).
     case storageUnavailable(detail: String)
+}
+
+extension EngineError {
+    /// Why the state cannot be stored or read now; nil for any other refusal.
+    var storageDetail: String? {
+        if case .storageUnavailable(let detail) = self { return detail }
+        return nil
+    }
 }

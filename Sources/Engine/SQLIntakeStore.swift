@@ -5,11 +5,12 @@ import Store
 struct SQLIntakeStore: IntakeStore {
     let storage: any StoreAccess
     let connector: ConnectorName
+    let bytes: any DocumentBytes
 
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
         -> IntakeVerdict
     {
-        try await storage.write { [connector] connection in
+        try await storage.write { [connector, bytes] connection in
             let existing = try Self.existing(connection, document.id, of: connector)
             let facts = IntakeFacts(
                 existing: existing?.facts,
@@ -52,6 +53,7 @@ struct SQLIntakeStore: IntakeStore {
             guard let seq = inserted.first else { throw EngineError.storageUnavailable(detail: "the new document's row was not written") }
             try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
             if queued {
+                try bytes.keep(document, seq: seq, on: connection)
                 try connection.appendQueuedEvent(
                     documentID: document.id, dossierID: document.dossierID, path: document.path, of: connector, cause: .submitted,
                     at: document.submittedAt)

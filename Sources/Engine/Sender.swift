@@ -29,6 +29,8 @@ final class Sender: Sendable {
         let store: any SendingStore
         let sessions: InqomSessions
         let spool: Spool
+        /// Where the uploads read documents' bytes.
+        let bytes: any DocumentBytes
         let blocking: BlockingWork
         let clock: any EngineClock
         let random: RandomSource
@@ -312,7 +314,14 @@ final class Sender: Sendable {
             return .failed(reason: .dossierNotMapped, message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         guard let spoolName = document.spoolName else { return Self.fileMissing }
-        let file = UploadFile(path: parts.spool.path(of: spoolName), fileName: document.fileName)
+        let path: String
+        do {
+            guard let found = try parts.bytes.file(for: document, spoolName: spoolName) else { return Self.fileMissing }
+            path = found
+        } catch {
+            return .requeue(why: "the document's bytes cannot be read now: \(error)", refusedToken: false)
+        }
+        let file = UploadFile(path: path, fileName: document.fileName)
         let started = ContinuousClock.now
         do throws(InqomError) {
             let receipt =

@@ -41,6 +41,9 @@ extension SQLConnection {
         }
         // The document's connector was removed while it was being sent: nothing of that firm is written again.
         guard updated > 0 else { return try claimNext() }
+        if case .transmitted = change, dialect == .postgres {
+            try run("DELETE FROM document_parts WHERE document_seq = ?", [seq])
+        }
         let history = change.history
         try addHistory(document.seq, at: now, event: history.event, detail: history.detail)
         let next = try claimNext()

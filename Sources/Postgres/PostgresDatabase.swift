@@ -12,11 +12,14 @@ import WorkerThreads
 public final class PostgresDatabase: Sendable {
     private let threads: WorkerThreads<PostgresSession>
 
-    /// Connects, and applies the migrations the database lacks (under an
-    /// advisory lock, see `PostgresMigrator`). Blocking: at start-up.
-    public init(uri: String, connections: Int, migrations: [Migration]) throws {
+    /// Connects, applies the migrations the database lacks (under an
+    /// advisory lock, see `PostgresMigrator`) and, given the engine's master
+    /// key, refuses (`MasterKeyMismatch`) one other than the key the
+    /// database's secrets are sealed with. Blocking: at start-up.
+    public init(uri: String, connections: Int, migrations: [Migration], masterKey: SecretBox? = nil) throws {
         let first = try PostgresConnection(uri)
         try PostgresMigrator(migrations).migrate(first)
+        if let masterKey { try PostgresKeyCheck.verify(masterKey, on: first) }
         let opened = Mutex<PostgresConnection?>(first)
         threads = WorkerThreads(name: "pushdoc.postgres", count: connections) {
             // The first thread keeps the connection that migrated.

@@ -138,13 +138,13 @@ public enum PostgresSchema {
                 CREATE INDEX documents_spooled ON documents (spool_name) WHERE spool_name IS NOT NULL;
                 CREATE INDEX documents_sending ON documents (lease_until) WHERE state = 'sending';
 
-                -- A document's bytes, in parts of at most 1 MiB, written and
-                -- read one part at a time.
+                -- A queued document's bytes, in parts of at most 1 MiB, written
+                -- and read one part at a time; gone once Inqom has them.
                 CREATE TABLE document_parts (
-                    spool_name text NOT NULL,
+                    document_seq bigint NOT NULL REFERENCES documents (seq) ON DELETE CASCADE,
                     part integer NOT NULL,
                     bytes bytea NOT NULL,
-                    PRIMARY KEY (spool_name, part)
+                    PRIMARY KEY (document_seq, part)
                 );
 
                 -- rowid: the order lines were written in, named as SQLite names its own.

@@ -20,6 +20,14 @@ struct Serve: ParsableCommand {
     var socket: String?
     @Option(help: .init("Where state lives (default $XDG_DATA_HOME/pushdoc, else ~/.local/share/pushdoc).", valueName: "dir"))
     var dataDir: String?
+    @Option(help: .init("Where state is kept: sqlite (the data directory, default) or a postgres:// URI shared by engines.", valueName: "url"))
+    var store: String?
+    @Option(help: .init("This engine's name in leases, logs and status.engine (default: host name and a kept suffix).", valueName: "id"))
+    var nodeId: String?
+    @Option(help: .init("With PostgreSQL: the deployment's master key, base64, in a file only the engine's user reads.", valueName: "path"))
+    var masterKeyFile: String?
+    @Option(help: .init("With PostgreSQL: seconds before another engine sends a document this one claimed (default 30).", valueName: "s"))
+    var leaseSeconds: String?
     @Option(help: .init("Time zone of {millésime}/{mois} and the digest (default Europe/Paris).", valueName: "tz"))
     var timezone: String?
     @Option(help: .init("Inqom's token server (default https://auth.inqom.com).", valueName: "url"))

@@ -59,6 +59,10 @@ struct ServeSettings {
             throw SettingError(description: "invalid value for PUSHDOC_MASTER_KEY: expected 32 bytes in base64")
         }
         engine = try Self.engineConfiguration(command, source: source, environment: environment)
+        if case .postgres = engine.store, environment["PUSHDOC_MASTER_KEY"] == nil, engine.masterKeyFile == nil {
+            throw SettingError(
+                description: "with --store postgres://…, every engine needs the same master key: set PUSHDOC_MASTER_KEY or --master-key-file")
+        }
         // Whoever connects may make the engine read files with its rights: other
         // users only within a root that the operator chose.
         guard allowedUIDs.isEmpty || engine.filesRoot != nil else {
@@ -119,10 +123,30 @@ struct ServeSettings {
         configuration.inqomStallTimeout = try source.value(
             command.inqomStallSeconds, "inqom-stall-seconds", default: .seconds(60), expected: seconds
         ) { duration($0, allowZero: false) }
+        configuration.store = try stateStore(command.store ?? environment["PUSHDOC_STORE"], given: command.store != nil)
+        configuration.nodeID = try source.value(command.nodeId, "node-id", default: nil, expected: "1 to 64 letters, digits, '.', '_' or '-'") {
+            (1...64).contains($0.utf8.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) } ? $0 : nil
+        }
+        configuration.masterKeyFile = try source.value(command.masterKeyFile, "master-key-file", default: nil, expected: "a path") {
+            $0.isEmpty ? nil : absolute($0)
+        }
+        configuration.leaseSeconds = try source.value(
+            command.leaseSeconds, "lease-seconds", default: 30, expected: "a number of seconds from 5 to 3600"
+        ) { Double($0).flatMap { (5...3600).contains($0) ? $0 : nil } }
         configuration.connectorWorkers = try source.value(
             command.connectorWorkers, "connector-workers", default: 4, expected: "a whole number from 1 to 64"
         ) { Int($0).flatMap { (1...64).contains($0) ? $0 : nil } }
         return configuration
+    }
+
+    /// `--store`: `sqlite`, or a libpq URI. A refused value is not repeated:
+    /// a URI may hold a password.
+    private static func stateStore(_ text: String?, given: Bool) throws(SettingError) -> EngineConfiguration.StateStore {
+        guard let text, text != "sqlite" else { return .sqlite }
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+            throw SettingError(description: "invalid value for \(given ? "--store" : "PUSHDOC_STORE"): expected sqlite or a postgres:// URI")
+        }
+        return .postgres(uri: text)
     }
 
     /// The digest's SMTP settings. Credentials never travel in clear: with a

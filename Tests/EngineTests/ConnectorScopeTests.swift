@@ -19,13 +19,16 @@ struct ConnectorScopeTests {
         let name: ConnectorName
         let sending: SQLiteSendingStore
 
-        init(_ name: String, on storage: StorageAccess) {
+        /// Intake's rows are what these tests look at: the spool holds no bytes for them.
+        private static let spool = Result { try Spool(directory: TemporaryDirectory.make(prefix: "scope-spool")) }
+
+        init(_ name: String, on storage: StorageAccess) throws {
             let connector = ConnectorName(name)!
             let search = DossierSearch(of: connector)
             catalog = SQLCatalogStore(storage: storage, search: search)
             self.connector = SQLConnectorStore(storage: storage, connector: connector, search: search)
             rules = SQLRuleStore(storage: storage, connector: connector)
-            intake = SQLIntakeStore(storage: storage, connector: connector)
+            intake = SQLIntakeStore(storage: storage, connector: connector, bytes: SpooledBytes(spool: try Self.spool.get()))
             documents = SQLDocumentStore(storage: storage, connector: connector)
             digest = SQLDigestStore(storage: storage, connector: connector)
             self.name = connector
@@ -69,7 +72,7 @@ struct ConnectorScopeTests {
     @Test func twoFirmsWithTheSameIdsSeeOnlyTheirOwn() async throws {
         let storage = try StorageAccess.fresh("connector-scope")
         let now = Date(timeIntervalSince1970: 1_796_000_000)
-        let (a, b) = (Firm("firm-a", on: storage), Firm("Firm-A", on: storage))
+        let (a, b) = (try Firm("firm-a", on: storage), try Firm("Firm-A", on: storage))
         try await a.configure(dossierName: "Boulangerie A", folder: 11, at: now)
         try await b.configure(dossierName: "Garage B", folder: 22, at: now)
 
@@ -111,7 +114,7 @@ struct ConnectorScopeTests {
         let storage = try StorageAccess.fresh("connector-directory")
         let directory = SQLConnectorDirectory(storage: storage)
         let now = Date(timeIntervalSince1970: 1_796_000_000)
-        let (a, b, c) = (Firm("a", on: storage), Firm("b", on: storage), Firm("c", on: storage))
+        let (a, b, c) = (try Firm("a", on: storage), try Firm("b", on: storage), try Firm("c", on: storage))
         func kept() async throws -> [String: ConnectorState] {
             Dictionary(uniqueKeysWithValues: try await directory.list(state: nil, after: nil, limit: 10).map { ($0.connector, $0.state) })
         }
@@ -155,7 +158,7 @@ struct ConnectorScopeTests {
     @Test func theLeastRecentlyServedConnectorWithDocumentsDueGoesFirst() async throws {
         let storage = try StorageAccess.fresh("connector-fairness")
         let now = Date(timeIntervalSince1970: 1_796_000_000)
-        let (a, b) = (Firm("a", on: storage), Firm("b", on: storage))
+        let (a, b) = (try Firm("a", on: storage), try Firm("b", on: storage))
         try await a.configure(dossierName: "A", folder: 11, at: now)
         try await b.configure(dossierName: "B", folder: 22, at: now)
         for index in 0..<5 { _ = try await a.submit("a-\(index)", sha256: "a\(index)", at: now) }
@@ -181,7 +184,7 @@ struct ConnectorScopeTests {
     @Test func removingAConnectorLeavesNoRowOfItButItsRemovalEvent() async throws {
         let storage = try StorageAccess.fresh("connector-remove")
         let now = Date(timeIntervalSince1970: 1_796_000_000)
-        let (a, b) = (Firm("a", on: storage), Firm("b", on: storage))
+        let (a, b) = (try Firm("a", on: storage), try Firm("b", on: storage))
         for firm in [a, b] {
             try await firm.configure(dossierName: "\(firm.name)", folder: 11, at: now)
             _ = try await firm.catalog.addFolders(["Achats/2026"])
@@ -262,7 +265,7 @@ struct ConnectorScopeTests {
             }
         }
         let storage = StorageAccess(testing: try Database(path: path, migrations: Schema.migrations))
-        let firm = Firm("default", on: storage)
+        let firm = try Firm("default", on: storage)
         #expect(try await firm.connector.status().state == .active)
         #expect(try await firm.connector.settings().login == "cabinet")
         #expect(try await firm.catalog.search("boul", selectedOnly: true, paging: Paging(page: 1, pageSize: 10)).total == 1)
@@ -281,7 +284,7 @@ struct ConnectorScopeTests {
         #expect(try await SQLConnectorDirectory(storage: storage).list(state: nil, after: nil, limit: 10).first?.state == .active)
         #expect(try await firm.claim(at: Date()).map(\.inqomFolderID) == [11])
         // Another firm sees none of it.
-        let other = Firm("other", on: storage)
+        let other = try Firm("other", on: storage)
         #expect(try await other.connector.status().state == .unconfigured)
         #expect(try await other.documents.counts().transmitted == 0)
     }
@@ -289,7 +292,7 @@ struct ConnectorScopeTests {
     @Test func aNewDataDirectoryHasNoConnectorUntilAWrite() async throws {
         let storage = try StorageAccess.fresh("connector-none")
         #expect(try await storage.read { try $0.count("SELECT count(*) FROM connectors") } == 0)
-        let firm = Firm("firm-a", on: storage)
+        let firm = try Firm("firm-a", on: storage)
         _ = try await firm.connector.status()
         _ = try await firm.catalog.search("", selectedOnly: false, paging: Paging(page: 1, pageSize: 1))
         try await firm.digest.recordScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00Z")

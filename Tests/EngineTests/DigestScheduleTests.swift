@@ -23,7 +23,7 @@ struct DigestScheduleTests {
     /// A document of `d1` that failed at `at`.
     private func failDocument(_ engine: Engine, id: String, at: String, of connector: ConnectorName = .default) async throws {
         let time = try Date(at, strategy: .iso8601).timeIntervalSince1970
-        try await engine.database.write { connection in
+        try await engine.database!.write { connection in
             try connection.run(
                 """
                 INSERT INTO documents (connector, id, dossier_id, path, file_name, size, sha256, state, reason, attempts,

@@ -22,13 +22,13 @@ struct FullStoreTests {
         // the event log's pages are filled, so the outcome's commit needs
         // a page it cannot have (SQLITE_FULL, as on a full disk).
         try await standIn.waitUntilHeld(1)
-        try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1") { $0.int(0) } }
+        try await engine.database!.write { _ = try $0.rows("PRAGMA max_page_count = 1") { $0.int(0) } }
         // Smaller and smaller rows, until not even an empty one fits: every page the log writes to is full.
         var filled = 0
         for size in [300, 30, 0] {
             while filled < 10_000 {
                 do {
-                    try await engine.database.write {
+                    try await engine.database!.write {
                         try $0.run(
                             "INSERT INTO events (connector, type, at, data) VALUES ('default', 'test.filler', 0, ?)",
                             [.text(String(repeating: "x", count: size))])
@@ -51,7 +51,7 @@ struct FullStoreTests {
         #expect(try await engine.defaultConnector.documents.status(id: id).state == .sending)
 
         // Room again: at the next try the transmission is recorded, without a second upload.
-        try await engine.database.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }
+        try await engine.database!.write { _ = try $0.rows("PRAGMA max_page_count = 1000000") { $0.int(0) } }
         clock.advance(by: .seconds(1))
         try await EngineFixture.waitFor(.transmitted, id, in: engine)
         #expect(try await standIn.stats()["upload"] == 1)

@@ -136,7 +136,10 @@ struct SQLIntakeFixture: IntakeStoreFixture {
                 try connection.setSetting(.wizardFinished, "2026-12-04T10:00:00Z", of: .default, at: Date())
                 try connection.setSetting(.inqomCredentials, "sealed", of: .default, at: Date())
             }
-            return SQLIntakeFixture(storage: storage, store: SQLIntakeStore(storage: storage, connector: .default))
+            // The rows are under test here; where the bytes go, in DocumentBytesTests.
+            let spool = try Spool(directory: TemporaryDirectory.make(prefix: "intake-spool"))
+            return SQLIntakeFixture(
+                storage: storage, store: SQLIntakeStore(storage: storage, connector: .default, bytes: SpooledBytes(spool: spool)))
         }
     }
 

@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+import Store
+
+/// Where an accepted document's bytes are kept until Inqom has them. On
+/// SQLite the spool file is the durable copy; with PostgreSQL every engine
+/// may send any document, so the bytes are in the database too.
+protocol DocumentBytes: Sendable {
+    /// Keeps the spooled bytes of `document`, stored as `seq`, inside the
+    /// transaction that stores its row.
+    func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection) throws
+    /// A file holding the bytes of `document` for its upload; nil when they
+    /// are nowhere (which must never happen). Blocking.
+    func file(for document: Outgoing, spoolName: String) throws -> String?
+}
+
+/// The spool alone: its file is the document's durable copy.
+struct SpooledBytes: DocumentBytes {
+    let spool: Spool
+
+    func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection) throws {}
+
+    func file(for document: Outgoing, spoolName: String) throws -> String? { spool.path(of: spoolName) }
+}
+
+/// The bytes in the database, in parts of 1 MiB written and read one at a
+/// time (a large document never whole in memory); the spool keeps the
+/// accepting engine's copy, and another engine writes one from the
+/// database before it uploads.
+struct DatabaseBytes: DocumentBytes {
+    let spool: Spool
+    let storage: any StoreAccess
+    static let partSize = 1 << 20
+
+    func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection) throws {
+        let descriptor = open(spool.path(of: document.spoolName), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw EngineError.storageUnavailable(detail: "the spooled document cannot be read") }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: Self.partSize)
+        var part: Int64 = 0
+        while true {
+            let count = try Self.fill(&buffer, from: descriptor)
+            if count == 0 && part > 0 { return }
+            try connection.run(
+                "INSERT INTO document_parts (document_seq, part, bytes) VALUES (?, ?, ?)",
+                [.integer(seq), .integer(part), .blob(Array(buffer[0..<count]))])
+            part += 1
+            if count < buffer.count { return }
+        }
+    }
+
+    func file(for document: Outgoing, spoolName: String) throws -> String? {
+        let path = spool.path(of: spoolName)
+        if access(path, F_OK) == 0 { return path }
+        // Another engine accepted it: written under a temporary name, then renamed, so that a half-written file is never taken for the document.
+        let partial = path + ".part"
+        let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool") }
+        defer { close(descriptor) }
+        var part: Int64 = 0
+        while let bytes = try storage.writeBlocking({ [part] connection in
+            try connection.rows(
+                "SELECT bytes FROM document_parts WHERE document_seq = ? AND part = ?", [.integer(document.seq), .integer(part)]
+            ) { try $0.blob(0) }.first
+        }) {
+            try Self.write(bytes, to: descriptor)
+            part += 1
+        }
+        guard part > 0 else {
+            unlink(partial)
+            return nil
+        }
+        guard rename(partial, path) == 0 else {
+            unlink(partial)
+            throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool")
+        }
+        return path
+    }
+
+    /// Reads until `buffer` is full or the file ends; says how many bytes.
+    private static func fill(_ buffer: inout [UInt8], from descriptor: Int32) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw EngineError.storageUnavailable(detail: "the spooled document cannot be read") }
+            if count == 0 { break }
+            filled += count
+        }
+        return filled
+    }
+
+    private static func write(_ bytes: [UInt8], to descriptor: Int32) throws {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool") }
+            written += count
+        }
+    }
+}
