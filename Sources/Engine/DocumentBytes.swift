@@ -11,7 +11,15 @@ protocol DocumentBytes: Sendable {
     func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection) throws
     /// A file holding the bytes of `document` for its upload; nil when they
     /// are nowhere (which must never happen). Blocking.
-    func file(for document: Outgoing, spoolName: String) throws -> String?
+    func file(for document: Outgoing, spoolName: String) throws -> UploadSource?
+}
+
+/// The file an upload reads.
+struct UploadSource {
+    let path: String
+    /// Written for this upload alone (another engine accepted the
+    /// document): removed once the attempt is over.
+    let isCopy: Bool
 }
 
 /// The spool alone: its file is the document's durable copy.
@@ -20,15 +28,20 @@ struct SpooledBytes: DocumentBytes {
 
     func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection) throws {}
 
-    func file(for document: Outgoing, spoolName: String) throws -> String? { spool.path(of: spoolName) }
+    func file(for document: Outgoing, spoolName: String) throws -> UploadSource? {
+        UploadSource(path: spool.path(of: spoolName), isCopy: false)
+    }
 }
 
 /// The bytes in the database, in parts of 1 MiB written and read one at a
-/// time (a large document never whole in memory); the spool keeps the
-/// accepting engine's copy, and another engine writes one from the
-/// database before it uploads.
+/// time (a large document never whole in memory). The accepting engine
+/// uploads from its spool file; another writes a copy from the database
+/// for each attempt, apart from its spool: a spool name is its engine's
+/// alone, and is given to another of its documents once the first is sent.
 struct DatabaseBytes: DocumentBytes {
     let spool: Spool
+    /// Where copies of other engines' documents are written.
+    let copies: String
     let storage: any StoreAccess
     static let partSize = 1 << 20
 
@@ -49,15 +62,16 @@ struct DatabaseBytes: DocumentBytes {
         }
     }
 
-    func file(for document: Outgoing, spoolName: String) throws -> String? {
+    func file(for document: Outgoing, spoolName: String) throws -> UploadSource? {
         let path = spool.path(of: spoolName)
-        if access(path, F_OK) == 0 { return path }
-        // Another engine accepted it: written under a temporary name, then renamed, so that a half-written file is never taken for the document.
-        let partial = path + ".part"
-        let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool") }
+        if access(path, F_OK) == 0 { return UploadSource(path: path, isCopy: false) }
+        let copy = copies + "/" + UUID().uuidString
+        let descriptor = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw EngineError.storageUnavailable(detail: "cannot write a copy of the document's bytes") }
         defer { close(descriptor) }
         var part: Int64 = 0
+        var complete = false
+        defer { if !complete { unlink(copy) } }
         while let bytes = try storage.writeBlocking({ [part] connection in
             try connection.rows(
                 "SELECT bytes FROM document_parts WHERE document_seq = ? AND part = ?", [.integer(document.seq), .integer(part)]
@@ -66,15 +80,9 @@ struct DatabaseBytes: DocumentBytes {
             try Self.write(bytes, to: descriptor)
             part += 1
         }
-        guard part > 0 else {
-            unlink(partial)
-            return nil
-        }
-        guard rename(partial, path) == 0 else {
-            unlink(partial)
-            throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool")
-        }
-        return path
+        guard part > 0 else { return nil }
+        complete = true
+        return UploadSource(path: copy, isCopy: true)
     }
 
     /// Reads until `buffer` is full or the file ends; says how many bytes.

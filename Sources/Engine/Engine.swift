@@ -25,6 +25,8 @@ public final class Engine: Sendable {
     /// The data directory's database; nil when the state is in PostgreSQL.
     let database: Database?
     let postgres: PostgresDatabase?
+    /// Wakes this engine when another commits a change (PostgreSQL only).
+    private let listener: PostgresListener?
     let sessions: InqomSessions
     let spool: Spool
     /// Where uploads read documents' bytes: the spool, or the database.
@@ -74,10 +76,10 @@ public final class Engine: Sendable {
             (self.database, self.postgres) = (database, nil)
             let sqlite = StorageAccess(database: database, logger: logger, now: { clock.now })
             (storage, bytes, sendingStore) = (sqlite, SpooledBytes(spool: opened.spool), SQLiteSendingStore(storage: sqlite))
-        case .postgres(let database):
+        case .postgres(let database, let copies):
             (self.database, self.postgres) = (nil, database)
             let shared = PostgresAccess(database: database, logger: logger, now: { clock.now })
-            (storage, bytes) = (shared, DatabaseBytes(spool: opened.spool, storage: shared))
+            (storage, bytes) = (shared, DatabaseBytes(spool: opened.spool, copies: copies, storage: shared))
             sendingStore = PostgresSendingStore(storage: shared, node: opened.node, leaseSeconds: configuration.leaseSeconds)
         }
         self.bytes = bytes
@@ -117,6 +119,7 @@ public final class Engine: Sendable {
                     store: SQLDigestStore(storage: storage, connector: name), smtp: configuration.smtp, days: days,
                     blocking: blocking, clock: clock, changes: changes, logger: logger))
         }
+        listener = configuration.store.uri.map { PostgresListener(uri: $0) { changes.notify() } }
         try await directory.settleUnknownStates()
         _ = try await connectors.ready(.default)
         try await recoverInterruptedWork()
@@ -131,7 +134,8 @@ public final class Engine: Sendable {
     /// Where the state is kept, opened (checked and migrated).
     private enum KeptState {
         case sqlite(Database)
-        case postgres(PostgresDatabase)
+        /// With where copies of other engines' documents are written.
+        case postgres(PostgresDatabase, copies: String)
     }
 
     /// The data directory locked, the master key, the spool and the
@@ -159,7 +163,7 @@ public final class Engine: Sendable {
             // A start before the database is reachable fails: the supervisor starts the engine again.
             let database = try PostgresDatabase(
                 uri: uri, connections: 4, migrations: PostgresSchema.migrations, masterKey: secretBox)
-            return (directory, secretBox, spool, .postgres(database), node)
+            return (directory, secretBox, spool, .postgres(database, copies: try directory.scratch("copies")), node)
         }
     }
 
@@ -203,6 +207,16 @@ public final class Engine: Sendable {
         sender.start()
         schedules.withLock {
             $0 = [Task { await self.runDigestSchedule() }, Task { [events] in await events.runRetention() }]
+            if let shared = sendingStore as? PostgresSendingStore { $0.append(Task { await self.keepLeases(shared) }) }
+        }
+    }
+
+    /// Renews this engine's leases three times a lease, so that an upload
+    /// longer than a lease is not taken for a dead engine's.
+    private func keepLeases(_ store: PostgresSendingStore) async {
+        let every = Duration.seconds(configuration.leaseSeconds / 3)
+        while (try? await clock.sleep(for: every)) != nil {
+            _ = await logger.failureLogged("renewing leases") { try await store.renewLeases(at: clock.now) }
         }
     }
 
@@ -238,6 +252,7 @@ public final class Engine: Sendable {
     /// ends the engine's threads (transfers, file work); says whether they
     /// ended by `deadline`. Blocks.
     public func stopThreads(waitingUntil deadline: DispatchTime) -> Bool {
+        listener?.stop()
         let transfers = sessions.client.stop(waitingUntil: deadline)
         return blocking.stop(waitingUntil: deadline) && transfers
     }

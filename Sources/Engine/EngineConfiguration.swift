@@ -88,6 +88,14 @@ public struct EngineConfiguration: Sendable {
     }
 }
 
+extension EngineConfiguration.StateStore {
+    /// The PostgreSQL database's URI; nil on SQLite.
+    var uri: String? {
+        if case .postgres(let uri) = self { return uri }
+        return nil
+    }
+}
+
 extension EngineConfiguration {
     /// The Gregorian calendar in the engine's time zone.
     var calendar: Calendar {

@@ -1,5 +1,6 @@
 import Foundation
 import JSONSafety
+import Postgres
 import Store
 import Synchronization
 
@@ -69,10 +70,12 @@ extension SQLConnection {
         case .sqlite:
             try run("INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)", bindings)
         case .postgres:
+            // Other engines' followers and senders are woken at the commit.
             try run(
                 """
-                WITH next AS (UPDATE event_seq SET last = last + 1 RETURNING last)
-                INSERT INTO events (seq, connector, type, at, data) SELECT last, ?, ?, ?, ? FROM next
+                WITH next AS (UPDATE event_seq SET last = last + 1 RETURNING last),
+                    added AS (INSERT INTO events (seq, connector, type, at, data) SELECT last, ?, ?, ?, ? FROM next RETURNING seq)
+                SELECT pg_notify('\(PostgresListener.channel)', '') FROM added
                 """, bindings)
         }
     }

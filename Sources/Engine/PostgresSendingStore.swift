@@ -85,6 +85,16 @@ struct PostgresSendingStore: SendingStore {
         }
     }
 
+    /// Keeps this engine's leases for another `leaseSeconds` from `now`:
+    /// its uploads under way stay its own. Says how many.
+    func renewLeases(at now: Date) async throws -> Int {
+        try await storage.write { [node, leaseSeconds] connection in
+            try connection.run(
+                "UPDATE documents SET lease_until = ? WHERE state = \(DocumentState.sending.sql) AND lease_owner = ?",
+                [.real(now.timeIntervalSince1970 + leaseSeconds), .text(node)])
+        }
+    }
+
     private func claimDue(_ connection: any SQLConnection, limit: Int, now: Date, admit: (ConnectorName) -> Bool) throws -> [Outgoing] {
         let at = SQLValue.real(now.timeIntervalSince1970)
         try Self.takeBackExpiredLeases(connection, at: at)

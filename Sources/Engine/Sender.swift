@@ -314,14 +314,15 @@ final class Sender: Sendable {
             return .failed(reason: .dossierNotMapped, message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
         guard let spoolName = document.spoolName else { return Self.fileMissing }
-        let path: String
+        let source: UploadSource
         do {
             guard let found = try parts.bytes.file(for: document, spoolName: spoolName) else { return Self.fileMissing }
-            path = found
+            source = found
         } catch {
             return .requeue(why: "the document's bytes cannot be read now: \(error)", refusedToken: false)
         }
-        let file = UploadFile(path: path, fileName: document.fileName)
+        defer { if source.isCopy { unlink(source.path) } }
+        let file = UploadFile(path: source.path, fileName: document.fileName)
         let started = ContinuousClock.now
         do throws(InqomError) {
             let receipt =

@@ -1,7 +1,8 @@
-import JSONSafety
 import Glibc
+import JSONSafety
 import Logging
 import Synchronization
+import WorkerThreads
 
 /// One client's session: reads lines on its own thread, answers each
 /// request through the server's method table, and writes replies through

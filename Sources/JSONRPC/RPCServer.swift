@@ -1,7 +1,7 @@
 import CLinux
 import Dispatch
-import JSONSafety
 import Glibc
+import JSONSafety
 import Logging
 import Synchronization
 

@@ -1,5 +1,5 @@
-import JSONSafety
 import Foundation
+import JSONSafety
 
 /// The exact bytes of one JSON value as received, already accepted by
 /// `JSONValidator`. Ids are echoed from it byte for byte, and params reach

@@ -1,6 +1,6 @@
 import Glibc
-import WorkerThreads
 import Synchronization
+import WorkerThreads
 
 /// Refused peers, told why and closed by one shared thread: no refused
 /// peer costs a thread, however many come. Each gets its error line, then

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import WorkerThreads
 import Synchronization
+import WorkerThreads
 
 /// Serves many clients on a Unix domain socket, one thread per connection.
 /// The socket file is 0600 from the moment it exists (0666 when other uids

@@ -123,6 +123,21 @@ public final class PostgresConnection {
         return numbered
     }
 
+    /// The connection's socket, to wait on for notifications.
+    public var socket: Int32 { PQsocket(connection) }
+
+    /// Reads what the server sent, and says how many notifications came
+    /// (after `LISTEN`); throws when the connection broke.
+    public func takeNotifications() throws(PostgresError) -> Int {
+        guard PQconsumeInput(connection) == 1 else { throw brokenOrOutOfMemory() }
+        var count = 0
+        while let notification = PQnotifies(connection) {
+            PQfreemem(notification)
+            count += 1
+        }
+        return count
+    }
+
     /// The connection still answers.
     public var isOpen: Bool { PQstatus(connection) == CONNECTION_OK }
 

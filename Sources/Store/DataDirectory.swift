@@ -133,6 +133,15 @@ public final class DataDirectory: Sendable {
         return key
     }
 
+    /// A subdirectory for files that need not outlive this run (copies of
+    /// documents other engines accepted), emptied of an earlier run's.
+    public func scratch(_ name: String) throws(Failure) -> String {
+        let scratch = path + "/" + name
+        if mkdir(scratch, 0o700) != 0, errno != EEXIST { throw Failure(description: "cannot create \(scratch): \(lastError())") }
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? [] { unlink(scratch + "/" + file) }
+        return scratch
+    }
+
     /// Makes a rename or creation inside the directory durable.
     public func syncDirectory() throws(Failure) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

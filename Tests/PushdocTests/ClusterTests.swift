@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Engines sharing one PostgreSQL database behave as one: real engine
+/// processes over pipes, a real PostgreSQL server, the Inqom stand-in.
+struct ClusterTests {
+    /// The deployment's master key, the same for every engine.
+    static let masterKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+
+    /// One database and one Inqom for the engines of a test.
+    struct Deployment {
+        let standIn: InqomStandIn
+        let uri: String
+
+        init() async throws {
+            standIn = try await InqomStandIn()
+            uri = try await SharedPostgres.newDatabase()
+        }
+
+        func engine(_ node: String, _ extra: [String] = [], key: String = ClusterTests.masterKey) throws -> PushdocProcess {
+            try PushdocProcess(
+                PushHarness.serveArguments(standIn) + PushHarness.engineOptions + ["--store", uri, "--node-id", node] + extra,
+                environment: ["PUSHDOC_MASTER_KEY": key])
+        }
+
+        /// The wizard's four steps through `engine`: dossier d1 mapped, a rule for Achats.
+        func configure(through engine: PushdocProcess) async throws {
+            for (method, params) in StandInWizard.steps(dossierName: "Boulangerie Martin") {
+                let answer = try await engine.stdio.call(method, params)
+                #expect(answer["result"] != nil, "\(method): \(answer)")
+            }
+        }
+
+        /// What Inqom received, as the number of uploads of each content.
+        func uploadsByContent() async throws -> [String: Int] {
+            try await standIn.uploads().reduce(into: [:]) { counts, upload in counts[upload["sha256"] as? String ?? "", default: 0] += 1 }
+        }
+    }
+
+    static func submit(_ engine: PushdocProcess, _ name: String) async throws -> String {
+        let content = Data("invoice \(name)".utf8).base64EncodedString()
+        let answer = try await engine.stdio.call(
+            "push.submit", #"{"dossierId":"d1","path":"Achats/\#(name).pdf","contentBase64":"\#(content)"}"#)
+        return try #require(answer.string("result", "documentId"), "\(answer)")
+    }
+
+    static func sha256(_ name: String) throws -> String { try PushTests.sha256("invoice \(name)") }
+
+    @Test func documentsSubmittedThroughEitherEngineAreSentOnceAndEveryEngineTellsOfThemInOneOrder() async throws {
+        let deployment = try await Deployment()
+        let first = try deployment.engine("engine-a")
+        try await deployment.configure(through: first)
+        let second = try deployment.engine("engine-b")
+        _ = try await second.stdio.call("events.subscribe")
+        let names = (0..<40).map { "doc-\($0)" }
+        var ids: [String] = []
+        for (index, name) in names.enumerated() { ids.append(try await Self.submit(index % 2 == 0 ? first : second, name)) }
+        // The second engine's subscriber hears of every document, whichever engine sent it.
+        var transmitted: [(seq: Int, id: String)] = []
+        while transmitted.count < ids.count {
+            let event = try await second.stdio.take(timeout: .seconds(30)) {
+                $0.string("method") == "event" && $0.string("params", "type") == "document.transmitted"
+            }
+            transmitted.append((try #require(event.int("params", "seq")), try #require(event.string("params", "data", "documentId"))))
+        }
+        #expect(Set(transmitted.map(\.id)) == Set(ids))
+        #expect(transmitted.map(\.seq) == transmitted.map(\.seq).sorted(), "one seq order, each event once")
+        let uploads = try await deployment.uploadsByContent()
+        let twice = try await deployment.standIn.uploads().filter { upload in uploads[upload["sha256"] as? String ?? ""] ?? 0 > 1 }
+        #expect(try names.allSatisfy { uploads[try Self.sha256($0)] == 1 }, "each document uploaded once: \(twice)")
+        let summary = try await first.stdio.call("status.summary")
+        #expect(summary.int("result", "documents", "transmitted") == ids.count)
+    }
+
+    @Test func aKilledEnginesDocumentsAreSentByAnotherOnceItsLeasesRunOut() async throws {
+        let deployment = try await Deployment()
+        let lease = 5
+        let dying = try deployment.engine("engine-a", ["--workers", "4", "--lease-seconds", "\(lease)"])
+        try await deployment.configure(through: dying)
+        try await deployment.standIn.inject("upload", count: 4, ["hold": true])
+        let names = (0..<12).map { "doc-\($0)" }
+        for name in names { _ = try await Self.submit(dying, name) }
+        try await deployment.standIn.waitUntilHeld(4)
+        dying.signal(SIGKILL)
+        _ = try await dying.waitForExit()
+        let killedAt = ContinuousClock.now
+        try await deployment.standIn.release()
+
+        let survivor = try deployment.engine("engine-b", ["--lease-seconds", "\(lease)"])
+        let drained = try await survivor.stdio.call("push.drain", #"{"timeoutMs":\#((lease + 10) * 1000)}"#, timeout: .seconds(60))
+        let elapsed = ContinuousClock.now - killedAt
+        #expect(drained.int("result", "documents", "transmitted") == names.count, "\(drained)")
+        #expect(elapsed < .seconds(lease + 5), "sent \(elapsed) after the kill")
+        let uploads = try await deployment.uploadsByContent()
+        #expect(try names.allSatisfy { (uploads[try Self.sha256($0)] ?? 0) >= 1 }, "every document reached Inqom: \(uploads)")
+        let again = uploads.values.reduce(0) { $0 + $1 - 1 }
+        #expect(again <= 4, "sent twice at most what the dead engine had in flight: \(uploads)")
+        let summary = try await survivor.stdio.call("status.summary")
+        #expect(summary.int("result", "documents", "transmitted") == names.count)
+    }
+
+    @Test func anEngineGivenAnotherMasterKeyRefusesToStart() async throws {
+        let deployment = try await Deployment()
+        let first = try deployment.engine("engine-a")
+        try await deployment.configure(through: first)
+        let other = Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let refused = try deployment.engine("engine-b", key: other)
+        #expect(try await refused.waitForExit() == 1)
+        try await refused.stderr.waitForEnd()
+        let complaint = refused.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
+        #expect(complaint.count == 1)
+        #expect(complaint.first?.contains("master key") == true, "\(complaint)")
+        #expect(!refused.stderr.pending.joined().contains(deployment.uri), "the URI holds the password")
+    }
+}
