@@ -67,12 +67,33 @@ final class PostgresSession {
     }
 
     func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try connected()
+        let connection = try begun()
         do {
-            return try connection.transaction { try body(connection) }
+            let value = try body(connection)
+            try connection.execute("COMMIT")
+            return value
         } catch PostgresError.unreachable(let detail) {
             self.connection = nil
             throw PostgresError.unreachable(detail: detail)
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// A connection in a new transaction. One that broke since its last use
+    /// (the server restarted) is found out here, before anything ran on it,
+    /// and replaced at once.
+    private func begun() throws(PostgresError) -> PostgresConnection {
+        let connection = try connected()
+        do {
+            try connection.execute("BEGIN")
+            return connection
+        } catch .unreachable {
+            self.connection = nil
+            let again = try connected()
+            try again.execute("BEGIN")
+            return again
         }
     }
 

@@ -14,9 +14,9 @@ struct ClusterTests {
         let standIn: InqomStandIn
         let uri: String
 
-        init() async throws {
+        init(uri: String? = nil) async throws {
             standIn = try await InqomStandIn()
-            uri = try await SharedPostgres.newDatabase()
+            self.uri = if let uri { uri } else { try await SharedPostgres.newDatabase() }
         }
 
         func engine(_ node: String, _ extra: [String] = [], key: String = ClusterTests.masterKey) throws -> PushdocProcess {
@@ -113,5 +113,44 @@ struct ClusterTests {
         #expect(complaint.count == 1)
         #expect(complaint.first?.contains("master key") == true, "\(complaint)")
         #expect(!refused.stderr.pending.joined().contains(deployment.uri), "the URI holds the password")
+    }
+
+    /// The database stopped and started again under a running engine: calls
+    /// that need it answer 1601 without the password, `ping` and
+    /// `status.engine` still answer, and once it is back the engine
+    /// reconnects by itself and nothing it acknowledged is lost.
+    @Test func theDatabaseRestartedUnderAnEngineLosesNothing() async throws {
+        let server = try await PostgresServer.start()
+        let deployment = try await Deployment(uri: server.uri)
+        let engine = try deployment.engine("engine-a")
+        try await deployment.configure(through: engine)
+        let before = (0..<5).map { "before-\($0)" }
+        for name in before { _ = try await Self.submit(engine, name) }
+        #expect(try await engine.stdio.call("push.drain").int("result", "documents", "transmitted") == before.count)
+
+        try await onThread { try server.halt() }
+        #expect(try await engine.stdio.call("ping")["result"] != nil)
+        let status = try await engine.stdio.call("status.engine")
+        #expect(status.string("result", "store", "kind") == "postgres")
+        #expect(status.bool("result", "store", "reachable") == false)
+        let refused = try await engine.stdio.call(
+            "push.submit", #"{"dossierId":"d1","path":"Achats/while-down.pdf","contentBase64":"\#(Data("x".utf8).base64EncodedString())"}"#)
+        #expect(refused.int("error", "code") == 1601, "\(refused)")
+        for answer in [status, refused] { #expect(!answer.text.contains(server.password), "no password in \(answer.text)") }
+
+        try await onThread { try server.restart() }
+        let back = ContinuousClock.now
+        // Reconnection is the engine's own: the next calls succeed within its 5 s backoff.
+        var accepted: String?
+        while accepted == nil, ContinuousClock.now - back < .seconds(10) {
+            let answer = try await engine.stdio.call(
+                "push.submit", #"{"dossierId":"d1","path":"Achats/after.pdf","contentBase64":"\#(Data("invoice after".utf8).base64EncodedString())"}"#)
+            accepted = answer.string("result", "documentId")
+        }
+        #expect(accepted != nil)
+        #expect(ContinuousClock.now - back < .seconds(6), "reconnected \(ContinuousClock.now - back) after the restart")
+        let drained = try await engine.stdio.call("push.drain")
+        #expect(drained.int("result", "documents", "transmitted") == before.count + 1)
+        #expect(!engine.stderr.pending.joined().contains(server.password), "no password in the log")
     }
 }

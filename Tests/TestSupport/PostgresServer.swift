@@ -50,6 +50,17 @@ public final class PostgresServer: Sendable {
                 try? FileManager.default.removeItem(atPath: directory)
             }
         }
+        try restart()
+    }
+
+    /// Stops the server for a while (fast shutdown: sessions are ended), its
+    /// files kept: `restart` starts it again on the same port.
+    public func halt() throws {
+        try Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-m", "fast", "-w", "stop"])
+    }
+
+    /// Starts the server, and returns once it accepts connections.
+    public func restart() throws {
         try Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/log", "-w", "-o",
                  "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "start"])
     }
