@@ -159,12 +159,17 @@ struct SQLCatalogStore: CatalogStore {
 
 /// The catalog's in-memory search index and whether it mirrors the
 /// `dossiers` table, shared by the stores that change dossiers or
-/// their selection.
+/// their selection. On SQLite, writes change the index as they change the
+/// table. On PostgreSQL other engines change the table too: each write
+/// counts a new version of the connector's catalog (`catalog_versions`),
+/// and a search on an index loaded at an older version loads it again.
 final class DossierSearch: Sendable {
     let connector: ConnectorName
     private let index = CatalogIndex()
     /// Read and set on the writer queue, so no change slips between a load and its use.
     private let loaded = Atomic<Bool>(false)
+    /// PostgreSQL: the catalog's version the index was loaded at.
+    private let loadedVersion = Mutex<Int64?>(nil)
 
     init(of connector: ConnectorName) { self.connector = connector }
 
@@ -176,7 +181,15 @@ final class DossierSearch: Sendable {
     ) async throws -> T {
         do {
             return try await storage.write { connection in
-                try body(connection, self.loaded.load(ordering: .acquiring) ? self.index : nil)
+                guard connection.dialect == .sqlite else {
+                    try connection.run(
+                        """
+                        INSERT INTO catalog_versions (connector, version) VALUES (?, 1)
+                        ON CONFLICT (connector) DO UPDATE SET version = catalog_versions.version + 1
+                        """, [self.connector.sql])
+                    return try body(connection, nil)
+                }
+                return try body(connection, self.loaded.load(ordering: .acquiring) ? self.index : nil)
             }
         } catch {
             loaded.store(false, ordering: .releasing)
@@ -184,20 +197,38 @@ final class DossierSearch: Sendable {
         }
     }
 
-    /// The index, loaded from the table on first use.
+    /// The index, loaded from the table on first use (on PostgreSQL, again
+    /// whenever the catalog changed since).
     func loaded(_ storage: any StoreAccess) async throws -> CatalogIndex {
+        guard storage.dialect == .sqlite else { return try await loadedAtLatestVersion(storage) }
         if loaded.load(ordering: .acquiring) { return index }
         try await storage.write { connection in
             guard !self.loaded.load(ordering: .acquiring) else { return }
-            let entries = try connection.rows(
-                "SELECT id, sort_key, search_text, selected FROM dossiers WHERE connector = ?", [self.connector.sql]
-            ) { row in
-                CatalogIndex.Entry(
-                    id: try row.text(0), sortKey: Array(try row.text(1).utf8), text: Array(try row.text(2).utf8), selected: try row.int(3) == 1)
-            }
-            self.index.replaceAll(entries)
+            self.index.replaceAll(try self.entries(connection))
             self.loaded.store(true, ordering: .releasing)
         }
         return index
+    }
+
+    private func loadedAtLatestVersion(_ storage: any StoreAccess) async throws -> CatalogIndex {
+        try await storage.read { connection in
+            // Read before the rows: a write between the two makes the next search load again.
+            let version = try connection.rows("SELECT version FROM catalog_versions WHERE connector = ?", [self.connector.sql]) {
+                try $0.int(0)
+            }.first ?? 0
+            try self.loadedVersion.withLock { loaded in
+                guard loaded != version else { return }
+                self.index.replaceAll(try self.entries(connection))
+                loaded = version
+            }
+            return self.index
+        }
+    }
+
+    private func entries(_ connection: any SQLConnection) throws -> [CatalogIndex.Entry] {
+        try connection.rows("SELECT id, sort_key, search_text, selected FROM dossiers WHERE connector = ?", [connector.sql]) { row in
+            CatalogIndex.Entry(
+                id: try row.text(0), sortKey: Array(try row.text(1).utf8), text: Array(try row.text(2).utf8), selected: try row.int(3) == 1)
+        }
     }
 }

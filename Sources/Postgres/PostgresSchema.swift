@@ -46,6 +46,13 @@ public enum PostgresSchema {
                 CREATE INDEX dossiers_by_name ON dossiers (connector, sort_key, id);
                 CREATE INDEX dossiers_selected ON dossiers (connector, sort_key, id) WHERE selected = 1;
 
+                -- Counts each change of a connector's catalog: an engine's search
+                -- index loaded at an older count loads again.
+                CREATE TABLE catalog_versions (
+                    connector text PRIMARY KEY,
+                    version bigint NOT NULL
+                );
+
                 CREATE TABLE catalog_folders (
                     connector text NOT NULL,
                     path text NOT NULL,
