@@ -80,7 +80,9 @@ public final class Engine: Sendable {
             (self.database, self.postgres) = (nil, database)
             let shared = PostgresAccess(database: database, logger: logger, now: { clock.now })
             (storage, bytes) = (shared, DatabaseBytes(spool: opened.spool, copies: copies, storage: shared))
-            sendingStore = PostgresSendingStore(storage: shared, node: opened.node, leaseSeconds: configuration.leaseSeconds)
+            sendingStore = PostgresSendingStore(
+                storage: shared, node: opened.node, leaseSeconds: configuration.leaseSeconds,
+                connectorWorkers: configuration.connectorWorkers)
         }
         self.bytes = bytes
         self.directory = SQLConnectorDirectory(storage: storage)

@@ -6,13 +6,17 @@ import Store
 /// `leaseSeconds`), taken with `FOR UPDATE SKIP LOCKED` so that two engines
 /// never claim the same one; a lease that ran out is given back to the
 /// queue by the next claim of any engine. Connectors and dossiers take
-/// turns as on SQLite; marking one served never waits for another engine
-/// (its mark is skipped instead), so that claims never wait on each other.
+/// turns as on SQLite; marking a dossier served never waits for another
+/// engine (its mark is skipped instead). Claims of one connector take its
+/// row in turn, to count its uploads under way across the engines.
 struct PostgresSendingStore: SendingStore {
     let storage: PostgresAccess
     /// This engine's name in leases.
     let node: String
     let leaseSeconds: TimeInterval
+    /// `--connector-workers`, for the deployment: uploads of one connector
+    /// under way at once, whichever engines make them.
+    let connectorWorkers: Int
 
     private static let waiting = "state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql))"
 
@@ -110,9 +114,10 @@ struct PostgresSendingStore: SendingStore {
                 """, [.word(ConnectorState.active), .text(String(decoding: try JSONEncoder().encode(passed), as: UTF8.self)), at]
             ) { try $0.text(0) }
             guard let name = found.first else { break }
-            // Every due document of it locked by other engines' claims, or no place for it here: the next connector.
-            guard let connector = ConnectorName(name), let document = try Self.lockOldestDue(connection, of: connector, at: at),
-                admit(connector)
+            // Every place of it taken across the engines, every due document of it locked by other
+            // engines' claims, or no place for it here: the next connector.
+            guard let connector = ConnectorName(name), try placeFree(connection, for: connector),
+                let document = try Self.lockOldestDue(connection, of: connector, at: at), admit(connector)
             else {
                 passed.append(name)
                 continue
@@ -125,14 +130,21 @@ struct PostgresSendingStore: SendingStore {
                 UPDATE dossier_turns SET served = nextval('serve_order') WHERE (connector, dossier_id) IN (
                     SELECT connector, dossier_id FROM dossier_turns WHERE connector = ? AND dossier_id = ? FOR UPDATE SKIP LOCKED)
                 """, [connector.sql, .text(document.dossierID)])
-            try connection.run(
-                """
-                UPDATE connectors SET served = nextval('serve_order')
-                WHERE name IN (SELECT name FROM connectors WHERE name = ? FOR UPDATE SKIP LOCKED)
-                """, [connector.sql])
+            try connection.run("UPDATE connectors SET served = nextval('serve_order') WHERE name = ?", [connector.sql])
             claimed.append(document)
         }
         return claimed
+    }
+
+    /// Whether the connector has fewer uploads under way than
+    /// `connectorWorkers`, across the engines. Its row stays locked until
+    /// the claim commits: two engines never both take its last place. (A
+    /// claim never waits for anything else, so no other waits on it long.)
+    private func placeFree(_ connection: any SQLConnection, for connector: ConnectorName) throws -> Bool {
+        try connection.run("SELECT 1 FROM connectors WHERE name = ? FOR UPDATE", [connector.sql])
+        return try connection.count(
+            "SELECT count(*) FROM documents WHERE connector = ? AND state = \(DocumentState.sending.sql)", [connector.sql]
+        ) < connectorWorkers
     }
 
     /// The oldest due document of the connector's dossier served least

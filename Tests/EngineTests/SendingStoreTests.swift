@@ -224,7 +224,7 @@ struct SeededStore: SendingStoreFixture {
         // Leases outlast every move of these tests' clock: they are tested apart (SharedSendingTests).
         let store: any SendingStore =
             if let postgres = storage as? PostgresAccess {
-                PostgresSendingStore(storage: postgres, node: "engine-a", leaseSeconds: 86_400)
+                PostgresSendingStore(storage: postgres, node: "engine-a", leaseSeconds: 86_400, connectorWorkers: 64)
             } else {
                 SQLiteSendingStore(storage: storage as! StorageAccess)
             }
@@ -235,8 +235,8 @@ struct SeededStore: SendingStoreFixture {
     }
 
     /// Another engine's view of the same PostgreSQL database.
-    func engine(_ node: String, leaseSeconds: TimeInterval) -> PostgresSendingStore {
-        PostgresSendingStore(storage: storage as! PostgresAccess, node: node, leaseSeconds: leaseSeconds)
+    func engine(_ node: String, leaseSeconds: TimeInterval, connectorWorkers: Int = 64) -> PostgresSendingStore {
+        PostgresSendingStore(storage: storage as! PostgresAccess, node: node, leaseSeconds: leaseSeconds, connectorWorkers: connectorWorkers)
     }
 
     func add(_ seeds: [SeedDocument]) async throws {

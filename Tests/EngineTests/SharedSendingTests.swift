@@ -49,6 +49,20 @@ struct SharedSendingTests {
         #expect(try await fixture.state(of: "b") == .sending)
     }
 
+    @Test func connectorWorkersHoldAcrossEngines() async throws {
+        let fixture = try await SeededStore.make(.postgres, (0..<6).map { SeedDocument(id: "doc-\($0)", next: 1) })
+        let first = fixture.engine("engine-a", leaseSeconds: 60, connectorWorkers: 2)
+        let second = fixture.engine("engine-b", leaseSeconds: 60, connectorWorkers: 2)
+        let held = try await first.claimDue(limit: 1, now: Self.start, admit: Self.anyConnector)
+        #expect(held.count == 1)
+        #expect(try await second.claimDue(limit: 4, now: Self.start, admit: Self.anyConnector).count == 1, "one place left of two")
+        #expect(try await first.claimDue(limit: 4, now: Self.start, admit: Self.anyConnector).isEmpty)
+        let change = DocumentChange.transmitted(inqomDocumentID: 1, duplicate: false, archivePath: nil)
+        let next = try await onThread { try first.recordBlocking(change, of: held[0], at: Self.start, claimNext: Self.anyConnector) }
+        #expect(next != nil, "the place an upload ended is the next one's")
+        #expect(try await second.claimDue(limit: 4, now: Self.start, admit: Self.anyConnector).isEmpty)
+    }
+
     @Test func aLiveLeaseIsLeftToItsEngine() async throws {
         let fixture = try await SeededStore.make(.postgres, [SeedDocument(id: "a", next: 1)])
         let first = fixture.engine("engine-a", leaseSeconds: 30)
