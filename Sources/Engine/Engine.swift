@@ -93,7 +93,9 @@ public final class Engine: Sendable {
                 clientID: configuration.inqomClientID, concurrency: configuration.workers + 1,
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: { clock.now })
-        let sessions = InqomSessions(client: client, now: { clock.now })
+        let shared = storage as? PostgresAccess
+        let sessions = InqomSessions(
+            client: client, slots: { name in shared.map { SharedRequestSlots(storage: $0, connector: name) } }, now: { clock.now })
         self.sessions = sessions
         self.events = EventFeed(store: SQLEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
         let (changes, secretBox, spool) = (changes, opened.secretBox, opened.spool)

@@ -13,9 +13,9 @@ actor InqomSession {
     private var pendingToken: Task<AccessToken, any Error>?
     private let now: @Sendable () -> Date
 
-    init(client: InqomClient, now: @escaping @Sendable () -> Date) {
+    init(client: InqomClient, slots: (any SlotLedger)?, now: @escaping @Sendable () -> Date) {
         self.client = client
-        self.pacer = client.makePacer()
+        self.pacer = client.makePacer(sharedThrough: slots)
         self.now = now
     }
 

@@ -6,11 +6,14 @@ import Synchronization
 /// over the engine's one client: its transfer threads and request pacer.
 final class InqomSessions: Sendable {
     let client: InqomClient
+    /// Where a connector's request slots are shared with other engines (PostgreSQL); nil: this engine alone.
+    private let slots: @Sendable (ConnectorName) -> (any SlotLedger)?
     private let now: @Sendable () -> Date
     private let sessions = Mutex<[ConnectorName: InqomSession]>([:])
 
-    init(client: InqomClient, now: @escaping @Sendable () -> Date) {
+    init(client: InqomClient, slots: @escaping @Sendable (ConnectorName) -> (any SlotLedger)?, now: @escaping @Sendable () -> Date) {
         self.client = client
+        self.slots = slots
         self.now = now
     }
 
@@ -28,7 +31,7 @@ final class InqomSessions: Sendable {
     func session(for connector: ConnectorName) -> InqomSession {
         sessions.withLock { sessions in
             if let session = sessions[connector] { return session }
-            let session = InqomSession(client: client, now: now)
+            let session = InqomSession(client: client, slots: slots(connector), now: now)
             sessions[connector] = session
             return session
         }

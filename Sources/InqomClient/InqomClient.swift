@@ -46,9 +46,10 @@ public final class InqomClient: Sendable {
         self.now = now
     }
 
-    /// A request budget of `maxRequestsPerSecond` for one more login.
-    public func makePacer() -> RequestPacer {
-        RequestPacer(requestsPerSecond: configuration.maxRequestsPerSecond)
+    /// A request budget of `maxRequestsPerSecond` for one more login,
+    /// shared through `ledger` with other engines when given.
+    public func makePacer(sharedThrough ledger: (any SlotLedger)? = nil) -> RequestPacer {
+        RequestPacer(requestsPerSecond: configuration.maxRequestsPerSecond, ledger: ledger)
     }
 
     /// Runs `body` on a transfer thread, where Inqom's calls block that

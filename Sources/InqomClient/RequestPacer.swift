@@ -8,7 +8,8 @@ import Synchronization
 /// halves the rate for a minute (twice: a quarter), so a throttled engine
 /// backs off further than its setting.
 /// Inqom counts per client id and user: each login has a pacer of its own
-/// (`InqomClient.makePacer`).
+/// (`InqomClient.makePacer`). Engines that share a rate take their slots
+/// from a `SlotLedger` they share, each waiting for its own.
 public final class RequestPacer: Sendable {
     private struct State {
         var nextSlot: ContinuousClock.Instant
@@ -22,30 +23,46 @@ public final class RequestPacer: Sendable {
 
     private let interval: Duration?
     private let state: Mutex<State>
+    private let ledger: (any SlotLedger)?
 
     /// `requestsPerSecond` 0 means no limit.
-    init(requestsPerSecond: Double) {
+    init(requestsPerSecond: Double, ledger: (any SlotLedger)? = nil) {
         interval = requestsPerSecond > 0 ? (.seconds(1) + Self.jitterMargin) / requestsPerSecond : nil
         state = Mutex(State(nextSlot: .now, slowUntil: .now))
+        self.ledger = ledger
     }
 
     /// Waits for this request's slot, on the transfer thread that will make
     /// it; false when `cancellation` is set meanwhile.
     func acquire(unless cancellation: CancellationFlag) -> Bool {
         guard let interval else { return true }
-        let slot = state.withLock { state -> ContinuousClock.Instant in
-            let now = ContinuousClock.now
-            if now >= state.slowUntil { state.slowdown = 1 }
-            let slot = max(now, state.nextSlot)
-            state.nextSlot = slot + interval * state.slowdown
-            return slot
-        }
+        let slot = nextSlot(interval)
         while !cancellation.isSet {
             let wait = slot - .now
             guard wait > .zero else { return true }
             cancellation.wait(for: wait)
         }
         return false
+    }
+
+    /// The next free slot, taken: from the ledger when there is one and it
+    /// answers (else, as when there is none, from this pacer's own count).
+    private func nextSlot(_ interval: Duration) -> ContinuousClock.Instant {
+        let spacing = state.withLock { state -> Duration in
+            if ContinuousClock.now >= state.slowUntil { state.slowdown = 1 }
+            return interval * state.slowdown
+        }
+        if let ledger, let wait = try? ledger.takeSlot(spacing: spacing) {
+            let slot = ContinuousClock.now + wait
+            // What the next request would find, as far as this engine knows.
+            state.withLock { $0.nextSlot = slot + spacing }
+            return slot
+        }
+        return state.withLock { state in
+            let slot = max(ContinuousClock.now, state.nextSlot)
+            state.nextSlot = slot + spacing
+            return slot
+        }
     }
 
     /// The next request would wait for its slot: the rate, not Inqom, sets the pace now.
@@ -64,3 +81,11 @@ public final class RequestPacer: Sendable {
     }
 }
 
+
+/// Slots shared by several engines' pacers of one login, so that together
+/// they keep its rate. Blocking: called on the transfer thread that waits.
+public protocol SlotLedger: Sendable {
+    /// Takes the slot `spacing` after the last one taken (or now, if that
+    /// one is past), and says how long from now until it comes.
+    func takeSlot(spacing: Duration) throws -> Duration
+}

@@ -233,6 +233,14 @@ public enum PostgresSchema {
                 CREATE TRIGGER dossier_turns_follow_update AFTER UPDATE OF state ON documents
                     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION dossier_turns_follow();
 
+                -- The next free slot of each connector's requests to Inqom, on
+                -- the database's clock: every engine's requests take their
+                -- slots here, and together keep --inqom-max-rps.
+                CREATE TABLE request_slots (
+                    connector text PRIMARY KEY,
+                    next_slot double precision NOT NULL
+                );
+
                 -- Events take their seq from one row, locked until the writing
                 -- transaction commits: a seq is never handed out while a lower
                 -- one is still uncommitted, so readers never see a gap later filled.
