@@ -139,21 +139,21 @@ public struct Digest: Sendable {
             let now = clock.now
             let today = days.day(of: now)
             let due = (days.instant(on: today) ?? now) <= now
-            let lastRun = await logger.failureLogged("reading the last digest day") { try await store.lastScheduledRun() }
-            // Nothing is sent when the last run cannot be read: never twice a day.
-            if due, let lastRun, lastRun?.day != today {
-                if smtp != nil {
-                    do {
-                        for digest in try await everyDigest() { _ = try await digest.send(day: today, collaboratorID: nil, force: false) }
-                    } catch {
-                        logger.error("daily digest failed; tried again in a minute", metadata: ["error": "\(error)"])
-                        try? await clock.sleep(for: .seconds(60))
-                        continue
+            // Nothing is sent when the day cannot be taken: never twice a day.
+            let claim = due ? await logger.failureLogged("taking the digest day") {
+                try await store.claimScheduledRun(day: today, at: Timestamp.text(now))
+            } : nil
+            if case .taken(let previousDay, let previousAt) = claim, smtp != nil {
+                do {
+                    for digest in try await everyDigest() { _ = try await digest.send(day: today, collaboratorID: nil, force: false) }
+                } catch {
+                    logger.error("daily digest failed; tried again in a minute", metadata: ["error": "\(error)"])
+                    // Given back, so that the retry takes it again; who had their digest is not sent it twice.
+                    _ = await logger.failureLogged("giving the digest day back") {
+                        try await store.recordScheduledRun(day: previousDay, at: previousAt)
                     }
-                }
-                let at = Timestamp.text(now)
-                _ = await logger.failureLogged("recording the digest day") {
-                    try await store.recordScheduledRun(day: today, at: at)
+                    try? await clock.sleep(for: .seconds(60))
+                    continue
                 }
             }
             // Wake at the next digest time, or within the hour (clock changes).

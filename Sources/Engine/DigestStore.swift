@@ -19,7 +19,17 @@ protocol DigestStore: Sendable {
     func recordSent(to collaboratorID: String, day: String, failures: Int, at now: Date) async throws
     /// The day and time of the last scheduled run; nil before the first.
     func lastScheduledRun() async throws -> (day: String, at: String)?
-    func recordScheduledRun(day: String, at: String) async throws
+    /// Records the last scheduled run (nil: none).
+    func recordScheduledRun(day: String?, at: String?) async throws
+    /// Takes `day`'s scheduled run, unless it is taken already (by this
+    /// engine or another sharing the database): one run a day, whichever
+    /// engines are up. Says the run it replaced, to put back if this one fails.
+    func claimScheduledRun(day: String, at: String) async throws -> ScheduledRunClaim
+}
+
+enum ScheduledRunClaim: Sendable, Equatable {
+    case taken(previousDay: String?, previousAt: String?)
+    case alreadyTaken
 }
 
 /// A failed document as a digest lists it.

@@ -101,11 +101,35 @@ struct SQLDigestStore: DigestStore {
         }
     }
 
-    func recordScheduledRun(day: String, at: String) async throws {
+    func recordScheduledRun(day: String?, at: String?) async throws {
         let now = storage.now()
         try await storage.write { connection in
             try connection.setSetting(.digestLastScheduledDay, day, of: .engineWide, at: now)
             try connection.setSetting(.digestLastRunAt, at, of: .engineWide, at: now)
+        }
+    }
+
+    func claimScheduledRun(day: String, at: String) async throws -> ScheduledRunClaim {
+        let now = storage.now()
+        return try await storage.write { connection in
+            let previous = try connection.setting(.digestLastScheduledDay, of: .engineWide)
+            guard previous != day else { return .alreadyTaken }
+            let previousAt = try connection.setting(.digestLastRunAt, of: .engineWide)
+            // Changed only if still as read: an engine that took it meanwhile wins (PostgreSQL checks again once it committed).
+            let key = SQLValue.text(SettingKey.digestLastScheduledDay.rawValue)
+            let taken =
+                if let previous {
+                    try connection.run(
+                        "UPDATE settings SET value = ? WHERE connector = ? AND key = ? AND value = ?",
+                        [.text(day), ConnectorName.engineWide.sql, key, .text(previous)])
+                } else {
+                    try connection.run(
+                        "INSERT INTO settings (connector, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        [ConnectorName.engineWide.sql, key, .text(day)])
+                }
+            guard taken == 1 else { return .alreadyTaken }
+            try connection.setSetting(.digestLastRunAt, at, of: .engineWide, at: now)
+            return .taken(previousDay: previous, previousAt: previousAt)
         }
     }
 

@@ -88,6 +88,24 @@ struct DigestStoreTests {
         #expect(last.day == "2026-12-04")
         #expect(last.at == "2026-12-04T06:00:00.000Z")
     }
+
+    /// Engines sharing a database run the day's digests once: of claims
+    /// made together, one takes the day.
+    @Test(arguments: implementations)
+    func aDaysScheduledRunIsTakenOnce(_ implementation: DigestStoreImplementation) async throws {
+        let store = try await implementation.make([], []).store
+        let claims = try await withThrowingTaskGroup(of: ScheduledRunClaim.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.claimScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00.000Z") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(claims.filter { $0 == .taken(previousDay: nil, previousAt: nil) }.count == 1)
+        #expect(claims.filter { $0 == .alreadyTaken }.count == 7)
+        let next = try await store.claimScheduledRun(day: "2026-12-05", at: "2026-12-05T06:00:00.000Z")
+        #expect(next == .taken(previousDay: "2026-12-04", previousAt: "2026-12-04T06:00:00.000Z"))
+        // A run that failed gives its day back: the next try takes it again.
+        try await store.recordScheduledRun(day: "2026-12-04", at: "2026-12-04T06:00:00.000Z")
+        #expect(try await store.claimScheduledRun(day: "2026-12-05", at: "2026-12-05T06:01:00.000Z") != .alreadyTaken)
+    }
 }
 
 /// Collaborators and failures in a fresh database of either kind.
