@@ -59,10 +59,12 @@ public final class PostgresServer: Sendable {
         try Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-m", "fast", "-w", "stop"])
     }
 
-    /// Starts the server, and returns once it accepts connections.
+    /// Starts the server, and returns once it accepts connections: as many
+    /// as a test run's stores and engines keep open at once (each test's
+    /// database keeps its connections for the run).
     public func restart() throws {
         try Self.run([binaries + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/log", "-w", "-o",
-                 "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "start"])
+                 "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=400", "start"])
     }
 
     /// How to stop each server still running, by its directory.
