@@ -111,9 +111,7 @@ public struct ConnectorSetup: Sendable {
         guard let encoded = settings.sealedCredentials else { return }
         let readable: Bool
         do {
-            let plain = try secretBox.open(Array(Data(base64Encoded: encoded) ?? Data()))
-            let stored = try JSONDecoder().decode(StoredCredentials.self, from: Data(plain))
-            await inqom.restore(stored.credentials)
+            await inqom.restore(try StoredCredentials.open(encoded, with: secretBox))
             readable = true
         } catch {
             readable = false
@@ -214,7 +212,14 @@ public struct ConnectorSetup: Sendable {
 }
 
 /// The credentials as sealed at rest.
+/// Credentials as `wizard.connect` seals them in the settings.
 struct StoredCredentials: Codable {
+    /// The credentials sealed as `encoded` (base64).
+    static func open(_ encoded: String, with box: SecretBox) throws -> InqomCredentials {
+        let plain = try box.open(Array(Data(base64Encoded: encoded) ?? Data()))
+        return try JSONDecoder().decode(StoredCredentials.self, from: Data(plain)).credentials
+    }
+
     let login: String
     let password: String
     let clientSecret: String

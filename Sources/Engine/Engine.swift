@@ -94,11 +94,14 @@ public final class Engine: Sendable {
                 stallTimeout: configuration.inqomStallTimeout, maxRequestsPerSecond: configuration.inqomMaxRequestsPerSecond),
             logger: logger, now: { clock.now })
         let shared = storage as? PostgresAccess
+        let secretBox = opened.secretBox
         let sessions = InqomSessions(
-            client: client, slots: { name in shared.map { SharedRequestSlots(storage: $0, connector: name) } }, now: { clock.now })
+            client: client, slots: { name in shared.map { SharedRequestSlots(storage: $0, connector: name) } },
+            storedCredentials: { name in shared.map { Self.storedCredentials(of: name, in: $0, box: secretBox) } },
+            now: { clock.now })
         self.sessions = sessions
         self.events = EventFeed(store: SQLEventStore(storage: storage), clock: clock, changes: changes, logger: logger)
-        let (changes, secretBox, spool) = (changes, opened.secretBox, opened.spool)
+        let (changes, spool) = (changes, opened.spool)
         let readableFiles = ReadableFiles(root: configuration.filesRoot, dataDirectory: configuration.dataDirectory)
         let days = DigestCalendar(calendar: configuration.calendar, digestAtMinutes: configuration.digestAtMinutes)
         self.connectors = Connectors(capacity: Self.connectorsInMemory, dropped: { sessions.drop($0) }) { name in
@@ -133,6 +136,16 @@ public final class Engine: Sendable {
         ]
         if let database { started["databaseCheck"] = "\(database.integrityCheck.rawValue)" }
         logger.info("engine started", metadata: started)
+    }
+
+    /// A connector's credentials as another engine may have stored them.
+    private static func storedCredentials(
+        of connector: ConnectorName, in storage: PostgresAccess, box: SecretBox
+    ) -> @Sendable () async throws -> InqomCredentials? {
+        {
+            let sealed = try await storage.read { try $0.setting(.inqomCredentials, of: connector) }
+            return try sealed.map { try StoredCredentials.open($0, with: box) }
+        }
     }
 
     /// Where the state is kept, opened (checked and migrated).

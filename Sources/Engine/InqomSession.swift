@@ -12,10 +12,18 @@ actor InqomSession {
     private var token: AccessToken?
     private var pendingToken: Task<AccessToken, any Error>?
     private let now: @Sendable () -> Date
+    /// Engines sharing a database: the credentials as stored now, read
+    /// before each new token (another engine may have connected the
+    /// connector again, or disconnected it). nil: this engine's own are the truth.
+    private let storedCredentials: (@Sendable () async throws -> InqomCredentials?)?
 
-    init(client: InqomClient, slots: (any SlotLedger)?, now: @escaping @Sendable () -> Date) {
+    init(
+        client: InqomClient, slots: (any SlotLedger)?, storedCredentials: (@Sendable () async throws -> InqomCredentials?)?,
+        now: @escaping @Sendable () -> Date
+    ) {
         self.client = client
         self.pacer = client.makePacer(sharedThrough: slots)
+        self.storedCredentials = storedCredentials
         self.now = now
     }
 
@@ -56,6 +64,11 @@ actor InqomSession {
     func validToken() async throws -> AccessToken {
         if let token, Self.isUsable(token, at: now()) { return token }
         if let pendingToken { return try await pendingToken.value }
+        if let storedCredentials {
+            let stored = try await storedCredentials()
+            if let pendingToken { return try await pendingToken.value }
+            if stored != credentials { (credentials, token) = (stored, nil) }
+        }
         guard let credentials else { throw EngineError.notConnected }
         let request = Task { [client, pacer] in try await client.requestToken(credentials, pacedBy: pacer) }
         pendingToken = request

@@ -8,12 +8,19 @@ final class InqomSessions: Sendable {
     let client: InqomClient
     /// Where a connector's request slots are shared with other engines (PostgreSQL); nil: this engine alone.
     private let slots: @Sendable (ConnectorName) -> (any SlotLedger)?
+    /// Where a connector's credentials are read as stored now, when other engines may change them; nil: never.
+    private let storedCredentials: @Sendable (ConnectorName) -> (@Sendable () async throws -> InqomCredentials?)?
     private let now: @Sendable () -> Date
     private let sessions = Mutex<[ConnectorName: InqomSession]>([:])
 
-    init(client: InqomClient, slots: @escaping @Sendable (ConnectorName) -> (any SlotLedger)?, now: @escaping @Sendable () -> Date) {
+    init(
+        client: InqomClient, slots: @escaping @Sendable (ConnectorName) -> (any SlotLedger)?,
+        storedCredentials: @escaping @Sendable (ConnectorName) -> (@Sendable () async throws -> InqomCredentials?)?,
+        now: @escaping @Sendable () -> Date
+    ) {
         self.client = client
         self.slots = slots
+        self.storedCredentials = storedCredentials
         self.now = now
     }
 
@@ -31,7 +38,7 @@ final class InqomSessions: Sendable {
     func session(for connector: ConnectorName) -> InqomSession {
         sessions.withLock { sessions in
             if let session = sessions[connector] { return session }
-            let session = InqomSession(client: client, slots: slots(connector), now: now)
+            let session = InqomSession(client: client, slots: slots(connector), storedCredentials: storedCredentials(connector), now: now)
             sessions[connector] = session
             return session
         }

@@ -43,7 +43,7 @@ public struct AccessToken: Sendable {
 }
 
 /// What Inqom's login needs; the engine keeps these encrypted.
-public struct InqomCredentials: Sendable {
+public struct InqomCredentials: Sendable, Equatable {
     public let login: String
     public let password: String
     public let clientSecret: String

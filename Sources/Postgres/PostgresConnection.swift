@@ -22,6 +22,8 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw .unreachable(detail: detail)
         }
+        // libpq prints the server's notices ("relation … already exists, skipping") on stderr, where the engine's log goes.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.connection = connection
         self.password = password
     }

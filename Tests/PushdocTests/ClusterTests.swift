@@ -51,8 +51,9 @@ struct ClusterTests {
     @Test func documentsSubmittedThroughEitherEngineAreSentOnceAndEveryEngineTellsOfThemInOneOrder() async throws {
         let deployment = try await Deployment()
         let first = try deployment.engine("engine-a")
-        try await deployment.configure(through: first)
+        // Started before the wizard: the credentials another engine stores are the ones it sends with.
         let second = try deployment.engine("engine-b")
+        try await deployment.configure(through: first)
         _ = try await second.stdio.call("events.subscribe")
         let names = (0..<40).map { "doc-\($0)" }
         var ids: [String] = []
