@@ -29,7 +29,7 @@ struct DistantInqom {
         _ = try await standIn.control("latency", ["seconds": latency])
         let engine = try PushThroughput.configuredEngine(
             standIn, ["--inqom-max-rps", "0", "--workers", "\(workers)", "--connector-workers", "\(workers)"])
-        let rate = try sendAcceptedWhilePaused(paths.map(Submission.file), through: engine)
+        let rate = try Self.sendAcceptedWhilePaused(paths.map(Submission.file), through: engine)
         let shape = "\(documents) × 200 KB, Inqom answering in \(Int(latency * 1000)) ms, \(workers) workers"
         table.rows.append(
             .init(measure: "distant Inqom: \(shape)", figure: rate, baselineName: "the latency bound", baseline: bound,
@@ -47,7 +47,7 @@ struct DistantInqom {
         let standIn = try await InqomStandIn()
         _ = try await standIn.control("latency", ["seconds": latency])
         let engine = try PushThroughput.configuredEngine(standIn, ["--inqom-max-rps", "\(Int(limit))"])
-        let rate = try sendAcceptedWhilePaused((0..<rateLimitedDocuments).map(Submission.small), through: engine)
+        let rate = try Self.sendAcceptedWhilePaused((0..<rateLimitedDocuments).map(Submission.small), through: engine)
         let busiest = try await standIn.stats()["busiestSecond"] ?? 0
         table.rows.append(
             .init(measure: "rate limit: \(rateLimitedDocuments) documents at --inqom-max-rps 15 (the default)", figure: rate,
@@ -167,7 +167,7 @@ struct DistantInqom {
 
     /// Accepts `submissions` while sending is paused, resumes, and answers
     /// the documents per second from the resume to the last transmission.
-    private func sendAcceptedWhilePaused(_ submissions: [Submission], through engine: LinePeer) throws -> Double {
+    static func sendAcceptedWhilePaused(_ submissions: [Submission], through engine: LinePeer) throws -> Double {
         engine.call("connector.pause")
         let answers = engine.pipeline(submissions.enumerated().map { $1.request(id: $0) })
         guard answers.allSatisfy({ $0.contains("queued") }) else { throw BenchError(description: "a submit was refused") }

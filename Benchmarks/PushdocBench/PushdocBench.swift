@@ -4,7 +4,7 @@ import InqomClient
 import Logging
 import TestSupport
 
-/// `swift build -c release --static-swift-stdlib && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|hostile|stored|connectors|distant]`:
+/// `swift build -c release --static-swift-stdlib && .build/release/pushdoc-bench [--quick] [--only protocol|catalog|upload|push|hostile|stored|connectors|distant|cluster]`:
 /// measures, prints a table of figures beside baselines measured in the
 /// same run. Never a pass/fail test. `--quick` (CI) runs every measure on
 /// small counts, only to prove the suite still works. The blocking measures
@@ -17,7 +17,7 @@ enum PushdocBench {
         // `--only NAME` runs one group of measures (to profile it alone).
         let only = arguments.firstIndex(of: "--only").flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
         func selected(_ name: String) -> Bool { only == nil || only == name }
-        let groups = ["protocol", "catalog", "upload", "push", "hostile", "stored", "connectors", "distant"]
+        let groups = ["protocol", "catalog", "upload", "push", "hostile", "stored", "connectors", "distant", "cluster"]
         let known = arguments.dropFirst().allSatisfy { $0 == "--quick" || $0 == "--only" || groups.contains($0) }
         guard known, only.map(groups.contains) ?? !arguments.contains("--only") else {
             FileHandle.standardError.write(Data("usage: pushdoc-bench [--quick] [--only \(groups.joined(separator: "|"))]\n".utf8))
@@ -44,6 +44,7 @@ enum PushdocBench {
                 documents: quick ? 200 : 2_000, rateLimitedDocuments: quick ? 60 : 900, outageDocuments: quick ? 500 : 10_000
             ).run(into: &table)
         }
+        if selected("cluster") { try await SharedDatabase(submits: quick ? 200 : 2_000, documents: quick ? 200 : 2_000).run(into: &table) }
         table.print()
     }
 }

@@ -20,6 +20,10 @@ public final class RequestPacer: Sendable {
     /// What `rate` requests' arrivals may gain on their slots before Inqom
     /// sees one too many in a second; costs 3 % of the rate.
     static let jitterMargin = Duration.milliseconds(30)
+    /// The same for engines sharing slots: each learns its slot over a round
+    /// trip to the database, whose time varies with the load of both;
+    /// costs 10 % of the rate.
+    static let sharedJitterMargin = Duration.milliseconds(100)
 
     private let interval: Duration?
     private let state: Mutex<State>
@@ -27,7 +31,8 @@ public final class RequestPacer: Sendable {
 
     /// `requestsPerSecond` 0 means no limit.
     init(requestsPerSecond: Double, ledger: (any SlotLedger)? = nil) {
-        interval = requestsPerSecond > 0 ? (.seconds(1) + Self.jitterMargin) / requestsPerSecond : nil
+        let margin = ledger == nil ? Self.jitterMargin : Self.sharedJitterMargin
+        interval = requestsPerSecond > 0 ? (.seconds(1) + margin) / requestsPerSecond : nil
         state = Mutex(State(nextSlot: .now, slowUntil: .now))
         self.ledger = ledger
     }

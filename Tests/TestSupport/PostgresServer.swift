@@ -29,8 +29,8 @@ public final class PostgresServer: Sendable {
 
     private init() throws {
         binaries = try Self.output(["pg_config", "--bindir"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        // Not under the tests' private temporary directory: the server's user must reach it.
-        var template = Array((NSTemporaryDirectory() + "/pushdoc-postgres-XXXXXX").utf8CString)
+        // In /tmp, not under $TMPDIR: a private temporary directory (the tests', the benchmarks') would keep the server's user out.
+        var template = Array("/tmp/pushdoc-postgres-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw PeerError(description: "no temporary directory for PostgreSQL") }
         directory = String(cString: made)
         password = "pw-" + UUID().uuidString
