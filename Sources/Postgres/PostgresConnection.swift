@@ -11,6 +11,9 @@ public final class PostgresConnection {
     private let password: String?
     /// Statements as written for both databases, and as PostgreSQL reads them.
     private var numberedStatements: [String: String] = [:]
+    /// The statements prepared on this connection, by text: each is parsed
+    /// and planned once, not at every call.
+    private var preparedNames: [String: String] = [:]
 
     /// Connects with a libpq connection URI (`postgres://…`) or keyword
     /// string; the password comes from it, `PGPASSWORD` or `~/.pgpass`.
@@ -45,8 +48,35 @@ public final class PostgresConnection {
         try execute(sql, parameters: values.map(Parameter.init))
     }
 
+    /// The same, prepared on this connection at its first call (the
+    /// types of that call's values are the statement's from then on).
+    func executePrepared(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
+        let parameters = values.map(Parameter.init)
+        let name: String
+        if let prepared = preparedNames[sql] {
+            name = prepared
+        } else {
+            name = "s\(preparedNames.count + 1)"
+            _ = try result(of: PQprepare(connection, name, sql, Int32(parameters.count), parameters.map(\.type)))
+            preparedNames[sql] = name
+        }
+        return try withValues(parameters) { pointers, lengths, formats in
+            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
+        }
+    }
+
     private func execute(_ sql: String, parameters: [Parameter]) throws(PostgresError) -> PostgresRows {
         guard !parameters.isEmpty else { return try result(of: PQexec(connection, sql)) }
+        return try withValues(parameters) { pointers, lengths, formats in
+            PQexecParams(connection, sql, Int32(parameters.count), parameters.map(\.type), pointers, lengths, formats, 0)
+        }
+    }
+
+    /// Runs `call` with the values' addresses, lengths and formats, as libpq takes them.
+    private func withValues(
+        _ parameters: [Parameter],
+        _ call: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> OpaquePointer?
+    ) throws(PostgresError) -> PostgresRows {
         // One buffer for every value, so that each has a stable address during the call.
         var buffer: [UInt8] = []
         var offsets: [Int] = []
@@ -59,10 +89,7 @@ public final class PostgresConnection {
             let pointers = zip(parameters, offsets).map { parameter, offset in
                 parameter.bytes == nil ? nil : (base + offset).assumingMemoryBound(to: CChar.self)
             }
-            return try result(
-                of: PQexecParams(
-                    connection, sql, Int32(parameters.count), parameters.map(\.type), pointers, parameters.map(\.length),
-                    parameters.map(\.format), 0))
+            return try result(of: call(pointers, parameters.map(\.length), parameters.map(\.format)))
         }
     }
 

@@ -4,12 +4,12 @@ extension PostgresConnection: SQLConnection {
     public var dialect: SQLDialect { .postgres }
 
     public func query(_ sql: String, _ bindings: [SQLValue], row: (any SQLRow) throws -> Void) throws {
-        for values in try execute(numbered(sql), values: bindings).rows { try row(PostgresRow(values: values)) }
+        for values in try executePrepared(numbered(sql), values: bindings).rows { try row(PostgresRow(values: values)) }
     }
 
     @discardableResult
     public func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
-        try execute(numbered(sql), values: bindings).changed
+        try executePrepared(numbered(sql), values: bindings).changed
     }
 }
 
