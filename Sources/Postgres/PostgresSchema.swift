@@ -153,6 +153,8 @@ public enum PostgresSchema {
                     bytes bytea NOT NULL,
                     PRIMARY KEY (document_seq, part)
                 );
+                -- Documents (PDFs, images) are compressed already: not tried again.
+                ALTER TABLE document_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
                 -- rowid: the order lines were written in, named as SQLite names its own.
                 CREATE TABLE document_history (
@@ -193,8 +195,9 @@ public enum PostgresSchema {
                 -- The dossiers with documents waiting (queued or retrying), and
                 -- when the sender last took one of theirs (0: not since they
                 -- began waiting). A dossier's row is added under a lock on that
-                -- dossier, and removed only by a transaction that got the lock
-                -- without waiting and then sees no document of it waiting: an
+                -- dossier (shared: documents added together do not wait for each
+                -- other), and removed only by a transaction that got the lock
+                -- alone without waiting and then sees no document of it waiting: an
                 -- engine taking its last waiting document while another adds
                 -- one never leaves it waiting without a row, and no transaction
                 -- waits for another's dossiers in an order that could deadlock
@@ -212,7 +215,7 @@ public enum PostgresSchema {
                 BEGIN
                     IF TG_OP <> 'DELETE' AND NEW.state IN ('queued', 'retrying')
                         AND (TG_OP = 'INSERT' OR OLD.state NOT IN ('queued', 'retrying')) THEN
-                        PERFORM pg_advisory_xact_lock(hashtextextended(NEW.connector || '/' || NEW.dossier_id, 0));
+                        PERFORM pg_advisory_xact_lock_shared(hashtextextended(NEW.connector || '/' || NEW.dossier_id, 0));
                         INSERT INTO dossier_turns (connector, dossier_id) VALUES (NEW.connector, NEW.dossier_id)
                             ON CONFLICT DO NOTHING;
                     ELSIF TG_OP <> 'INSERT' AND OLD.state IN ('queued', 'retrying')
