@@ -6,14 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# PUSHDOC_BINARY=/path/to/pushdoc runs the demo with an engine already built (no install, no build).
-if [ -n "${PUSHDOC_BINARY:-}" ]; then
-    ENGINE=$PUSHDOC_BINARY
-else
-    if [ "${PUSHDOC_DEMO_SKIP_INSTALL:-}" != 1 ]; then bash .ci/install; fi
-    swift build -c release --static-swift-stdlib --product pushdoc >/dev/null
-    ENGINE=$PWD/.build/release/pushdoc
-fi
+source clients/engine-binary.sh
 
 WORK=$(mktemp -d /tmp/pushdoc-demo-XXXXXX)
 ROOT=$WORK/mcf

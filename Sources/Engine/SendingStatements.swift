@@ -1,6 +1,7 @@
 import Foundation
 import Store
 
+/// What both sending stores write the same way, inside their transactions.
 extension SQLConnection {
     /// Records what an attempt made of a document, with its history line
     /// (and, on PostgreSQL, the end of its lease); then `claimNext`; then
@@ -49,5 +50,24 @@ extension SQLConnection {
         let next = try claimNext()
         if let event = change.event(of: document) { try appendEvent(event.type, of: document.connector, at: now, event.data) }
         return next
+    }
+
+    /// Moves by `seconds` the attempts planned before `cutoff` (a wall-clock jump).
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) throws {
+        try run(
+            """
+            UPDATE documents SET next_attempt_at = next_attempt_at + ?1, planned_at = planned_at + ?1
+            WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
+                AND (planned_at IS NULL OR planned_at < ?2)
+            """, [.real(seconds), .real(cutoff.timeIntervalSince1970)])
+    }
+
+    /// Every retrying document waiting for a later attempt is due at `now`.
+    func retryNow(at now: Date) throws {
+        try run(
+            """
+            UPDATE documents SET next_attempt_at = ?1, planned_at = ?1
+            WHERE state = \(DocumentState.retrying.sql) AND next_attempt_at > ?1
+            """, [.real(now.timeIntervalSince1970)])
     }
 }
