@@ -124,8 +124,11 @@ struct ServeSettings {
             command.inqomStallSeconds, "inqom-stall-seconds", default: .seconds(60), expected: seconds
         ) { duration($0, allowZero: false) }
         configuration.store = try stateStore(command.store ?? environment["PUSHDOC_STORE"], given: command.store != nil)
-        configuration.nodeID = try source.value(command.nodeId, "node-id", default: nil, expected: "1 to 64 letters, digits, '.', '_' or '-'") {
-            (1...64).contains($0.utf8.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) } ? $0 : nil
+        configuration.nodeID = try source.value(
+            command.nodeId, "node-id", default: nil, expected: "1 to 64 letters, digits, '.', '_' or '-'"
+        ) { text -> String?? in
+            let valid = (1...64).contains(text.utf8.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) }
+            return valid ? text : .none
         }
         configuration.masterKeyFile = try source.value(command.masterKeyFile, "master-key-file", default: nil, expected: "a path") {
             $0.isEmpty ? nil : absolute($0)

@@ -37,6 +37,11 @@ struct CommandLineTests {
         (["serve"], [:], "nothing to serve"),
         (["serve", "--stdio"], ["PUSHDOC_ALLOW_UID": "1001,abc"], "PUSHDOC_ALLOW_UID"),
         (["serve", "--stdio"], ["PUSHDOC_MASTER_KEY": "c2hvcnQtc2VjcmV0"], "PUSHDOC_MASTER_KEY: expected 32 bytes"),
+        (["serve", "--stdio", "--store", "mysql://u:c2hvcnQtc2VjcmV0@db/x"], [:], "--store: expected sqlite or a postgres:// URI"),
+        (["serve", "--stdio"], ["PUSHDOC_STORE": "c2hvcnQtc2VjcmV0"], "PUSHDOC_STORE: expected sqlite"),
+        (["serve", "--stdio", "--store", "postgresql://u:c2hvcnQtc2VjcmV0@127.0.0.1/x"], [:], "set PUSHDOC_MASTER_KEY or --master-key-file"),
+        (["serve", "--stdio", "--lease-seconds", "1"], [:], "--lease-seconds"),
+        (["serve", "--stdio", "--node-id", "a b"], [:], "--node-id"),
     ] as [([String], [String: String], String)])
     func aBadValueStopsTheStartWithOneLineAndExitCode2(
         arguments: [String], environment: [String: String], mention: String
