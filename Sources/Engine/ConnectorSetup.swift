@@ -77,7 +77,7 @@ public struct ConnectorSetup: Sendable {
         let connectedAt = Timestamp.text(clock.now)
         // The session first: once the write below makes the connector active,
         // a worker may ask for a token, and must not ask with the old password.
-        await inqom.connect(credentials, token: token)
+        try await inqom.connect(credentials, token: token)
         try await store.update(reason: nil, at: clock.now) { settings, _ in
             settings.sealedCredentials = sealed
             settings.login = credentials.login

@@ -98,6 +98,7 @@ public final class Engine: Sendable {
         let sessions = InqomSessions(
             client: client, slots: { name in shared.map { SharedRequestSlots(storage: $0, connector: name) } },
             storedCredentials: { name in shared.map { Self.storedCredentials(of: name, in: $0, box: secretBox) } },
+            sharedToken: { name in shared.map { SharedToken(storage: $0, connector: name, box: secretBox) } },
             now: { clock.now })
         self.sessions = sessions
         self.events = EventFeed(store: SQLEventStore(storage: storage), clock: clock, changes: changes, logger: logger)

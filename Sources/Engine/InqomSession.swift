@@ -11,28 +11,34 @@ actor InqomSession {
     private var credentials: InqomCredentials?
     private var token: AccessToken?
     private var pendingToken: Task<AccessToken, any Error>?
+    /// The last token Inqom refused: another engine may still hold it as the shared one.
+    private var refused: String?
     private let now: @Sendable () -> Date
     /// Engines sharing a database: the credentials as stored now, read
     /// before each new token (another engine may have connected the
     /// connector again, or disconnected it). nil: this engine's own are the truth.
     private let storedCredentials: (@Sendable () async throws -> InqomCredentials?)?
+    /// Engines sharing a database: the token they share; nil: this engine's own.
+    private let shared: SharedToken?
 
     init(
         client: InqomClient, slots: (any SlotLedger)?, storedCredentials: (@Sendable () async throws -> InqomCredentials?)?,
-        now: @escaping @Sendable () -> Date
+        shared: SharedToken?, now: @escaping @Sendable () -> Date
     ) {
         self.client = client
         self.pacer = client.makePacer(sharedThrough: slots)
         self.storedCredentials = storedCredentials
+        self.shared = shared
         self.now = now
     }
 
     var isConnected: Bool { credentials != nil }
 
-    func connect(_ credentials: InqomCredentials, token: AccessToken) {
+    func connect(_ credentials: InqomCredentials, token: AccessToken) async throws {
         self.credentials = credentials
         self.token = token
         pendingToken = nil
+        try await shared?.publish(token)
     }
 
     /// Credentials known from an earlier start: a token is asked when needed.
@@ -70,7 +76,12 @@ actor InqomSession {
             if stored != credentials { (credentials, token) = (stored, nil) }
         }
         guard let credentials else { throw EngineError.notConnected }
-        let request = Task { [client, pacer] in try await client.requestToken(credentials, pacedBy: pacer) }
+        let fetch: @Sendable () async throws -> AccessToken = { [client, pacer] in try await client.requestToken(credentials, pacedBy: pacer) }
+        let replacing = token?.value ?? refused
+        let request = Task { [shared, now] in
+            guard let shared else { return try await fetch() }
+            return try await shared.renew(replacing: replacing, usable: { Self.isUsable($0, at: now()) }, fetch: fetch)
+        }
         pendingToken = request
         defer { pendingToken = nil }
         let fresh = try await request.value
@@ -82,6 +93,7 @@ actor InqomSession {
     /// unless another caller already replaced it.
     func discard(_ refused: AccessToken) {
         if token?.value == refused.value { token = nil }
+        self.refused = refused.value
     }
 
     /// A token is renewed this long before it expires, so that no call

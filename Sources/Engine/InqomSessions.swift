@@ -10,17 +10,21 @@ final class InqomSessions: Sendable {
     private let slots: @Sendable (ConnectorName) -> (any SlotLedger)?
     /// Where a connector's credentials are read as stored now, when other engines may change them; nil: never.
     private let storedCredentials: @Sendable (ConnectorName) -> (@Sendable () async throws -> InqomCredentials?)?
+    /// The token a connector's sessions share across engines; nil: each its own.
+    private let sharedToken: @Sendable (ConnectorName) -> SharedToken?
     private let now: @Sendable () -> Date
     private let sessions = Mutex<[ConnectorName: InqomSession]>([:])
 
     init(
         client: InqomClient, slots: @escaping @Sendable (ConnectorName) -> (any SlotLedger)?,
         storedCredentials: @escaping @Sendable (ConnectorName) -> (@Sendable () async throws -> InqomCredentials?)?,
+        sharedToken: @escaping @Sendable (ConnectorName) -> SharedToken?,
         now: @escaping @Sendable () -> Date
     ) {
         self.client = client
         self.slots = slots
         self.storedCredentials = storedCredentials
+        self.sharedToken = sharedToken
         self.now = now
     }
 
@@ -38,7 +42,7 @@ final class InqomSessions: Sendable {
     func session(for connector: ConnectorName) -> InqomSession {
         sessions.withLock { sessions in
             if let session = sessions[connector] { return session }
-            let session = InqomSession(client: client, slots: slots(connector), storedCredentials: storedCredentials(connector), now: now)
+            let session = InqomSession(client: client, slots: slots(connector), storedCredentials: storedCredentials(connector), shared: sharedToken(connector), now: now)
             sessions[connector] = session
             return session
         }

@@ -236,6 +236,13 @@ public enum PostgresSchema {
                 CREATE TRIGGER dossier_turns_follow_update AFTER UPDATE OF state ON documents
                     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION dossier_turns_follow();
 
+                -- Each connector's Inqom token, sealed with the master key: one
+                -- engine renews it, the others take it from here.
+                CREATE TABLE shared_tokens (
+                    connector text PRIMARY KEY,
+                    sealed text NOT NULL
+                );
+
                 -- The next free slot of each connector's requests to Inqom, on
                 -- the database's clock: every engine's requests take their
                 -- slots here, and together keep --inqom-max-rps.

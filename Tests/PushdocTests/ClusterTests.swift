@@ -73,6 +73,13 @@ struct ClusterTests {
         #expect(try names.allSatisfy { uploads[try Self.sha256($0)] == 1 }, "each document uploaded once: \(twice)")
         let summary = try await first.stdio.call("status.summary")
         #expect(summary.int("result", "documents", "transmitted") == ids.count)
+        #expect(try await deployment.standIn.tokens().count == 1, "the token wizard.connect got serves both engines")
+
+        // Inqom refuses that token: the engines renew it once between them.
+        try await deployment.standIn.control("expire-tokens", [:])
+        for (index, name) in (0..<10).map({ "after-\($0)" }).enumerated() { _ = try await Self.submit(index % 2 == 0 ? first : second, name) }
+        #expect(try await first.stdio.call("push.drain").int("result", "documents", "transmitted") == ids.count + 10)
+        #expect(try await deployment.standIn.tokens().count == 2, "one renewal for the deployment")
     }
 
     @Test func aKilledEnginesDocumentsAreSentByAnotherOnceItsLeasesRunOut() async throws {
