@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Store
 
 /// `IntakeStore` on the engine's database (SQLite or PostgreSQL).
@@ -8,6 +9,17 @@ struct SQLIntakeStore: IntakeStore {
     let bytes: any DocumentBytes
 
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
+        -> IntakeVerdict
+    {
+        do {
+            return try await judgeAndStore(document, judge: judge)
+        } catch let error as PostgresError where error.isUniqueViolation {
+            // Another engine stored the same id between this one's look and its write: looked at again, it is found.
+            return try await judgeAndStore(document, judge: judge)
+        }
+    }
+
+    private func judgeAndStore(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
         -> IntakeVerdict
     {
         try await storage.write { [connector, bytes] connection in

@@ -15,6 +15,12 @@ public enum PostgresError: Error, Equatable, CustomStringConvertible {
 }
 
 extension PostgresError {
+    /// A row with the same key was committed by another transaction (another engine) meanwhile.
+    public var isUniqueViolation: Bool {
+        if case .refused(let sqlState, _) = self { return sqlState == "23505" }
+        return false
+    }
+
     /// The database is out of reach or cannot store for now (connection
     /// lost, server shutting down or starting, out of disk or memory), as
     /// opposed to a statement it refuses.
