@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "pushdoc",
             dependencies: [
-                "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog", "CLinux", logging,
+                "PushdocRPC", "Engine", "Store", "JSONRPC", "StderrLog", "WorkerThreads", "CLinux", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictness

@@ -75,7 +75,7 @@ extension Engine {
                 circuit: circuit, lastSuccessAt: read?.1.lastSuccessAt.map(Timestamp.text),
                 lastErrorAt: read?.1.lastError.map { Timestamp.text($0.at) }),
             uptimeSeconds: Int(uptime.seconds), version: Self.version,
-            store: .init(kind: postgres == nil ? "sqlite" : "postgres", reachable: read != nil, detail: unreadable),
+            store: .init(kind: database == nil ? "postgres" : "sqlite", reachable: read != nil, detail: unreadable),
             node: node)
     }
 

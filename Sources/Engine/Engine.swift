@@ -24,7 +24,6 @@ public final class Engine: Sendable {
     let dataDirectory: DataDirectory
     /// The data directory's database; nil when the state is in PostgreSQL.
     let database: Database?
-    let postgres: PostgresDatabase?
     /// Wakes this engine when another commits a change (PostgreSQL only).
     private let listener: PostgresListener?
     let sessions: InqomSessions
@@ -73,11 +72,11 @@ public final class Engine: Sendable {
         let bytes: any DocumentBytes
         switch opened.kept {
         case .sqlite(let database):
-            (self.database, self.postgres) = (database, nil)
+            self.database = database
             let sqlite = StorageAccess(database: database, logger: logger, now: { clock.now })
             (storage, bytes, sendingStore) = (sqlite, SpooledBytes(spool: opened.spool), SQLiteSendingStore(storage: sqlite))
         case .postgres(let database, let copies):
-            (self.database, self.postgres) = (nil, database)
+            self.database = nil
             let shared = PostgresAccess(database: database, logger: logger, now: { clock.now })
             (storage, bytes) = (shared, DatabaseBytes(spool: opened.spool, copies: copies, storage: shared))
             sendingStore = PostgresSendingStore(

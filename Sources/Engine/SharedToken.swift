@@ -1,8 +1,7 @@
-import Dispatch
 import Foundation
 import InqomClient
 import Store
-import Synchronization
+import WorkerThreads
 
 /// A connector's Inqom token, shared by the engines of a deployment: sealed
 /// in the database, renewed by one engine at a time under a lock on the
@@ -11,11 +10,6 @@ struct SharedToken: Sendable {
     let storage: PostgresAccess
     let connector: ConnectorName
     let box: SecretBox
-
-    /// The stored token; nil when there is none, or it cannot be opened.
-    func stored() async throws -> AccessToken? {
-        try await storage.read { [connector, box] connection in try Self.stored(connection, connector, box) }
-    }
 
     /// The stored token if another engine renewed it since `refused` (the
     /// token this engine holds, refused or about to expire) and `usable`
@@ -29,7 +23,8 @@ struct SharedToken: Sendable {
         try await storage.write { [connector, box] connection in
             try connection.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [.text("token/" + connector.rawValue)])
             if let stored = try Self.stored(connection, connector, box), stored.value != refused, usable(stored) { return stored }
-            let fresh = try Self.waitFor(fetch)
+            // On the connection's own thread, which may block.
+            let fresh = try awaitFromThread(fetch).get()
             try Self.store(fresh, connection, connector, box)
             return fresh
         }
@@ -62,22 +57,4 @@ struct SharedToken: Sendable {
             """, [connector.sql, .text(sealed.base64EncodedString())])
     }
 
-    /// Runs `fetch` to its end from a thread that may block (a connection's own).
-    private static func waitFor(_ fetch: @escaping @Sendable () async throws -> AccessToken) throws -> AccessToken {
-        let outcome = Mutex<Result<AccessToken, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let result = await Result(catching: fetch)
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()
-    }
-}
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
 }

@@ -42,14 +42,9 @@ public final class PostgresConnection {
     }
 
     /// Runs one statement, its `$1`, `$2`… bound to `values` in their types
-    /// (`bigint`, `double precision`, `text`, `bytea`).
-    @discardableResult
-    public func execute(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
-        try execute(sql, parameters: values.map(Parameter.init))
-    }
-
-    /// The same, prepared on this connection at its first call (the
-    /// types of that call's values are the statement's from then on).
+    /// (`bigint`, `double precision`, `text`, `bytea`), prepared on this
+    /// connection at its first call (the types of that call's values are the
+    /// statement's from then on).
     func executePrepared(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
         let parameters = values.map(Parameter.init)
         let name: String
@@ -216,10 +211,6 @@ public struct PostgresRows: Sendable, Equatable {
         }
     }
 
-    /// Each row read through `transform`, in order.
-    public func map<T>(_ transform: (PostgresRow) throws -> T) rethrows -> [T] {
-        try rows.map { try transform(PostgresRow(values: $0)) }
-    }
 }
 
 /// One row, its columns read by position in the type the statement gave

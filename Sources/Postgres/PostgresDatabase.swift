@@ -48,11 +48,6 @@ public final class PostgresDatabase: Sendable {
         done.wait()
         return try outcome.withLock { $0! }.get()
     }
-
-    /// Lets the calls already made finish, then closes the connections. Blocking.
-    public func close() {
-        threads.stop()
-    }
 }
 
 /// One thread's connection, opened again after it broke.

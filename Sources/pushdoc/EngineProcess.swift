@@ -8,6 +8,7 @@ import Logging
 import PushdocRPC
 import StderrLog
 import Synchronization
+import WorkerThreads
 
 /// Runs the engine for `pushdoc serve`: opens it, starts the transports, and
 /// shuts down cleanly on `shutdown`, end of stdin, SIGTERM or SIGINT.
@@ -36,7 +37,8 @@ struct EngineProcess {
             }
         }
         let engine: Engine
-        switch Self.waitFor({ [settings] in
+        // Start-up work, from the main thread, which may block.
+        switch awaitFromThread({ [settings] in
             try await Engine(configuration: settings.engine, environment: settings.environment, logger: logger)
         }) {
         case .success(let opened): engine = opened
@@ -72,7 +74,7 @@ struct EngineProcess {
         // One grace for everything under way: uploads and requests alike.
         let grace = settings.engine.shutdownGrace
         let deadline = ContinuousClock.now + grace
-        _ = Self.waitFor { await engine.stopSending(by: deadline) }
+        _ = awaitFromThread { await engine.stopSending(by: deadline) }
         if !server.waitUntilIdle(deadline: deadline) {
             logger.warning("requests still running after the shutdown grace", metadata: ["grace": "\(grace)"])
         }
@@ -87,7 +89,7 @@ struct EngineProcess {
         {
             logger.warning("answers left unsent at shutdown: their clients were not reading")
         }
-        _ = Self.waitFor { await engine.sealDatabase() }
+        _ = awaitFromThread { await engine.sealDatabase() }
         if !engine.stopThreads(waitingUntil: .now() + .seconds(1)) {
             logger.warning("a transfer or file thread was still busy at exit")
         }
@@ -97,21 +99,6 @@ struct EngineProcess {
         // Replies and logs are flushed, commits durable: leave without running
         // process-wide destructors under threads that are still alive.
         _exit(0)
-    }
-
-    /// Runs async start-up work from the main thread, which may block: it is
-    /// not one of Swift's cooperative threads.
-    static func waitFor<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
-        let outcome = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let result: Result<T, any Error>
-            do { result = .success(try await work()) } catch { result = .failure(error) }
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return outcome.withLock { $0! }
     }
 
     static func fail(_ message: String) -> Never {
