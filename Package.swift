@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "TestSupport"], swiftSettings: strictness),
         .testTarget(
             name: "PushdocTests",
-            dependencies: ["pushdoc", "PushdocRPC", "TestSupport"],
+            dependencies: ["pushdoc", "PushdocRPC", "Postgres", "TestSupport"],
             swiftSettings: strictness
         ),
     ],

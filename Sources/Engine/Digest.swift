@@ -143,6 +143,9 @@ public struct Digest: Sendable {
             let claim = due ? await logger.failureLogged("taking the digest day") {
                 try await store.claimScheduledRun(day: today, at: Timestamp.text(now))
             } : nil
+            if case .alreadyTaken = claim {
+                logger.debug("daily digest already run", metadata: ["day": "\(today)"])
+            }
             if case .taken(let previousDay, let previousAt) = claim, smtp != nil {
                 do {
                     for digest in try await everyDigest() { _ = try await digest.send(day: today, collaboratorID: nil, force: false) }

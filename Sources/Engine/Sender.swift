@@ -390,6 +390,7 @@ final class Sender: Sendable {
     /// write, or the sender stops (the document, left `sending`, then goes
     /// again at the next start).
     private func recordWhenTheStoreCanWrite(_ pending: PendingRecord) async -> Outgoing? {
+        parts.logger.warning("outcome kept until the store can write", metadata: ["documentId": "\(pending.document.id)"])
         while !state.withLock({ $0.stopping }) {
             guard (try? await parts.clock.sleep(for: Self.storageRetryInterval)) != nil else { break }
             if case .recorded(let next) = await parts.blocking.run({ self.store(pending) }) { return next }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Postgres
 import TestSupport
 import Testing
 
@@ -160,6 +161,76 @@ struct ClusterTests {
         let drained = try await engine.stdio.call("push.drain")
         #expect(drained.int("result", "documents", "transmitted") == before.count + 1)
         #expect(!engine.stderr.pending.joined().contains(server.password), "no password in the log")
+    }
+
+    /// Uploads under way when the database goes away finish; what Inqom
+    /// answered is kept and recorded once the database is back, and no
+    /// document goes to Inqom twice.
+    @Test func outcomesOfUploadsUnderWayDuringAnOutageAreRecordedOnceTheDatabaseIsBack() async throws {
+        let server = try await PostgresServer.start()
+        let deployment = try await Deployment(uri: server.uri)
+        let engine = try deployment.engine("engine-a", ["--workers", "2"])
+        try await deployment.configure(through: engine)
+        try await deployment.standIn.inject("upload", count: 2, ["hold": true])
+        let names = ["held-0", "held-1"]
+        for name in names { _ = try await Self.submit(engine, name) }
+        try await deployment.standIn.waitUntilHeld(2)
+        try await onThread { try server.halt() }
+        try await deployment.standIn.release()
+        for _ in names { try await engine.waitForLog("outcome kept until the store can write") }
+
+        try await onThread { try server.restart() }
+        let drained = try await Self.drainOnceReachable(engine)
+        #expect(drained.int("result", "documents", "transmitted") == names.count, "\(drained)")
+        let uploads = try await deployment.uploadsByContent()
+        #expect(try names.allSatisfy { uploads[try Self.sha256($0)] == 1 }, "each uploaded once: \(uploads)")
+    }
+
+    /// The daily digest goes once for the deployment: two engines due at the
+    /// same moment, each with the SMTP server, one mail.
+    @Test func theDailyDigestGoesOnceForTheDeployment() async throws {
+        let deployment = try await Deployment()
+        // A zone where now is far from midnight: the digest time a few minutes ago is today's.
+        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour ?? 0
+        let zone = TimeZone(identifier: (6..<18).contains(hour) ? "UTC" : "Etc/GMT-12")!
+        func localTime(_ date: Date) -> String {
+            let parts = Calendar(identifier: .gregorian).dateComponents(in: zone, from: date)
+            return String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+        }
+        let zoneOption = ["--timezone", zone.identifier]
+        let setup = try deployment.engine("engine-a", zoneOption + ["--digest-at", localTime(Date().addingTimeInterval(3 * 3600))])
+        try await deployment.configure(through: setup)
+        try await deployment.standIn.inject("upload", ["status": 422, "body": ["error": "pdf illisible"]])
+        _ = try await Self.submit(setup, "refused")
+        #expect(try await setup.stdio.call("push.drain").int("result", "documents", "failed") == 1)
+        let collaborator = #"{"collaborators":[{"id":"alice","name":"Alice","email":"alice@cabinet.fr","dailyDigest":true}]}"#
+        #expect(try await setup.stdio.call("collaborators.upsert", collaborator)["result"] != nil)
+        // It failed ten minutes ago, before the digest time of the engines below.
+        try await onThread { _ = try PostgresConnection(deployment.uri).execute("UPDATE documents SET failed_at = failed_at - 600") }
+
+        let sink = try await SMTPSink()
+        let due = zoneOption + ["--digest-at", localTime(Date().addingTimeInterval(-300)), "--smtp-url", sink.url, "--log-level", "debug"]
+        let engines = try ["engine-b", "engine-c"].map { try deployment.engine($0, due) }
+        let messages = try await sink.waitForMessages(1)
+        #expect(messages.first?.string("to") == "Alice <alice@cabinet.fr>")
+        // Each engine has decided: one sent the digest, the other found the day taken.
+        var decisions: [String] = []
+        for engine in engines {
+            decisions.append(try await engine.stderr.take(timeout: .seconds(20)) {
+                $0.contains("digest sent") || $0.contains("daily digest already run")
+            })
+        }
+        #expect(decisions.filter { $0.contains("digest sent") }.count == 1, "\(decisions)")
+        #expect(try sink.messages().count == 1, "one digest for the deployment")
+    }
+
+    /// `push.drain`, once the engine reaches its database again (its reconnection backs off up to 5 s).
+    static func drainOnceReachable(_ engine: PushdocProcess) async throws -> JSONLine {
+        let start = ContinuousClock.now
+        while true {
+            let answer = try await engine.stdio.call("push.drain", #"{"timeoutMs":20000}"#, timeout: .seconds(30))
+            guard answer.int("error", "code") == 1601, ContinuousClock.now - start < .seconds(10) else { return answer }
+        }
     }
 
     /// `--inqom-max-rps` holds for the deployment: two engines sending one
