@@ -44,7 +44,8 @@ enum PushdocBench {
                 documents: quick ? 200 : 2_000, rateLimitedDocuments: quick ? 60 : 900, outageDocuments: quick ? 500 : 10_000
             ).run(into: &table)
         }
-        if selected("cluster") { try await SharedDatabase(submits: quick ? 200 : 2_000, documents: quick ? 200 : 2_000).run(into: &table) }
+        if selected("cluster") { try await SharedDatabase(
+                submits: quick ? 200 : 2_000, documents: quick ? 200 : 2_000, bigDocumentBytes: quick ? 1 << 28 : 1 << 30).run(into: &table) }
         table.print()
     }
 }

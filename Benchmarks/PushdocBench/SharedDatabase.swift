@@ -12,6 +12,8 @@ struct SharedDatabase {
     let leaseSeconds = 5
     let latency = 0.05
     let workers = 8
+    /// The size of the document streamed through the database.
+    let bigDocumentBytes: Int
 
     func run(into table: inout ResultTable) async throws {
         let server = try await PostgresServer.start()
@@ -19,6 +21,20 @@ struct SharedDatabase {
         try await durableSubmits(server, into: &table)
         try await twoEnginesAgainstOne(server, into: &table)
         try await failover(server, into: &table)
+        try await streaming(server, into: &table)
+    }
+
+    /// Peak resident memory while one big document's bytes go into the
+    /// database, in parts, and back out to Inqom.
+    private func streaming(_ server: PostgresServer, into table: inout ResultTable) async throws {
+        try createDatabase(server, "big")
+        let standIn = try await InqomStandIn()
+        let engine = try engine(server, database: "big", node: "engine-a", standIn, ["--max-file-bytes", "2G"])
+        let mebibytes = bigDocumentBytes >> 20
+        table.rows.append(try await StoredDocuments.streamingPeak(
+            through: engine, standIn, bytes: bigDocumentBytes,
+            measure: "resident memory, streaming a \(mebibytes) MiB document through PostgreSQL (peak)"))
+        engine.call("shutdown")
     }
 
     /// An engine on a new database of `server`, walked through the wizard against `standIn`.

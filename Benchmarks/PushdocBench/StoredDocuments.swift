@@ -74,10 +74,20 @@ struct StoredDocuments {
     /// Peak resident memory while a 1 GiB file is copied into the spool and uploaded.
     private func streaming(_ standIn: InqomStandIn, into table: inout ResultTable) async throws {
         let engine = try PushThroughput.configuredEngine(standIn, ["--max-file-bytes", "2G"])
+        table.rows.append(try await Self.streamingPeak(
+            through: engine, standIn, bytes: 1 << 30, measure: "resident memory, streaming a 1 GiB file (peak)"))
+    }
+
+    /// The peak resident memory of `engine` while a file of `bytes` goes
+    /// through intake and upload, beside the same engine idle.
+    static func streamingPeak(through engine: LinePeer, _ standIn: InqomStandIn, bytes: Int, measure: String) async throws
+        -> ResultTable.Row
+    {
         let path = TemporaryDirectory.make(prefix: "bench-big") + "/big.pdf"
         let fd = open(path, O_CREAT | O_WRONLY, 0o600)
-        guard fd >= 0, ftruncate(fd, 1 << 30) == 0 else { throw BenchError(description: "cannot make a 1 GiB file") }
+        guard fd >= 0, ftruncate(fd, off_t(bytes)) == 0 else { throw BenchError(description: "cannot make a file of \(bytes) bytes") }
         close(fd)
+        defer { unlink(path) }
         let idle = ProcessFigures.residentBytes(engine.pid)
         let peak = Mutex(0)
         let done = Atomic(false)
@@ -94,11 +104,10 @@ struct StoredDocuments {
         engine.call("push.drain", #"{"timeoutMs":600000}"#)
         done.store(true, ordering: .relaxed)
         let uploads = try await standIn.uploads()
-        guard answer.contains("queued"), uploads.contains(where: { ($0["size"] as? Int) == 1 << 30 }) else {
-            throw BenchError(description: "the 1 GiB file did not arrive: \(answer)")
+        guard answer.contains("queued"), uploads.contains(where: { ($0["size"] as? Int) == bytes }) else {
+            throw BenchError(description: "the big file did not arrive: \(answer)")
         }
-        table.rows.append(
-            .init(measure: "resident memory, streaming a 1 GiB file (peak)", figure: Double(peak.withLock { $0 }) / 1e6,
-                  baselineName: "the same engine idle", baseline: Double(idle) / 1e6, unit: "MB", target: "≤ 48 MB"))
+        return .init(measure: measure, figure: Double(peak.withLock { $0 }) / 1e6,
+                     baselineName: "the same engine idle", baseline: Double(idle) / 1e6, unit: "MB", target: "≤ 48 MB")
     }
 }
