@@ -23,23 +23,13 @@ struct SQLIntakeStore: IntakeStore {
         -> IntakeVerdict
     {
         try await storage.write { [connector, bytes] connection in
-            let existing = try Self.existing(connection, document.id, of: connector)
+            let known = try Self.known(connection, document, of: connector)
+            let existing = known.existing
             let facts = IntakeFacts(
-                existing: existing?.facts,
-                dossierSelected: try connection.rows(
-                    "SELECT selected FROM dossiers WHERE connector = ? AND id = ?", [connector.sql, .text(document.dossierID)]
-                ) { try $0.int(0) == 1 }.first,
+                existing: existing?.facts, dossierSelected: known.dossierSelected,
                 connectorState: try SQLConnectorStore.status(connection, of: connector).state,
-                rules: try SQLRuleStore.rules(connection, of: connector),
-                alreadyTransmitted: try connection.count(
-                    """
-                    SELECT count(*) FROM documents
-                    WHERE connector = ? AND dossier_id = ? AND sha256 = ? AND state = \(DocumentState.transmitted.sql)
-                    """,
-                    [connector.sql, .text(document.dossierID), .text(document.sha256)]) > 0,
-                inqomFolderID: try connection.rows(
-                    "SELECT inqom_folder_id FROM mapping WHERE connector = ? AND dossier_id = ?", [connector.sql, .text(document.dossierID)]
-                ) { try $0.int(0) }.first)
+                rules: try SQLRuleStore.rules(connection, of: connector), alreadyTransmitted: known.alreadyTransmitted,
+                inqomFolderID: known.inqomFolderID)
             let verdict = try judge(facts)
             guard case .store(let result, let history, let rule) = verdict else { return verdict }
             if let existing {
@@ -74,20 +64,34 @@ struct SQLIntakeStore: IntakeStore {
         }
     }
 
-    private static func existing(_ connection: any SQLConnection, _ documentID: String, of connector: ConnectorName) throws
-        -> (seq: Int64, facts: IntakeFacts.Existing)?
-    {
-        try connection.rows(
-            "SELECT seq, dossier_id, path, sha256, state, rule_id, reason FROM documents WHERE connector = ? AND id = ?",
-            [connector.sql, .text(documentID)]
-        ) {
-            (
-                try $0.int(0),
-                IntakeFacts.Existing(
-                    dossierID: try $0.text(1), path: try $0.text(2), sha256: try $0.text(3),
-                    result: SubmissionResult(
-                        documentId: documentID, state: try $0.word(4), ruleId: try $0.optionalText(5), reason: try $0.optionalWord(6)))
-            )
-        }.first
+    /// What the database knows of the document's id, its dossier and its
+    /// bytes, in one statement (each is a lookup by key).
+    private static func known(_ connection: any SQLConnection, _ document: NewDocument, of connector: ConnectorName) throws -> (
+        existing: (seq: Int64, facts: IntakeFacts.Existing)?, dossierSelected: Bool?, alreadyTransmitted: Bool, inqomFolderID: Int64?
+    ) {
+        let known = try connection.rows(
+            """
+            SELECT d.seq, d.dossier_id, d.path, d.sha256, d.state, d.rule_id, d.reason,
+                (SELECT selected FROM dossiers WHERE connector = ?1 AND id = ?3),
+                EXISTS (SELECT 1 FROM documents WHERE connector = ?1 AND dossier_id = ?3 AND sha256 = ?4
+                    AND state = \(DocumentState.transmitted.sql)),
+                (SELECT inqom_folder_id FROM mapping WHERE connector = ?1 AND dossier_id = ?3)
+            FROM (SELECT 1) AS one LEFT JOIN documents d ON d.connector = ?1 AND d.id = ?2
+            """,
+            [connector.sql, .text(document.id), .text(document.dossierID), .text(document.sha256)]
+        ) { row in
+            let existing = row.isNull(0)
+                ? nil
+                : (
+                    try row.int(0),
+                    IntakeFacts.Existing(
+                        dossierID: try row.text(1), path: try row.text(2), sha256: try row.text(3),
+                        result: SubmissionResult(
+                            documentId: document.id, state: try row.word(4), ruleId: try row.optionalText(5), reason: try row.optionalWord(6)))
+                )
+            return (existing, try row.optionalInt(7).map { $0 == 1 }, try row.int(8) == 1, try row.optionalInt(9))
+        }
+        guard let first = known.first else { throw EngineError.storageUnavailable(detail: "the intake facts were not read") }
+        return first
     }
 }
