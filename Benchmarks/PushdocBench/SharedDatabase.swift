@@ -62,8 +62,9 @@ struct SharedDatabase {
         try psql(server, database: "postgres", script: "CREATE DATABASE \(name);")
     }
 
-    /// 10 KB submits, pipelined, while sending is paused, against the same
-    /// number of one-row INSERTs of 10 KB, each its own commit, from psql.
+    /// 10 KB submits, pipelined, while sending is paused (on a new database,
+    /// then on the same once analyzed), against the same number of one-row
+    /// INSERTs of 10 KB, each its own commit, from psql.
     private func durableSubmits(_ server: PostgresServer, into table: inout ResultTable) async throws {
         try createDatabase(server, "floor")
         try psql(server, database: "floor", script: "CREATE TABLE rows (id integer, payload bytea);")
@@ -78,16 +79,27 @@ struct SharedDatabase {
         let standIn = try await InqomStandIn()
         let engine = try engine(server, database: "submits", node: "engine-a", standIn)
         engine.call("connector.pause")
-        let requests = payloads.enumerated().map { index, payload in
-            #"{"jsonrpc":"2.0","id":\#(index),"method":"push.submit","params":{"dossierId":"d1","path":"Achats/s-\#(index).pdf","contentBase64":"\#(payload.base64EncodedString())"}}"#
+        // First on a new database, then once PostgreSQL's statistics know its
+        // tables (autovacuum's ANALYZE, here run at once): until then its
+        // planner may take the wrong index for a lookup by key.
+        for (round, measure, target) in [
+            ("new", "push.submit of 10 KB, pipelined, durable, PostgreSQL, new database (before its first ANALYZE)", "—"),
+            ("analyzed", "push.submit of 10 KB, pipelined, durable, PostgreSQL, \(submits) documents stored, analyzed",
+             "≥ 1,000 docs/s and ≥ 0.8 × psql"),
+        ] {
+            if round == "analyzed" { try psql(server, database: "submits", script: "ANALYZE;") }
+            let requests = payloads.enumerated().map { index, payload in
+                #"{"jsonrpc":"2.0","id":\#(index),"method":"push.submit","params":{"dossierId":"d1","path":"Achats/\#(round)-\#(index).pdf","contentBase64":"\#(payload.base64EncodedString())"}}"#
+            }
+            var answers: [String] = []
+            let intake = time { answers = engine.pipeline(requests) }
+            guard answers.allSatisfy({ $0.contains("queued") }) else {
+                throw BenchError(description: "a submit was refused: \(answers.first ?? "")")
+            }
+            table.rows.append(
+                .init(measure: measure, figure: Double(submits) / intake.seconds,
+                      baselineName: "psql, one-row INSERT of 10 KB, each committed", baseline: floor, unit: "docs/s", target: target))
         }
-        var answers: [String] = []
-        let intake = time { answers = engine.pipeline(requests) }
-        guard answers.allSatisfy({ $0.contains("queued") }) else { throw BenchError(description: "a submit was refused: \(answers.first ?? "")") }
-        table.rows.append(
-            .init(measure: "push.submit of 10 KB, pipelined, durable, PostgreSQL", figure: Double(submits) / intake.seconds,
-                  baselineName: "psql, one-row INSERT of 10 KB, each committed", baseline: floor, unit: "docs/s",
-                  target: "≥ 1,000 docs/s and ≥ 0.8 × psql"))
         engine.call("shutdown")
     }
 

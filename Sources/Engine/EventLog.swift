@@ -65,13 +65,19 @@ extension SQLConnection {
     /// engine's events wait for it (that keeps seq in commit order): a
     /// transaction appends its events last, just before it commits.
     func appendEvent(_ type: EventType, of connector: ConnectorName, at date: Date, _ data: [String: EventValue]) throws {
+        let statement = eventStatement(type, of: connector, at: date, data)
+        try run(statement.sql, statement.bindings)
+    }
+
+    /// The statement `appendEvent` runs, to run with others.
+    func eventStatement(_ type: EventType, of connector: ConnectorName, at date: Date, _ data: [String: EventValue]) -> SQLStatement {
         let bindings: [SQLValue] = [connector.sql, .word(type), .real(date.timeIntervalSince1970), .text(EventValue.json(data))]
         switch dialect {
         case .sqlite:
-            try run("INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)", bindings)
+            return SQLStatement("INSERT INTO events (connector, type, at, data) VALUES (?, ?, ?, ?)", bindings)
         case .postgres:
             // Other engines' followers and senders are woken at the commit.
-            try run(
+            return SQLStatement(
                 """
                 WITH next AS (UPDATE event_seq SET last = last + 1 RETURNING last),
                     added AS (INSERT INTO events (seq, connector, type, at, data) SELECT last, ?, ?, ?, ? FROM next RETURNING seq)

@@ -21,13 +21,25 @@ extension SQLConnection {
     func appendQueuedEvent(
         documentID: String, dossierID: String, path: String, of connector: ConnectorName, cause: QueueCause, at date: Date
     ) throws {
-        try appendEvent(.documentQueued, of: connector, at: date, [
+        let statement = queuedEventStatement(documentID: documentID, dossierID: dossierID, path: path, of: connector, cause: cause, at: date)
+        try run(statement.sql, statement.bindings)
+    }
+
+    func queuedEventStatement(
+        documentID: String, dossierID: String, path: String, of connector: ConnectorName, cause: QueueCause, at date: Date
+    ) -> SQLStatement {
+        eventStatement(.documentQueued, of: connector, at: date, [
             "documentId": .text(documentID), "dossierId": .text(dossierID), "path": .text(path), "cause": .text(cause.rawValue),
         ])
     }
 
     func addHistory(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) throws {
-        try run(
+        let statement = historyStatement(documentSeq, at: date, event: event, detail: detail)
+        try run(statement.sql, statement.bindings)
+    }
+
+    func historyStatement(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) -> SQLStatement {
+        SQLStatement(
             "INSERT INTO document_history (document_seq, at, event, detail) VALUES (?, ?, ?, ?)",
             [.integer(documentSeq), .real(date.timeIntervalSince1970), .word(event), detail.map { .text($0) } ?? .null])
     }

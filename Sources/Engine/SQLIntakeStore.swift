@@ -53,12 +53,16 @@ struct SQLIntakeStore: IntakeStore {
                  .real(document.depositedAt.timeIntervalSince1970), .real(document.submittedAt.timeIntervalSince1970)]
             ) { try $0.int(0) }
             guard let seq = inserted.first else { throw EngineError.storageUnavailable(detail: "the new document's row was not written") }
-            try connection.addHistory(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
+            let line = connection.historyStatement(seq, at: document.submittedAt, event: history, detail: result.reason?.rawValue)
             if queued {
-                try bytes.keep(document, seq: seq, on: connection)
-                try connection.appendQueuedEvent(
-                    documentID: document.id, dossierID: document.dossierID, path: document.path, of: connector, cause: .submitted,
-                    at: document.submittedAt)
+                try bytes.keep(document, seq: seq, on: connection, along: [
+                    line,
+                    connection.queuedEventStatement(
+                        documentID: document.id, dossierID: document.dossierID, path: document.path, of: connector, cause: .submitted,
+                        at: document.submittedAt),
+                ])
+            } else {
+                try connection.run(line.sql, line.bindings)
             }
             return verdict
         }

@@ -47,31 +47,63 @@ public final class PostgresConnection {
     /// statement's from then on).
     func executePrepared(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
         let parameters = values.map(Parameter.init)
-        let name: String
-        if let prepared = preparedNames[sql] {
-            name = prepared
-        } else {
-            name = "s\(preparedNames.count + 1)"
-            _ = try result(of: PQprepare(connection, name, sql, Int32(parameters.count), parameters.map(\.type)))
-            preparedNames[sql] = name
-        }
-        return try withValues(parameters) { pointers, lengths, formats in
+        let name = try prepared(sql, parameters)
+        return try result(of: withValues(parameters) { pointers, lengths, formats in
             PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
+        })
+    }
+
+    /// Runs prepared statements whose rows are not needed, in order, in
+    /// libpq's pipeline mode: sent together and answered together, one round
+    /// trip for all. After the first that fails, the others are skipped (the
+    /// transaction is then aborted); its error is thrown.
+    func executePipelined(_ statements: [(sql: String, values: [SQLValue])]) throws(PostgresError) {
+        let calls = try statements.map { statement throws(PostgresError) in
+            let parameters = statement.values.map(Parameter.init)
+            return (name: try prepared(statement.sql, parameters), parameters: parameters)
         }
+        guard PQenterPipelineMode(connection) == 1 else { throw brokenOrOutOfMemory() }
+        defer { PQexitPipelineMode(connection) }
+        for call in calls {
+            let sent = withValues(call.parameters) { pointers, lengths, formats in
+                PQsendQueryPrepared(connection, call.name, Int32(call.parameters.count), pointers, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw brokenOrOutOfMemory() }
+        }
+        guard PQpipelineSync(connection) == 1 else { throw brokenOrOutOfMemory() }
+        var failure: PostgresError?
+        // Each statement's result then a NULL; then the sync's own result.
+        for _ in calls {
+            while let answer = PQgetResult(connection) {
+                do throws(PostgresError) { _ = try result(of: answer) } catch { failure = failure ?? error }
+            }
+        }
+        guard let sync = PQgetResult(connection) else { throw brokenOrOutOfMemory() }
+        PQclear(sync)
+        if let failure { throw failure }
+    }
+
+    /// The name `sql` is prepared under on this connection: prepared now at its first use.
+    private func prepared(_ sql: String, _ parameters: [Parameter]) throws(PostgresError) -> String {
+        if let name = preparedNames[sql] { return name }
+        let name = "s\(preparedNames.count + 1)"
+        _ = try result(of: PQprepare(connection, name, sql, Int32(parameters.count), parameters.map(\.type)))
+        preparedNames[sql] = name
+        return name
     }
 
     private func execute(_ sql: String, parameters: [Parameter]) throws(PostgresError) -> PostgresRows {
         guard !parameters.isEmpty else { return try result(of: PQexec(connection, sql)) }
-        return try withValues(parameters) { pointers, lengths, formats in
+        return try result(of: withValues(parameters) { pointers, lengths, formats in
             PQexecParams(connection, sql, Int32(parameters.count), parameters.map(\.type), pointers, lengths, formats, 0)
-        }
+        })
     }
 
     /// Runs `call` with the values' addresses, lengths and formats, as libpq takes them.
-    private func withValues(
+    private func withValues<Answer>(
         _ parameters: [Parameter],
-        _ call: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> OpaquePointer?
-    ) throws(PostgresError) -> PostgresRows {
+        _ call: ([UnsafePointer<CChar>?], [Int32], [Int32]) -> Answer
+    ) -> Answer {
         // One buffer for every value, so that each has a stable address during the call.
         var buffer: [UInt8] = []
         var offsets: [Int] = []
@@ -79,12 +111,12 @@ public final class PostgresConnection {
             offsets.append(buffer.count)
             buffer.append(contentsOf: parameter.bytes ?? [])
         }
-        return try buffer.withUnsafeBufferPointer { buffer throws(PostgresError) in
+        return buffer.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
             let pointers = zip(parameters, offsets).map { parameter, offset in
                 parameter.bytes == nil ? nil : (base + offset).assumingMemoryBound(to: CChar.self)
             }
-            return try result(of: call(pointers, parameters.map(\.length), parameters.map(\.format)))
+            return call(pointers, parameters.map(\.length), parameters.map(\.format))
         }
     }
 

@@ -11,6 +11,10 @@ extension PostgresConnection: SQLConnection {
     public func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
         try executePrepared(numbered(sql), values: bindings).changed
     }
+
+    public func runTogether(_ statements: [SQLStatement]) throws {
+        try executePipelined(statements.map { (numbered($0.sql), $0.bindings) })
+    }
 }
 
 /// SQLite's placeholders as PostgreSQL's: `?N` becomes `$N`, and `?` the

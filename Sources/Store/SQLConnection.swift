@@ -9,6 +9,25 @@ public protocol SQLConnection: AnyObject {
     /// Runs a statement that returns no rows; returns the rows it changed.
     @discardableResult
     func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int
+    /// Runs statements that return no rows, in order; where the database is
+    /// a server, sent together, in one round trip.
+    func runTogether(_ statements: [SQLStatement]) throws
+}
+
+extension SQLConnection {
+    public func runTogether(_ statements: [SQLStatement]) throws {
+        for statement in statements { try run(statement.sql, statement.bindings) }
+    }
+}
+
+/// A statement and its values, to run later (with others: `runTogether`).
+public struct SQLStatement: Sendable {
+    public let sql: String
+    public let bindings: [SQLValue]
+
+    public init(_ sql: String, _ bindings: [SQLValue]) {
+        (self.sql, self.bindings) = (sql, bindings)
+    }
 }
 
 public enum SQLDialect: Sendable {

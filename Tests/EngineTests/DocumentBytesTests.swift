@@ -20,7 +20,7 @@ struct DocumentBytesTests {
             sha256: entry.sha256, spoolName: entry.name, depositedAt: Date(), submittedAt: Date())
         let kept = DatabaseBytes(spool: accepting, copies: TemporaryDirectory.make(prefix: "copies-a"), storage: seeded.storage)
         let seq = try await seeded.storage.read { try $0.rows("SELECT seq FROM documents WHERE id = 'big'") { try $0.int(0) }[0] }
-        try await seeded.storage.write { try kept.keep(document, seq: seq, on: $0) }
+        try await seeded.storage.write { try kept.keep(document, seq: seq, on: $0, along: []) }
         #expect(try await parts(seeded) == 3)
 
         let claimed = try #require(try await seeded.store.claimDue(limit: 1, now: Date(timeIntervalSince1970: 50)) { _ in true }.first)

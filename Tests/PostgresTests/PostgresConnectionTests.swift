@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Store
 import TestSupport
 import Testing
 
@@ -46,6 +47,37 @@ struct PostgresConnectionTests {
             return try connection.execute("SELECT id FROM kept_rows").rows
         }
         #expect(rows == [["kept"]])
+    }
+
+    /// Statements run together: in order, and after one fails none of the
+    /// rest; its error is thrown, and the connection goes on.
+    @Test func statementsRunTogetherInOrderAndStopAtTheFirstRefusal() async throws {
+        let uri = try await SharedPostgres.server.value.uri
+        let (together, refusal, after) = try await onThread { () -> ([[String?]], PostgresError?, [[String?]]) in
+            let connection = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE together_rows (id text PRIMARY KEY, n bigint)")
+            try connection.runTogether([
+                SQLStatement("INSERT INTO together_rows VALUES (?, ?)", [.text("a"), .integer(1)]),
+                SQLStatement("UPDATE together_rows SET n = n + 10 WHERE id = ?", [.text("a")]),
+                SQLStatement("INSERT INTO together_rows VALUES (?, ?)", [.text("b"), .integer(2)]),
+            ])
+            let together = try connection.execute("SELECT id, n FROM together_rows ORDER BY id").rows
+            var refusal: PostgresError?
+            do {
+                try connection.transaction {
+                    try connection.runTogether([
+                        SQLStatement("INSERT INTO together_rows VALUES (?, ?)", [.text("c"), .integer(3)]),
+                        SQLStatement("INSERT INTO together_rows VALUES (?, ?)", [.text("a"), .integer(4)]),
+                        SQLStatement("INSERT INTO together_rows VALUES (?, ?)", [.text("d"), .integer(5)]),
+                    ])
+                }
+            } catch let error as PostgresError { refusal = error }
+            return (together, refusal, try connection.execute("SELECT id FROM together_rows ORDER BY id").rows)
+        }
+        #expect(together == [["a", "11"], ["b", "2"]])
+        guard case .refused(let sqlState, _)? = refusal else { Issue.record("not refused: \(String(describing: refusal))"); return }
+        #expect(sqlState == "23505")
+        #expect(after == [["a"], ["b"]])
     }
 
     @Test func aWrongPasswordIsRefusedWithoutItInTheDetail() async throws {
