@@ -56,9 +56,8 @@ struct PostgresSendingStore: SendingStore {
         }
     }
 
-    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws {
-        try await storage.write { try $0.movePlannedAttempts(by: seconds, plannedBefore: cutoff) }
-    }
+    /// One engine's clock jumped, not the deployment's: the plans stay.
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws -> Bool { false }
 
     func retryNow(at now: Date) async throws {
         try await storage.write { try $0.retryNow(at: now) }

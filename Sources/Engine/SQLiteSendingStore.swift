@@ -42,8 +42,16 @@ struct SQLiteSendingStore: SendingStore {
         }
     }
 
-    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws {
-        try await storage.write { try $0.movePlannedAttempts(by: seconds, plannedBefore: cutoff) }
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws -> Bool {
+        try await storage.write { connection in
+            try connection.run(
+                """
+                UPDATE documents SET next_attempt_at = next_attempt_at + ?1, planned_at = planned_at + ?1
+                WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
+                    AND (planned_at IS NULL OR planned_at < ?2)
+                """, [.real(seconds), .real(cutoff.timeIntervalSince1970)])
+        }
+        return true
     }
 
     func retryNow(at now: Date) async throws {

@@ -132,11 +132,16 @@ final class Sender: Sendable {
     /// The wall clock jumped (set by hand, corrected by NTP, a VM resumed):
     /// every planned attempt moves with it, so that waits are kept in
     /// elapsed time. A clock set back an hour would otherwise hold retries
-    /// an hour; set forward, it would spend them all at once.
+    /// an hour; set forward, it would spend them all at once. With engines
+    /// sharing a database the plans stay: the other engines' clocks keep them.
     private func followClockJump(by jump: TimeInterval, plannedBefore cutoff: Date) async throws {
-        try await store.movePlannedAttempts(by: jump, plannedBefore: cutoff)
+        let moved = try await store.movePlannedAttempts(by: jump, plannedBefore: cutoff)
         state.withLock { $0.breaker.followClockJump(by: jump) }
-        parts.logger.warning("the wall clock jumped: planned attempts move with it", metadata: ["seconds": "\(Int(jump))"])
+        parts.logger.warning(
+            moved
+                ? "the wall clock jumped: planned attempts move with it"
+                : "the wall clock jumped: planned attempts stay, as on the other engines' clocks (keep every engine's clock synchronized)",
+            metadata: ["seconds": "\(Int(jump))"])
     }
 
     /// Marks due documents `sending`, as many as free workers (one probe

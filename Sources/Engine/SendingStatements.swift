@@ -52,16 +52,6 @@ extension SQLConnection {
         return next
     }
 
-    /// Moves by `seconds` the attempts planned before `cutoff` (a wall-clock jump).
-    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) throws {
-        try run(
-            """
-            UPDATE documents SET next_attempt_at = next_attempt_at + ?1, planned_at = planned_at + ?1
-            WHERE state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql)) AND next_attempt_at IS NOT NULL
-                AND (planned_at IS NULL OR planned_at < ?2)
-            """, [.real(seconds), .real(cutoff.timeIntervalSince1970)])
-    }
-
     /// Every retrying document waiting for a later attempt is due at `now`.
     func retryNow(at now: Date) throws {
         try run(

@@ -28,8 +28,10 @@ protocol SendingStore: Sendable {
     /// active connector; nil when there is none.
     func nextPlannedAttempt() async throws -> Date?
     /// Moves by `seconds` the attempts planned before `cutoff` (those
-    /// planned since are already in the jumped clock's time).
-    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws
+    /// planned since are already in the jumped clock's time); says whether
+    /// it moved them. Engines sharing a database move none: their plans are
+    /// the deployment's, and the other engines' clocks did not jump.
+    func movePlannedAttempts(by seconds: TimeInterval, plannedBefore cutoff: Date) async throws -> Bool
     /// Every retrying document waiting for a later attempt is due at `now`.
     func retryNow(at now: Date) async throws
     /// At start, after a crash: documents left `sending` are due again at
