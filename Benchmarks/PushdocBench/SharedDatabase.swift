@@ -167,12 +167,9 @@ struct SharedDatabase {
     private func psql(_ server: PostgresServer, database: String, script: String) throws {
         let file = TemporaryDirectory.make(prefix: "bench-psql") + "/script.sql"
         try Data(script.utf8).write(to: URL(fileURLWithPath: file))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [server.uri(database: database), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", file]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError(description: "psql failed on \(database)") }
+        let status = try ChildProcess(
+            "/usr/bin/psql", [server.uri(database: database), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", file], errors: 2
+        ).waitUntilExit()
+        guard status == 0 else { throw BenchError(description: "psql failed on \(database)") }
     }
 }

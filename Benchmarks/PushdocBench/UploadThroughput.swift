@@ -87,19 +87,18 @@ struct UploadThroughput {
         }
         let configPath = TemporaryDirectory.make(prefix: "bench-curl") + "/uploads.curl"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["--silent", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "\(concurrency)", "--config", configPath]
         let standInCPU = ProcessStatus.cpuSeconds(pid: standIn.pid)
         let childrenCPU = Self.reapedChildrenCPU()
         let started = ContinuousClock.now
-        try process.runOneAtATime()
-        process.waitUntilExit()
+        let status = try ChildProcess(
+            "/usr/bin/curl",
+            ["--silent", "--no-progress-meter", "--fail", "--parallel", "--parallel-max", "\(concurrency)", "--config", configPath]
+        ).waitUntilExit()
         let elapsed = ContinuousClock.now - started
         let standInSpent = ProcessStatus.cpuSeconds(pid: standIn.pid) - standInCPU
         // curl is the only child that ends during the run.
         let curlSpent = Self.reapedChildrenCPU() - childrenCPU
-        guard process.terminationStatus == 0 else { throw BenchError(description: "curl failed") }
+        guard status == 0 else { throw BenchError(description: "curl failed") }
         let received = try await standIn.uploads().count
         guard received == paths.count else { throw BenchError(description: "curl uploaded \(received) of \(paths.count)") }
         return CurlRun(

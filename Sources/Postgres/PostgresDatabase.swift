@@ -27,6 +27,13 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// Released, it closes its connections once the calls under way end, on
+    /// a thread of its own: whoever releases it never waits for them.
+    deinit {
+        let threads = threads
+        if !startThread(named: "pushdoc.pg-stop", { threads.stop() }) { threads.stop(waitingUntil: .now()) }
+    }
+
     /// Runs `body` in a transaction, committed before this returns.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {

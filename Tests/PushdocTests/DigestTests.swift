@@ -160,16 +160,11 @@ struct DigestTests {
     static func selfSignedCertificate() throws -> (certificate: String, key: String) {
         let directory = TemporaryDirectory.make(prefix: "smtp-tls")
         let files = (certificate: directory + "/cert.pem", key: directory + "/key.pem")
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = [
+        let openssl = try ChildProcess.run("/usr/bin/openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", files.key, "-out", files.certificate,
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.runOneAtATime()
-        openssl.waitUntilExit()
-        guard openssl.terminationStatus == 0 else { throw PeerError(description: "openssl could not make a certificate") }
+        ])
+        guard openssl.status == 0 else { throw PeerError(description: "openssl could not make a certificate") }
         return files
     }
 

@@ -11,7 +11,7 @@ struct FileAccessTests {
     @Test func theEngineNeverReadsItsSecretsNorKernelOrDeviceFiles() async throws {
         let harness = try await PushHarness()
         let dataDir = harness.engine.dataDir
-        let pid = harness.engine.process.processIdentifier
+        let pid = harness.engine.pid
         let linkToKey = harness.files + "/innocent.pdf"
         symlink(dataDir + "/master.key", linkToKey)
         let forbidden = [
@@ -50,9 +50,7 @@ struct FileAccessTests {
         mkdir(root + "/dir", 0o700)
         try Data("inside".utf8).write(to: URL(fileURLWithPath: root + "/dir/f.pdf"))
         try Data("outside secret".utf8).write(to: URL(fileURLWithPath: outside + "/f.pdf"))
-        let swapper = Process()
-        swapper.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        swapper.arguments = [
+        let swapper = try ChildProcess("/usr/bin/python3", [
             "-c",
             """
             import os, sys, time
@@ -65,11 +63,10 @@ struct FileAccessTests {
                 os.rename(real, link); os.rename(spare, real)
             """,
             root, outside,
-        ]
-        try swapper.runOneAtATime()
+        ])
         defer {
-            kill(swapper.processIdentifier, SIGKILL)
-            swapper.waitUntilExit()
+            swapper.signal(SIGKILL)
+            _ = swapper.waitUntilExit()
         }
         let started = ContinuousClock.now
         let outsideHash = try sha256sum(outside + "/f.pdf")

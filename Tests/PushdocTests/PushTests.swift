@@ -614,16 +614,8 @@ struct PushTests {
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.runOneAtATime()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PeerError(description: "\(executable) \(arguments) exited \(process.terminationStatus)")
-        }
+        let status = try ChildProcess(executable, arguments).waitUntilExit()
+        guard status == 0 else { throw PeerError(description: "\(executable) \(arguments) exited \(status)") }
     }
 
     @Test func eventsReplayFromAnySeqInOrderWithoutGaps() async throws {

@@ -16,20 +16,14 @@ struct SampleClientTests {
     /// No `mode`: it keeps following events and files until stopped.
     /// A `connector` is given as `--connector` to the Python one, as `PUSHDOC_CONNECTOR` to the bash one.
     private func startClient(
-        _ client: String, root: String, config: String, socket: String, mode: String?, output: Pipe? = nil,
+        _ client: String, root: String, config: String, socket: String, mode: String?, output: Int32? = nil,
         connector: String? = nil
-    ) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = (client == "python"
+    ) throws -> ChildProcess {
+        try ChildProcess("/usr/bin/env", (client == "python"
             ? ["python3", Self.clientPath("pushdoc_client.py"), "--root", root, "--config", config, "--socket", socket]
                 + (connector.map { ["--connector", $0] } ?? [])
             : (connector.map { ["PUSHDOC_CONNECTOR=\($0)"] } ?? []) + ["bash", Self.clientPath("pushdoc.sh"), root, config, "--socket", socket])
-            + (mode.map { [$0] } ?? [])
-        process.standardOutput = output ?? FileHandle.nullDevice
-        process.standardError = output ?? FileHandle.nullDevice
-        try process.runOneAtATime()
-        return process
+            + (mode.map { [$0] } ?? []), output: output, errors: output)
     }
 
     /// The clients' wizard settings: the stand-in's account, SIRET mapping,
@@ -46,14 +40,19 @@ struct SampleClientTests {
     private func runClient(
         _ client: String, root: String, config: String, socket: String, mode: String, connector: String? = nil
     ) async throws -> (status: Int32, output: String) {
-        let output = Pipe()
-        let process = try startClient(
-            client, root: root, config: config, socket: socket, mode: mode, output: output, connector: connector)
-        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
-        try output.fileHandleForReading.close()
+        let output = try makePipe()
+        let process: ChildProcess
+        do {
+            defer { close(output.write) }
+            process = try startClient(
+                client, root: root, config: config, socket: socket, mode: mode, output: output.write, connector: connector)
+        } catch {
+            close(output.read)
+            throw error
+        }
+        let lines = LineStream(fd: output.read)
         try await lines.waitForEnd(timeout: .seconds(60))
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        return (process.terminationStatus, lines.pending.joined(separator: "\n"))
+        return (try await process.waitForExit(), lines.pending.joined(separator: "\n"))
     }
 
     @Test(arguments: ["python", "bash"])
@@ -104,7 +103,7 @@ struct SampleClientTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(FileManager.default.fileExists(atPath: root + "/d1/Achats/Envoyés/later.pdf"))
-        follower.terminate()
+        follower.signal(SIGTERM)
         engine.signal(SIGTERM)
         #expect(try await engine.waitForExit() == 0)
     }

@@ -220,34 +220,33 @@ struct DumpabilityTests {
         let engine = try Self.startAsNobody([PushdocProcess.binaryPath, "serve", "--stdio", "--data-dir", parent + "/data"])
         let control = try Self.startAsNobody(["/usr/bin/python3", "-c", "import sys; print('up', flush=True); sys.stdin.read()"])
         defer {
-            for process in [engine.process, control.process] { kill(process.processIdentifier, SIGKILL) }
+            for started in [engine, control] {
+                started.process.signal(SIGKILL)
+                close(started.input)
+            }
         }
         _ = try await engine.errors.take { $0.contains("engine started") }
         _ = try await control.output.take { $0 == "up" }
-        #expect(Self.owner("/proc/\(control.process.processIdentifier)/environ") == 65534)
-        #expect(Self.owner("/proc/\(engine.process.processIdentifier)/environ") == 0)
-        let limits = try String(contentsOfFile: "/proc/\(engine.process.processIdentifier)/limits", encoding: .utf8)
+        #expect(Self.owner("/proc/\(control.process.pid)/environ") == 65534)
+        #expect(Self.owner("/proc/\(engine.process.pid)/environ") == 0)
+        let limits = try String(contentsOfFile: "/proc/\(engine.process.pid)/limits", encoding: .utf8)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
         #expect(core?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"], "\(core ?? "")")
     }
 
     /// Runs `command` as uid 65534, kept able to reach root's temporary
-    /// directories through CAP_DAC_OVERRIDE.
-    static func startAsNobody(_ command: [String]) throws -> (process: Process, output: LineStream, errors: LineStream) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = [
-            "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override", "--ambient-caps=+dac_override",
-        ] + command
-        let output = Pipe(), errors = Pipe(), input = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = input
-        try process.runOneAtATime()
-        return (
-            process, LineStream(fd: dup(output.fileHandleForReading.fileDescriptor)),
-            LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
-        )
+    /// directories through CAP_DAC_OVERRIDE; its stdin stays open until
+    /// the caller closes `input`.
+    static func startAsNobody(_ command: [String]) throws
+        -> (process: ChildProcess, input: Int32, output: LineStream, errors: LineStream)
+    {
+        let input = try makePipe(), output = try makePipe(), errors = try makePipe()
+        defer { for end in [input.read, output.write, errors.write] { close(end) } }
+        let process = try ChildProcess(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override", "--ambient-caps=+dac_override"] + command,
+            input: input.read, output: output.write, errors: errors.write)
+        return (process, input.write, LineStream(fd: output.read), LineStream(fd: errors.read))
     }
 
     static func owner(_ path: String) -> uid_t? {

@@ -167,16 +167,12 @@ struct SocketTests {
             s.settimeout(10)
             print(s.recv(4096).decode())
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = [
-            "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override",
-            "--ambient-caps=+dac_override", "python3", "-c", script, path,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.runOneAtATime()
-        process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return try ChildProcess.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+dac_override",
+                "--ambient-caps=+dac_override", "python3", "-c", script, path,
+            ]
+        ).output
     }
 }

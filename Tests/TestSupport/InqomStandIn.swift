@@ -7,17 +7,16 @@ import Glibc
 
 /// The project's Inqom stand-in (`Tests/InqomStandIn/inqom_standin.py`),
 /// started on a free loopback port with a world of accounts and folders.
-public final class InqomStandIn: @unchecked Sendable {
-    // @unchecked: `process` is started once and then only signalled.
+public final class InqomStandIn: Sendable {
     public let url: URL
     /// What the stand-in printed on stderr (Python tracebacks, if any).
     public let stderr: LineStream
-    private let process: Process
+    private let process: ChildProcess
     /// Held open for the stand-in's life: when it closes, the stand-in exits.
-    private let stdinWriter: FileHandle
+    private let stdinWriter: Int32
 
     /// For benchmarks that read its CPU time.
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
 
     public static let clientID = "mcf-pushdoc"
     public static let clientSecret = "cs-4f1e-standin"
@@ -84,23 +83,20 @@ public final class InqomStandIn: @unchecked Sendable {
         if let maxUploadBytes { world["maxUploadBytes"] = maxUploadBytes }
         let worldPath = directory + "/world.json"
         try JSONSerialization.data(withJSONObject: world).write(to: URL(fileURLWithPath: worldPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.scriptPath, "--world", worldPath, "--exit-with-stdin"]
-        let output = Pipe()
-        let input = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        // Its own stderr: an inherited one would keep the test runner's pipe open.
-        process.standardError = errors
-        try process.runOneAtATime()
-        self.process = process
-        self.stdinWriter = input.fileHandleForWriting
-        self.stderr = LineStream(fd: dup(errors.fileHandleForReading.fileDescriptor))
-        try errors.fileHandleForReading.close()
-        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
-        try output.fileHandleForReading.close()
+        let input = try makePipe(), output = try makePipe(), errors = try makePipe()
+        defer { for end in [input.read, output.write, errors.write] { close(end) } }
+        do {
+            // Its own stderr: an inherited one would keep the test runner's pipe open.
+            process = try ChildProcess(
+                "python3", [Self.scriptPath, "--world", worldPath, "--exit-with-stdin"],
+                input: input.read, output: output.write, errors: errors.write)
+        } catch {
+            for end in [input.write, output.read, errors.read] { close(end) }
+            throw error
+        }
+        self.stdinWriter = input.write
+        self.stderr = LineStream(fd: errors.read)
+        let lines = LineStream(fd: output.read)
         let first = try await lines.take(timeout: .seconds(20))
         guard let announced = try JSONLine(first).string("url"), let url = URL(string: announced) else {
             throw PeerError(description: "the stand-in did not announce its URL: \(first)")
@@ -109,8 +105,8 @@ public final class InqomStandIn: @unchecked Sendable {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
-        try? stdinWriter.close()
+        process.signal(SIGKILL)
+        close(stdinWriter)
     }
 
     /// Calls the control API and returns its JSON answer.

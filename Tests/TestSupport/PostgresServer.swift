@@ -86,28 +86,18 @@ public final class PostgresServer: Sendable {
         _ = try Self.output(asOwner)
     }
 
-    /// Runs `command` and answers what it printed. Spawned keeping none of
-    /// this process's descriptors, and its output through a file: the server
-    /// `pg_ctl start` leaves running would otherwise hold what it inherited
-    /// (Foundation's `Process` sees its child's end through such a
-    /// descriptor, and would wait as long as the server runs).
+    /// Runs `command` and answers what it printed, through a file: the
+    /// server `pg_ctl start` leaves running would hold a pipe's end open as
+    /// long as it runs.
     private static func output(_ command: [String]) throws -> String {
         let file = NSTemporaryDirectory() + "/pushdoc-postgres-output-" + UUID().uuidString
         defer { unlink(file) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        pushdoc_spawn_close_from(&actions, 3)
-        let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        guard posix_spawnp(&child, command[0], &actions, nil, argv, environ) == 0 else {
-            throw PeerError(description: "cannot start \(command[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+        let descriptor = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw PeerError(description: "cannot write \(file)") }
+        let status = try { () throws -> Int32 in
+            defer { close(descriptor) }
+            return try ChildProcess(command[0], Array(command.dropFirst()), output: descriptor, errors: descriptor).waitUntilExit()
+        }()
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         guard status == 0 else { throw PeerError(description: "\(command.joined(separator: " ")) failed: \(text)") }
         return text

@@ -3,9 +3,9 @@ import Glibc
 
 /// A real `pushdoc` process, started the way MCF's backend starts it, with
 /// its stdin, stdout and stderr on pipes.
-public final class PushdocProcess: @unchecked Sendable {
-    // @unchecked: `process` is only started here and then only queried.
-    public let process: Process
+public final class PushdocProcess: Sendable {
+    /// Killed when this is released, if still running.
+    public let process: ChildProcess
     public let stdio: RPCPeer
     public let stderr: LineStream
     public let dataDir: String
@@ -25,33 +25,23 @@ public final class PushdocProcess: @unchecked Sendable {
     ) throws {
         let directory = dataDir ?? TemporaryDirectory.make(prefix: "pushdoc-data")
         self.dataDir = directory
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         var fullArguments = arguments
         if addDataDir, arguments.first == "serve", !arguments.contains("--data-dir") {
             fullArguments += ["--data-dir", directory]
         }
-        process.arguments = fullArguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PUSHDOC_") }
         env.merge(environment) { $1 }
-        process.environment = env
-        // Close-on-exec pipes: another test's child, spawned at the same moment, must not
-        // inherit this one's ends (it kept a stream open after its engine had exited).
-        let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
-        let childEnds = [input.read, output.write, errors.write].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
-        process.standardInput = childEnds[0]
-        process.standardOutput = childEnds[1]
-        process.standardError = childEnds[2]
+        let input = try makePipe(), output = try makePipe(), errors = try makePipe()
+        defer { for end in [input.read, output.write, errors.write] { close(end) } }
         do {
-            try process.runOneAtATime()
+            process = try ChildProcess(
+                Self.binaryPath, fullArguments, environment: env, input: input.read, output: output.write, errors: errors.write)
         } catch {
-            for fd in [input.write, output.read, errors.read] { close(fd) }
+            for end in [input.write, output.read, errors.read] { close(end) }
             throw error
         }
-        self.process = process
         self.stdio = RPCPeer(readFD: output.read, writeFD: input.write, isSocket: false)
         self.stderr = LineStream(fd: errors.read)
-        for end in childEnds { try end.close() }
     }
 
     /// `pushdoc serve --socket PATH` with `extra` options, once it listens.
@@ -61,48 +51,13 @@ public final class PushdocProcess: @unchecked Sendable {
         return engine
     }
 
-    /// A pipe made close-on-exec right after `pipe` (`pipe2` does not
-    /// import): inheritable for nanoseconds, where Foundation's `Pipe` stays
-    /// so for the child's whole life.
-    private static func pipe() throws -> (read: Int32, write: Int32) {
-        var ends: [Int32] = [0, 0]
-        guard Glibc.pipe(&ends) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        return (ends[0], ends[1])
-    }
+    public var pid: pid_t { process.pid }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    public var pid: pid_t { process.processIdentifier }
-
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    public func signal(_ number: Int32) { process.signal(number) }
 
     /// Waits for the process to exit and returns its exit status.
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if let status = exitStatusNotYetSeen() { return status }
-            if ContinuousClock.now > deadline {
-                throw LineStream.Timeout(description: "pushdoc still running after \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return process.terminationStatus
-    }
-
-    /// The exit status of a process that ended but that Foundation has not
-    /// seen end: it watches a socket the child inherits, which a child
-    /// spawned at the same moment by another test may inherit too and keep
-    /// open (swift-corelibs-foundation#4795). Read without reaping
-    /// (`WNOWAIT`), so that Foundation still reaps it.
-    private func exitStatusNotYetSeen() -> Int32? {
-        var info = siginfo_t()
-        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0,
-            info._sifields._sigchld.si_pid == pid, info.si_code == CLD_EXITED
-        else { return nil }
-        return info._sifields._sigchld.si_status
+        try await process.waitForExit(timeout: timeout)
     }
 
     /// Waits until stderr has a line containing `text` (e.g. a log record).
@@ -139,26 +94,14 @@ public enum TemporaryDirectory {
 /// The SHA-256 of a file as `sha256sum` computes it: an implementation
 /// independent of the engine's.
 public func sha256sum(_ path: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    process.arguments = [path]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.runOneAtATime()
-    process.waitUntilExit()
-    return String(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    String(try ChildProcess.run("/usr/bin/sha256sum", [path]).output.prefix(64))
 }
 
 /// Runs a Python snippet to its end, awaited (the caller's thread is one of
-/// Swift's, never blocked); returns its exit status.
+/// Swift's, never blocked); returns its exit status. What it prints goes
+/// where the tests' own output goes.
 @discardableResult
 public func runPython(_ script: String, _ arguments: [String]) async throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = ["-c", script] + arguments
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        process.terminationHandler = { _ in continuation.resume() }
-        do { try process.runOneAtATime() } catch { continuation.resume(throwing: error) }
-    }
-    return process.terminationStatus
+    let process = try ChildProcess("/usr/bin/python3", ["-c", script] + arguments, output: 1, errors: 2)
+    return try await process.waitForExit(timeout: .seconds(600))
 }

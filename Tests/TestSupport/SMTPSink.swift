@@ -3,12 +3,12 @@ import Glibc
 
 /// A real SMTP server on loopback (`Tests/SMTPSink/smtp_sink.py`, aiosmtpd)
 /// that keeps every message it receives, parsed by Python's email package.
-public final class SMTPSink: @unchecked Sendable {
-    // @unchecked: `process` is started once and then only signalled.
+public final class SMTPSink: Sendable {
     public let port: Int
     public let directory: String
-    private let process: Process
-    private let stdinWriter: FileHandle
+    private let process: ChildProcess
+    /// Held open for the sink's life: when it closes, the sink exits.
+    private let stdinWriter: Int32
 
     /// `auth` ("user:password") makes the server require SMTP AUTH;
     /// `startTLS` (certificate and key files) makes it offer STARTTLS.
@@ -16,20 +16,20 @@ public final class SMTPSink: @unchecked Sendable {
         directory = TemporaryDirectory.make(prefix: "smtp-sink")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("SMTPSink/smtp_sink.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--dir", directory, "--exit-with-stdin"] + (auth.map { ["--auth", $0] } ?? [])
-            + (startTLS.map { ["--starttls", $0.certificate, $0.key] } ?? [])
-        let output = Pipe()
-        let input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.runOneAtATime()
-        self.process = process
-        self.stdinWriter = input.fileHandleForWriting
-        let lines = LineStream(fd: dup(output.fileHandleForReading.fileDescriptor))
-        try output.fileHandleForReading.close()
+        let input = try makePipe(), output = try makePipe()
+        defer { for end in [input.read, output.write] { close(end) } }
+        do {
+            process = try ChildProcess(
+                "python3",
+                [script, "--dir", directory, "--exit-with-stdin"] + (auth.map { ["--auth", $0] } ?? [])
+                    + (startTLS.map { ["--starttls", $0.certificate, $0.key] } ?? []),
+                input: input.read, output: output.write)
+        } catch {
+            for end in [input.write, output.read] { close(end) }
+            throw error
+        }
+        self.stdinWriter = input.write
+        let lines = LineStream(fd: output.read)
         guard let port = try JSONLine(try await lines.take(timeout: .seconds(20))).int("port") else {
             throw PeerError(description: "the SMTP sink did not announce its port")
         }
@@ -37,8 +37,8 @@ public final class SMTPSink: @unchecked Sendable {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
-        try? stdinWriter.close()
+        process.signal(SIGKILL)
+        close(stdinWriter)
     }
 
     public var url: String { "smtp://127.0.0.1:\(port)" }
