@@ -4,48 +4,53 @@ import Store
 
 /// Where an accepted document's bytes are kept until Inqom has them. On
 /// SQLite the spool file is the durable copy; with PostgreSQL every engine
-/// may send any document, so the bytes are in the database too.
+/// may send any document, so the bytes are in the database, and the spool
+/// only stages them at intake.
 protocol DocumentBytes: Sendable {
+    /// The spool file stays the document's, named in its row, until Inqom
+    /// has the bytes; otherwise it is released once the row is stored.
+    var keepsSpoolFile: Bool { get }
     /// Keeps the spooled bytes of `document`, stored as `seq`, inside the
     /// transaction that stores its row, and runs `along` (the transaction's
     /// last statements) with the last write: one round trip less.
     func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection, along: [SQLStatement]) throws
     /// A file holding the bytes of `document` for its upload; nil when they
     /// are nowhere (which must never happen). Blocking.
-    func file(for document: Outgoing, spoolName: String) throws -> UploadSource?
+    func file(for document: Outgoing) throws -> UploadSource?
 }
 
 /// The file an upload reads.
 struct UploadSource {
     let path: String
-    /// Written for this upload alone (another engine accepted the
-    /// document): removed once the attempt is over.
+    /// Written for this upload alone: removed once the attempt is over.
     let isCopy: Bool
 }
 
 /// The spool alone: its file is the document's durable copy.
 struct SpooledBytes: DocumentBytes {
     let spool: Spool
+    var keepsSpoolFile: Bool { true }
 
     func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection, along: [SQLStatement]) throws {
         try connection.runTogether(along)
     }
 
-    func file(for document: Outgoing, spoolName: String) throws -> UploadSource? {
-        UploadSource(path: spool.path(of: spoolName), isCopy: false)
+    func file(for document: Outgoing) throws -> UploadSource? {
+        document.spoolName.map { UploadSource(path: spool.path(of: $0), isCopy: false) }
     }
 }
 
 /// The bytes in the database, in parts of 1 MiB written and read one at a
-/// time (a large document never whole in memory). The accepting engine
-/// uploads from its spool file; another writes a copy from the database
-/// for each attempt, apart from its spool: a spool name is its engine's
-/// alone, and is given to another of its documents once the first is sent.
+/// time (a large document never whole in memory). Whichever engine sends
+/// a document writes a copy from the database for each attempt: the spool
+/// file that staged it at intake is released once its row is stored, so
+/// that no engine's spool keeps what another engine sent.
 struct DatabaseBytes: DocumentBytes {
     let spool: Spool
-    /// Where copies of other engines' documents are written.
+    /// Where the copies uploads read are written.
     let copies: String
     let storage: any StoreAccess
+    var keepsSpoolFile: Bool { false }
     static let partSize = 1 << 20
 
     func keep(_ document: NewDocument, seq: Int64, on connection: any SQLConnection, along: [SQLStatement]) throws {
@@ -71,9 +76,7 @@ struct DatabaseBytes: DocumentBytes {
         }
     }
 
-    func file(for document: Outgoing, spoolName: String) throws -> UploadSource? {
-        let path = spool.path(of: spoolName)
-        if access(path, F_OK) == 0 { return UploadSource(path: path, isCopy: false) }
+    func file(for document: Outgoing) throws -> UploadSource? {
         let copy = copies + "/" + UUID().uuidString
         let descriptor = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw EngineError.storageUnavailable(detail: "cannot write a copy of the document's bytes") }

@@ -122,7 +122,7 @@ public struct Intake: Sendable {
             try Self.judge(document, on: facts, year: year, month: month, force: force, dryRun: dryRun)
         }
         if verdict.isQueued { changes.notify() }
-        return (verdict.result, verdict.isQueued)
+        return (verdict.result, verdict.isQueued && store.keepsSpoolFile)
     }
 
     /// What becomes of a new document: the rules of intake, in one place.

@@ -6,6 +6,9 @@ import Foundation
 /// id). The engine judges; the store keeps. `SQLIntakeStore`, on SQLite or PostgreSQL, is the
 /// implementation; `IntakeStoreTests` says what any must do.
 protocol IntakeStore: Sendable {
+    /// A queued document's row names its spool file, kept until Inqom has
+    /// the bytes; otherwise the file is released once the row is stored.
+    var keepsSpoolFile: Bool { get }
     /// Reads the facts about `document`, asks `judge`, and stores what it
     /// says; a `judge` that throws leaves everything as it was.
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws

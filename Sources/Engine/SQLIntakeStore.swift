@@ -7,6 +7,7 @@ struct SQLIntakeStore: IntakeStore {
     let storage: any StoreAccess
     let connector: ConnectorName
     let bytes: any DocumentBytes
+    var keepsSpoolFile: Bool { bytes.keepsSpoolFile }
 
     func admit(_ document: NewDocument, judge: @escaping @Sendable (IntakeFacts) throws -> IntakeVerdict) async throws
         -> IntakeVerdict
@@ -45,7 +46,7 @@ struct SQLIntakeStore: IntakeStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq
                 """,
                 [connector.sql, .text(document.id), .text(document.dossierID), .text(document.path), .text(document.fileName),
-                 .integer(document.size), .text(document.sha256), queued ? .text(document.spoolName) : .null,
+                 .integer(document.size), .text(document.sha256), queued && bytes.keepsSpoolFile ? .text(document.spoolName) : .null,
                  rule.map { .text($0.id) } ?? .null, rule.map { .text($0.documentType.rawValue) } ?? .null,
                  rule?.archivePath.map { .text($0) } ?? .null, .word(result.state), result.reason.map { .word($0) } ?? .null,
                  queued ? .real(document.submittedAt.timeIntervalSince1970) : .null,

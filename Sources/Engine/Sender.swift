@@ -318,10 +318,9 @@ final class Sender: Sendable {
         guard let folder = document.inqomFolderID else {
             return .failed(reason: .dossierNotMapped, message: "the dossier has no Inqom accounting folder (step 3)", httpStatus: nil)
         }
-        guard let spoolName = document.spoolName else { return Self.fileMissing }
         let source: UploadSource
         do {
-            guard let found = try parts.bytes.file(for: document, spoolName: spoolName) else { return Self.fileMissing }
+            guard let found = try parts.bytes.file(for: document) else { return Self.fileMissing }
             source = found
         } catch {
             return .requeue(why: "the document's bytes cannot be read now: \(error)", refusedToken: false)

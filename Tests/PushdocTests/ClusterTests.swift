@@ -75,6 +75,11 @@ struct ClusterTests {
         let summary = try await first.stdio.call("status.summary")
         #expect(summary.int("result", "documents", "transmitted") == ids.count)
         #expect(try await deployment.standIn.tokens().count == 1, "the token wizard.connect got serves both engines")
+        // A spool only stages what its engine accepts: no engine keeps a file per document the other sent.
+        for engine in [first, second] {
+            let files = try FileManager.default.contentsOfDirectory(atPath: engine.dataDir + "/spool")
+            #expect(files.count <= 2, "\(files.count) spool files for \(ids.count / 2) documents accepted")
+        }
 
         // Inqom refuses that token: the engines renew it once between them.
         try await deployment.standIn.control("expire-tokens", [:])
