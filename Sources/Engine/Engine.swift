@@ -162,7 +162,8 @@ public final class Engine: Sendable {
     {
         let directory = try DataDirectory(path: configuration.dataDirectory)
         let node = try configuration.nodeID ?? directory.nodeID(host: hostName())
-        let spool = try Spool(directory: configuration.dataDirectory + "/spool")
+        // With PostgreSQL the database keeps the bytes: the spool only stages them, unsynced.
+        let spool = try Spool(directory: configuration.dataDirectory + "/spool", syncs: configuration.store == .sqlite)
         switch configuration.store {
         case .sqlite:
             let secretBox = SecretBox(key: try directory.masterKey(environment: environment))

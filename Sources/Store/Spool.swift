@@ -40,6 +40,9 @@ public struct Spool: Sendable {
     }
 
     public let directory: String
+    /// Files and names made durable before `store` returns; not where the
+    /// spool only stages bytes that another store keeps (PostgreSQL).
+    private let syncs: Bool
     private let directorySync: DirectorySync
     private let pool: FreeFiles
     private let session = Hex.encode((0..<4).map { _ in UInt8.random(in: .min ... .max) })
@@ -58,8 +61,9 @@ public struct Spool: Sendable {
         public init() {}
     }
 
-    public init(directory: String, pool: Pool = Pool()) throws {
+    public init(directory: String, pool: Pool = Pool(), syncs: Bool = true) throws {
         self.directory = directory
+        self.syncs = syncs
         self.directorySync = DirectorySync(directory: directory)
         self.pool = FreeFiles(pool)
         if mkdir(directory, 0o700) != 0, errno != EEXIST {
@@ -193,10 +197,10 @@ public struct Spool: Sendable {
             }
             // A free file written over: what is left of its former bytes goes.
             if previousSize > size, ftruncate(fd, off_t(size)) != 0 { throw Self.failure("cannot cut the spool file") }
-            guard fsync(fd) == 0 else { throw Self.failure("cannot sync the spool file") }
+            guard !syncs || fsync(fd) == 0 else { throw Self.failure("cannot sync the spool file") }
             close(fd)
             isOpen = false
-            if isNew { try directorySync.sync() }
+            if isNew, syncs { try directorySync.sync() }
         } catch {
             // Closed once only: a second close could close another thread's new descriptor.
             if isOpen { close(fd) }
