@@ -84,12 +84,16 @@ struct DatabaseBytes: DocumentBytes {
         var part: Int64 = 0
         var complete = false
         defer { if !complete { unlink(copy) } }
-        while let bytes = try storage.writeBlocking({ [part] connection in
-            try connection.rows(
+        // Each part straight from libpq's answer into the file, in a transaction of its own.
+        while try storage.writeBlocking({ [part] connection in
+            try connection.withFirstBytes(
                 "SELECT bytes FROM document_parts WHERE document_seq = ? AND part = ?", [.integer(document.seq), .integer(part)]
-            ) { try $0.blob(0) }.first
+            ) { bytes in
+                guard let bytes else { return false }
+                try Self.write(bytes, to: descriptor)
+                return true
+            }
         }) {
-            try Self.write(bytes, to: descriptor)
             part += 1
         }
         guard part > 0 else { return nil }
@@ -110,10 +114,10 @@ struct DatabaseBytes: DocumentBytes {
         return filled
     }
 
-    private static func write(_ bytes: [UInt8], to descriptor: Int32) throws {
+    private static func write(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) throws {
         var written = 0
         while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            let count = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { throw EngineError.storageUnavailable(detail: "cannot write the document's bytes in the spool") }
             written += count

@@ -53,6 +53,22 @@ public final class PostgresConnection {
         })
     }
 
+    /// Runs a prepared statement with its results in binary (`bytea` as
+    /// its bytes, not hex text) and hands the first row's first column to
+    /// `body`, without a copy (nil: no row, or NULL).
+    func withFirstValueInBinary<T>(_ sql: String, values: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        let parameters = values.map(Parameter.init)
+        let name = try prepared(sql, parameters)
+        let answer = try succeeded(withValues(parameters) { pointers, lengths, formats in
+            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 1)
+        })
+        defer { PQclear(answer) }
+        guard PQntuples(answer) > 0, PQnfields(answer) > 0, PQgetisnull(answer, 0, 0) == 0, let value = PQgetvalue(answer, 0, 0) else {
+            return try body(nil)
+        }
+        return try body(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(answer, 0, 0))))
+    }
+
     /// Runs prepared statements whose rows are not needed, in order, in
     /// libpq's pipeline mode: sent together and answered together, one round
     /// trip for all. After the first that fails, the others are skipped (the
@@ -145,12 +161,19 @@ public final class PostgresConnection {
     }
 
     private func result(of result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+        let answer = try succeeded(result)
+        defer { PQclear(answer) }
+        return PostgresRows(answer)
+    }
+
+    /// `result` when it tells of a success; otherwise cleared, and its error thrown.
+    private func succeeded(_ result: OpaquePointer?) throws(PostgresError) -> OpaquePointer {
         guard let result else { throw brokenOrOutOfMemory() }
-        defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            return PostgresRows(result)
+            return result
         default:
+            defer { PQclear(result) }
             if PQstatus(connection) != CONNECTION_OK { throw brokenOrOutOfMemory() }
             let sqlState = PQresultErrorField(result, Self.sqlStateField).map { String(cString: $0) } ?? ""
             throw .refused(sqlState: sqlState, message: Self.cleaned(String(cString: PQresultErrorMessage(result)), password: password))

@@ -15,6 +15,10 @@ extension PostgresConnection: SQLConnection {
     public func runTogether(_ statements: [SQLStatement]) throws {
         try executePipelined(statements.map { (numbered($0.sql), $0.bindings) })
     }
+
+    public func withFirstBytes<T>(_ sql: String, _ bindings: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        try withFirstValueInBinary(numbered(sql), values: bindings, body)
+    }
 }
 
 /// SQLite's placeholders as PostgreSQL's: `?N` becomes `$N`, and `?` the

@@ -12,11 +12,20 @@ public protocol SQLConnection: AnyObject {
     /// Runs statements that return no rows, in order; where the database is
     /// a server, sent together, in one round trip.
     func runTogether(_ statements: [SQLStatement]) throws
+    /// Hands the first row's first column, as bytes, to `body` (nil: no
+    /// row); where the database is a server, received as they are stored,
+    /// not as text, and not copied.
+    func withFirstBytes<T>(_ sql: String, _ bindings: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T
 }
 
 extension SQLConnection {
     public func runTogether(_ statements: [SQLStatement]) throws {
         for statement in statements { try run(statement.sql, statement.bindings) }
+    }
+
+    public func withFirstBytes<T>(_ sql: String, _ bindings: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        guard let bytes = try rows(sql, bindings, { try $0.blob(0) }).first else { return try body(nil) }
+        return try bytes.withUnsafeBytes { try body($0) }
     }
 }
 

@@ -80,6 +80,22 @@ struct PostgresConnectionTests {
         #expect(after == [["a"], ["b"]])
     }
 
+    /// `bytea` read in binary: every byte value as stored, and nil for no row.
+    @Test func bytesAreReadAsStoredWithoutText() async throws {
+        let uri = try await SharedPostgres.server.value.uri
+        let stored = (0..<3).flatMap { _ in (0...255).map { UInt8($0) } }
+        let (read, missing) = try await onThread { () -> ([UInt8]?, Bool) in
+            let connection = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE byte_rows (id integer PRIMARY KEY, bytes bytea)")
+            try connection.run("INSERT INTO byte_rows VALUES (?, ?)", [.integer(1), .blob(stored)])
+            let read = try connection.withFirstBytes("SELECT bytes FROM byte_rows WHERE id = ?", [.integer(1)]) { $0.map { Array($0) } }
+            let missing = try connection.withFirstBytes("SELECT bytes FROM byte_rows WHERE id = ?", [.integer(2)]) { $0 == nil }
+            return (read, missing)
+        }
+        #expect(read == stored)
+        #expect(missing)
+    }
+
     @Test func aWrongPasswordIsRefusedWithoutItInTheDetail() async throws {
         let server = try await SharedPostgres.server.value
         let canary = "canary-\(UUID().uuidString)"
