@@ -32,7 +32,7 @@ struct PostgresSendingStore: SendingStore {
         _ change: DocumentChange, of document: Outgoing, at now: Date, claimNext admit: (@Sendable (ConnectorName) -> Bool)?
     ) throws -> Outgoing? {
         try storage.writeBlocking { connection in
-            try connection.record(change, of: document, at: now) {
+            try connection.record(change, of: document, at: now, leasedBy: node) {
                 try admit.flatMap { try claimDue(connection, limit: 1, now: now, admit: $0).first }
             }
         }

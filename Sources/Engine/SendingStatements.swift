@@ -5,13 +5,25 @@ import Store
 extension SQLConnection {
     /// Records what an attempt made of a document, with its history line
     /// (and, on PostgreSQL, the end of its lease); then `claimNext`; then
-    /// the event MCF follows, last, as events are appended.
+    /// the event MCF follows, last, as events are appended. With engines
+    /// sharing the database (`owner`: this engine's node), an outcome
+    /// counts only while the document is still being sent: a failure, a
+    /// retry or a requeue only while this engine still holds its lease
+    /// (another that took it back after the lease ran out decides now);
+    /// Inqom's receipt whoever holds it, and once.
     func record(
-        _ change: DocumentChange, of document: Outgoing, at now: Date, thenClaim claimNext: () throws -> Outgoing?
+        _ change: DocumentChange, of document: Outgoing, at now: Date, leasedBy owner: String? = nil,
+        thenClaim claimNext: () throws -> Outgoing?
     ) throws -> Outgoing? {
         let at = SQLValue.real(now.timeIntervalSince1970)
         let seq = SQLValue.integer(document.seq)
         let released = dialect == .postgres ? ", lease_owner = NULL, lease_until = NULL" : ""
+        let (which, keys): (String, [SQLValue]) =
+            switch (owner, change) {
+            case (nil, _): ("seq = ?", [seq])
+            case (.some, .transmitted): ("seq = ? AND state = \(DocumentState.sending.sql)", [seq])
+            case (let owner?, _): ("seq = ? AND state = \(DocumentState.sending.sql) AND lease_owner = ?", [seq, .text(owner)])
+            }
         let updated: Int
         switch change {
         case .transmitted(let inqomDocumentID, _, let archivePath):
@@ -19,28 +31,29 @@ extension SQLConnection {
                 """
                 UPDATE documents SET state = ?, attempts = attempts + 1, next_attempt_at = NULL,
                     inqom_document_id = ?, archive_path = ?, transmitted_at = ?, spool_name = NULL, last_error = NULL\(released)
-                WHERE seq = ?
-                """, [.word(DocumentState.transmitted), .integer(inqomDocumentID), archivePath.map { .text($0) } ?? .null, at, seq])
+                WHERE \(which)
+                """, [.word(DocumentState.transmitted), .integer(inqomDocumentID), archivePath.map { .text($0) } ?? .null, at] + keys)
         case .retrying(let attempts, let next, let message, let status):
             let lastError = DocumentChange.lastError(reason: .inqomUnavailable, message: message, httpStatus: status)
             updated = try run(
-                "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, planned_at = ?, last_error = ?\(released) WHERE seq = ?",
-                [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), at, .text(lastError), seq])
+                "UPDATE documents SET state = ?, attempts = ?, next_attempt_at = ?, planned_at = ?, last_error = ?\(released) WHERE \(which)",
+                [.word(DocumentState.retrying), .integer(Int64(attempts)), .real(next.timeIntervalSince1970), at, .text(lastError)] + keys)
         case .failed(let reason, let message, let status, let spent):
             let lastError = DocumentChange.lastError(reason: reason, message: message, httpStatus: status)
             updated = try run(
                 """
                 UPDATE documents SET state = ?, reason = ?, attempts = attempts + ?, next_attempt_at = NULL,
-                    last_error = ?, failed_at = ?\(released) WHERE seq = ?
-                """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), at, seq])
+                    last_error = ?, failed_at = ?\(released) WHERE \(which)
+                """, [.word(DocumentState.failed), .word(reason), .integer(Int64(spent)), .text(lastError), at] + keys)
         case .requeued(let date, _):
             updated = try run(
                 """
                 UPDATE documents SET state = CASE WHEN attempts = 0 THEN ? ELSE ? END, next_attempt_at = ?, planned_at = ?\(released)
-                WHERE seq = ?
-                """, [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), at, seq])
+                WHERE \(which)
+                """, [.word(DocumentState.queued), .word(DocumentState.retrying), .real(date.timeIntervalSince1970), at] + keys)
         }
-        // The document's connector was removed while it was being sent: nothing of that firm is written again.
+        // The document's connector was removed while it was being sent (nothing of that firm is written
+        // again), or another engine sends it now: this outcome is not the document's.
         guard updated > 0 else { return try claimNext() }
         if case .transmitted = change, dialect == .postgres {
             try run("DELETE FROM document_parts WHERE document_seq = ?", [seq])

@@ -49,6 +49,37 @@ struct SharedSendingTests {
         #expect(try await fixture.state(of: "b") == .sending)
     }
 
+    /// An engine whose lease ran out while it still uploaded: once another
+    /// took the document back, the first's failure no longer counts, its
+    /// receipt from Inqom does, and nothing is recorded twice.
+    @Test func anOutcomeCountsOnlyWhileItsDocumentIsStillBeingSent() async throws {
+        let fixture = try await SeededStore.make(.postgres, [SeedDocument(id: "a", next: 1), SeedDocument(id: "b", next: 1)])
+        let slow = fixture.engine("engine-a", leaseSeconds: 30)
+        let other = fixture.engine("engine-b", leaseSeconds: 30)
+        let late = try await slow.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector)
+        #expect(late.map(\.id) == ["a", "b"])
+        let after = Self.start.addingTimeInterval(30)
+        let taken = try await other.claimDue(limit: 2, now: after, admit: Self.anyConnector)
+        #expect(taken.map(\.id) == ["a", "b"])
+        let failed = DocumentChange.failed(reason: .fileMissing, message: "gone", httpStatus: nil, attemptsSpent: 1)
+        let receipt = DocumentChange.transmitted(inqomDocumentID: 7, duplicate: false, archivePath: nil)
+        let record = { (engine: PostgresSendingStore, change: DocumentChange, document: Outgoing) in
+            _ = try await onThread { try engine.recordBlocking(change, of: document, at: after, claimNext: nil) }
+        }
+        // "a": the slow engine's failure comes late; the other engine's receipt decides.
+        try await record(slow, failed, late[0])
+        #expect(try await fixture.state(of: "a") == .sending)
+        try await record(other, receipt, taken[0])
+        #expect(try await fixture.state(of: "a") == .transmitted)
+        // "b": the slow engine's receipt counts; the other's later failure (its bytes are gone) does not.
+        try await record(slow, receipt, late[1])
+        try await record(other, failed, taken[1])
+        #expect(try await fixture.state(of: "b") == .transmitted)
+        let transmitted = try await fixture.events().filter { $0.type == EventType.documentTransmitted.rawValue }
+        #expect(transmitted.count == 2, "one receipt told of per document")
+        #expect(try await fixture.events().filter { $0.type == EventType.documentFailed.rawValue }.isEmpty)
+    }
+
     @Test func connectorWorkersHoldAcrossEngines() async throws {
         let fixture = try await SeededStore.make(.postgres, (0..<6).map { SeedDocument(id: "doc-\($0)", next: 1) })
         let first = fixture.engine("engine-a", leaseSeconds: 60, connectorWorkers: 2)
