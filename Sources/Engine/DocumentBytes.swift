@@ -69,7 +69,7 @@ struct DatabaseBytes: DocumentBytes {
                 "INSERT INTO document_parts (document_seq, part, bytes) VALUES (?, ?, ?)",
                 [.integer(seq), .integer(part), .blob(Array(buffer[0..<count]))])
             if part < parts - 1 {
-                try connection.run(write.sql, write.bindings)
+                try connection.run(write)
             } else {
                 try connection.runTogether([write] + along)
             }

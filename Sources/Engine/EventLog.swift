@@ -65,8 +65,7 @@ extension SQLConnection {
     /// engine's events wait for it (that keeps seq in commit order): a
     /// transaction appends its events last, just before it commits.
     func appendEvent(_ type: EventType, of connector: ConnectorName, at date: Date, _ data: [String: EventValue]) throws {
-        let statement = eventStatement(type, of: connector, at: date, data)
-        try run(statement.sql, statement.bindings)
+        try run(eventStatement(type, of: connector, at: date, data))
     }
 
     /// The statement `appendEvent` runs, to run with others.

@@ -21,8 +21,7 @@ extension SQLConnection {
     func appendQueuedEvent(
         documentID: String, dossierID: String, path: String, of connector: ConnectorName, cause: QueueCause, at date: Date
     ) throws {
-        let statement = queuedEventStatement(documentID: documentID, dossierID: dossierID, path: path, of: connector, cause: cause, at: date)
-        try run(statement.sql, statement.bindings)
+        try run(queuedEventStatement(documentID: documentID, dossierID: dossierID, path: path, of: connector, cause: cause, at: date))
     }
 
     func queuedEventStatement(
@@ -34,8 +33,7 @@ extension SQLConnection {
     }
 
     func addHistory(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) throws {
-        let statement = historyStatement(documentSeq, at: date, event: event, detail: detail)
-        try run(statement.sql, statement.bindings)
+        try run(historyStatement(documentSeq, at: date, event: event, detail: detail))
     }
 
     func historyStatement(_ documentSeq: Int64, at date: Date, event: HistoryEvent, detail: String?) -> SQLStatement {

@@ -63,7 +63,7 @@ struct SQLIntakeStore: IntakeStore {
                         at: document.submittedAt),
                 ])
             } else {
-                try connection.run(line.sql, line.bindings)
+                try connection.run(line)
             }
             return verdict
         }

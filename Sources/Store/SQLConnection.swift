@@ -19,8 +19,13 @@ public protocol SQLConnection: AnyObject {
 }
 
 extension SQLConnection {
+    @discardableResult
+    public func run(_ statement: SQLStatement) throws -> Int {
+        try run(statement.sql, statement.bindings)
+    }
+
     public func runTogether(_ statements: [SQLStatement]) throws {
-        for statement in statements { try run(statement.sql, statement.bindings) }
+        for statement in statements { try run(statement) }
     }
 
     public func withFirstBytes<T>(_ sql: String, _ bindings: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
