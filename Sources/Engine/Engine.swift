@@ -126,7 +126,13 @@ public final class Engine: Sendable {
                     store: SQLDigestStore(storage: storage, connector: name), smtp: configuration.smtp, days: days,
                     blocking: blocking, clock: clock, changes: changes, logger: logger))
         }
-        listener = configuration.store.uri.map { PostgresListener(uri: $0) { changes.notify() } }
+        // Before this engine takes its leases back from a crash: no other engine may be running under its name.
+        let node = opened.node
+        if let uri = configuration.store.uri {
+            listener = try await blocking.run { try PostgresListener(uri: uri, node: node) { changes.notify() } }
+        } else {
+            listener = nil
+        }
         try await directory.settleUnknownStates()
         _ = try await connectors.ready(.default)
         try await recoverInterruptedWork()

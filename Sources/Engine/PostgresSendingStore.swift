@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Store
 
 /// `SendingStore` on the deployment's PostgreSQL database, shared by every
@@ -17,6 +18,10 @@ struct PostgresSendingStore: SendingStore {
     /// `--connector-workers`, for the deployment: uploads of one connector
     /// under way at once, whichever engines make them.
     let connectorWorkers: Int
+    /// After the database starts, how long every lease counts toward
+    /// `connectorWorkers` whether or not its engine shows its presence: the
+    /// engines connect again within 5 s (their listener's longest wait).
+    var presenceGrace: TimeInterval = 10
 
     private static let waiting = "state IN (\(DocumentState.queued.sql), \(DocumentState.retrying.sql))"
 
@@ -127,10 +132,17 @@ struct PostgresSendingStore: SendingStore {
     /// `connectorWorkers`, across the engines. Its row stays locked until
     /// the claim commits: two engines never both take its last place. (A
     /// claim never waits for anything else, so no other waits on it long.)
+    /// The leases of an engine that died (its presence gone) take no place:
+    /// nothing uploads them, and the others go on at full strength while
+    /// those leases run out.
     private func placeFree(_ connection: any SQLConnection, for connector: ConnectorName) throws -> Bool {
         try connection.run("SELECT 1 FROM connectors WHERE name = ? FOR UPDATE", [connector.sql])
         return try connection.count(
-            "SELECT count(*) FROM documents WHERE connector = ? AND state = \(DocumentState.sending.sql)", [connector.sql]
+            """
+            SELECT count(*) FROM documents d WHERE d.connector = ?1 AND d.state = \(DocumentState.sending.sql)
+                AND (d.lease_owner = ?2 OR pg_postmaster_start_time() > now() - make_interval(secs => ?3)
+                    OR \(PostgresListener.presenceHeld("d.lease_owner")))
+            """, [connector.sql, .text(node), .real(presenceGrace)]
         ) < connectorWorkers
     }
 

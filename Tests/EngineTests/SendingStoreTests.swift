@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -247,8 +248,30 @@ struct SeededStore: SendingStoreFixture {
     }
 
     /// Another engine's view of the same PostgreSQL database.
-    func engine(_ node: String, leaseSeconds: TimeInterval, connectorWorkers: Int = 64) -> PostgresSendingStore {
-        PostgresSendingStore(storage: storage as! PostgresAccess, node: node, leaseSeconds: leaseSeconds, connectorWorkers: connectorWorkers)
+    func engine(
+        _ node: String, leaseSeconds: TimeInterval, connectorWorkers: Int = 64, presenceGrace: TimeInterval = 10
+    ) -> PostgresSendingStore {
+        PostgresSendingStore(
+            storage: storage as! PostgresAccess, node: node, leaseSeconds: leaseSeconds, connectorWorkers: connectorWorkers,
+            presenceGrace: presenceGrace)
+    }
+
+    /// `node` shown alive on the database, as its engine's listener shows
+    /// it; `stop` it before the test ends.
+    func presence(of node: String) async throws -> PostgresListener {
+        let uri = try #require(uri)
+        return try await onThread { try PostgresListener(uri: uri, node: node) {} }
+    }
+
+    /// `node`'s engine dies: its listener stops and its session is ended,
+    /// waited for until the server has let its presence go.
+    func end(_ presence: PostgresListener, of node: String) async throws {
+        presence.stop()
+        try await storage.write { connection in
+            _ = try connection.rows(
+                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("?"))) holder", [.text(node)]
+            ) { try $0.text(0) }
+        }
     }
 
     func add(_ seeds: [SeedDocument]) async throws {

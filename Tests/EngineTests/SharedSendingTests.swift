@@ -82,6 +82,8 @@ struct SharedSendingTests {
 
     @Test func connectorWorkersHoldAcrossEngines() async throws {
         let fixture = try await SeededStore.make(.postgres, (0..<6).map { SeedDocument(id: "doc-\($0)", next: 1) })
+        let presences = [try await fixture.presence(of: "engine-a"), try await fixture.presence(of: "engine-b")]
+        defer { presences.forEach { $0.stop() } }
         let first = fixture.engine("engine-a", leaseSeconds: 60, connectorWorkers: 2)
         let second = fixture.engine("engine-b", leaseSeconds: 60, connectorWorkers: 2)
         let held = try await first.claimDue(limit: 1, now: Self.start, admit: Self.anyConnector)
@@ -92,6 +94,29 @@ struct SharedSendingTests {
         let next = try await onThread { try first.recordBlocking(change, of: held[0], at: Self.start, claimNext: Self.anyConnector) }
         #expect(next != nil, "the place an upload ended is the next one's")
         #expect(try await second.claimDue(limit: 4, now: Self.start, admit: Self.anyConnector).isEmpty)
+    }
+
+    /// A dead engine's uploads take no place under `connectorWorkers`: the
+    /// others go on at full strength while its leases run out. Until the
+    /// engines had time to connect again after the database started, every
+    /// lease takes its place.
+    @Test func aDeadEnginesUploadsTakeNoPlace() async throws {
+        let fixture = try await SeededStore.make(.postgres, (0..<6).map { SeedDocument(id: "doc-\($0)", next: 1) })
+        let dying = try await fixture.presence(of: "engine-a")
+        let living = try await fixture.presence(of: "engine-b")
+        defer { living.stop() }
+        let dead = fixture.engine("engine-a", leaseSeconds: 60, connectorWorkers: 2, presenceGrace: 0)
+        let survivor = fixture.engine("engine-b", leaseSeconds: 60, connectorWorkers: 2, presenceGrace: 0)
+        let held = try await dead.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector)
+        #expect(held.count == 2)
+        #expect(try await survivor.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector).isEmpty, "a live engine's uploads take their places")
+
+        try await fixture.end(dying, of: "engine-a")
+        let justAfterTheDatabaseStarted = fixture.engine("engine-b", leaseSeconds: 60, connectorWorkers: 2, presenceGrace: 86_400)
+        #expect(try await justAfterTheDatabaseStarted.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector).isEmpty)
+        let sent = try await survivor.claimDue(limit: 2, now: Self.start, admit: Self.anyConnector)
+        #expect(sent.count == 2, "the dead engine's places are the survivor's")
+        #expect(Set(sent.map(\.id)).isDisjoint(with: held.map(\.id)), "its documents wait for their leases to run out")
     }
 
     @Test func aLiveLeaseIsLeftToItsEngine() async throws {

@@ -129,6 +129,27 @@ struct ClusterTests {
         #expect(!refused.stderr.pending.joined().contains(deployment.uri), "the URI holds the password")
     }
 
+    /// Two engines under one `--node-id` would take each other's leases for
+    /// their own: the second refuses to start. Started again at once after
+    /// a kill, an engine waits for the server to end its predecessor's
+    /// session, and serves.
+    @Test func aSecondEngineUnderARunningEnginesNodeIDRefusesToStart() async throws {
+        let deployment = try await Deployment()
+        let first = try deployment.engine("engine-a")
+        try await deployment.configure(through: first)
+        let twin = try deployment.engine("engine-a")
+        #expect(try await twin.waitForExit() == 1)
+        try await twin.stderr.waitForEnd()
+        let complaint = twin.stderr.pending.filter { $0.hasPrefix("pushdoc:") }
+        #expect(complaint.count == 1 && complaint.first?.contains("--node-id") == true, "\(complaint)")
+        #expect(try await first.stdio.call("ping")["result"] != nil, "the running engine goes on")
+
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        let restarted = try deployment.engine("engine-a")
+        #expect(try await restarted.stdio.call("ping", timeout: .seconds(30))["result"] != nil, "\(restarted.stderr.pending)")
+    }
+
     /// The database stopped and started again under a running engine: calls
     /// that need it answer 1601 without the password, `ping` and
     /// `status.engine` still answer, and once it is back the engine
