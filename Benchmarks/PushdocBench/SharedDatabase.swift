@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Postgres
 import TestSupport
 
 /// Engines on one PostgreSQL database (a server of the run's own, on this
@@ -20,7 +21,8 @@ struct SharedDatabase {
         defer { server.stop() }
         try await durableSubmits(server, into: &table)
         try await twoEnginesAgainstOne(server, into: &table)
-        try await failover(server, into: &table)
+        try await failover(server, database: "failover", into: &table)
+        try await failover(server, database: "failover_all_places", killedHoldingEveryPlace: true, into: &table)
         try await streaming(server, into: &table)
     }
 
@@ -132,34 +134,71 @@ struct SharedDatabase {
     }
 
     /// Two engines sending; one is killed (SIGKILL) once a tenth of the
-    /// documents went: seconds from the kill until the other has sent every
-    /// document, against `--lease-seconds` + 5.
-    private func failover(_ server: PostgresServer, into table: inout ResultTable) async throws {
+    /// documents went (and, with `killedHoldingEveryPlace`, at a moment its
+    /// uploads take every place of the connector's `--connector-workers`):
+    /// seconds from the kill until the other has sent every document,
+    /// against `--lease-seconds` + 5.
+    private func failover(
+        _ server: PostgresServer, database: String, killedHoldingEveryPlace: Bool = false, into table: inout ResultTable
+    ) async throws {
         let options = ["--inqom-max-rps", "0", "--workers", "4", "--lease-seconds", "\(leaseSeconds)"]
-        try createDatabase(server, "failover")
+        try createDatabase(server, database)
         let standIn = try await InqomStandIn()
         _ = try await standIn.control("latency", ["seconds": latency])
-        let dying = try engine(server, database: "failover", node: "engine-a", standIn, options)
-        let survivor = try engine(server, database: "failover", node: "engine-b", standIn, options, configure: false)
+        let dying = try engine(server, database: database, node: "engine-a", standIn, options)
+        let startSurvivor = { try engine(server, database: database, node: "engine-b", standIn, options, configure: false) }
+        // Sending alone, the dying engine holds every place; the survivor, started then, has taken none yet.
+        var survivor = killedHoldingEveryPlace ? nil : try startSurvivor()
         let count = documents / 4
         dying.call("connector.pause")
         let answers = dying.pipeline((0..<count).map { Submission.small($0).request(id: $0) })
         guard answers.allSatisfy({ $0.contains("queued") }) else { throw BenchError(description: "a submit was refused") }
         dying.call("connector.resume")
         while (try await standIn.stats()["upload"] ?? 0) < count / 10 { try await Task.sleep(for: .milliseconds(10)) }
-        kill(dying.pid, SIGKILL)
+        if killedHoldingEveryPlace {
+            survivor = try startSurvivor()
+            _ = survivor?.call("ping")
+            try await Self.killWhenHoldingEveryPlace(dying, "engine-a", uri: server.uri(database: database))
+        } else {
+            kill(dying.pid, SIGKILL)
+        }
+        guard let survivor else { return }
         let sent = time { survivor.call("push.drain", #"{"timeoutMs":600000}"#) }
         let summary = survivor.call("status.summary")
         guard summary.contains(#""transmitted":\#(count)"#) else { throw BenchError(description: "not all sent: \(summary)") }
         let uploads = try await standIn.stats()["upload"] ?? 0
+        let killed = killedHoldingEveryPlace ? "killed holding every place of the connector (4)" : "killed mid-send"
         table.rows.append(
-            .init(measure: "failover: one of two engines killed mid-send, \(count) documents, --lease-seconds \(leaseSeconds)",
+            .init(measure: "failover: one of two engines \(killed), \(count) documents, --lease-seconds \(leaseSeconds)",
                   figure: sent.seconds, baselineName: "lease + 5 s", baseline: Double(leaseSeconds + 5), unit: "s",
                   target: "≤ lease + 5 s"))
         table.rows.append(
             .init(measure: "  uploads received twice (the killed engine's under way)", figure: Double(uploads - count),
                   baselineName: "its workers", baseline: 4, unit: "", target: "≤ its uploads under way"))
         survivor.call("shutdown")
+    }
+
+    /// Kills `engine` (SIGKILL) the moment the database shows it holding the
+    /// leases of the connector's 4 places (`--connector-workers`' default),
+    /// asked every 2 ms.
+    private static func killWhenHoldingEveryPlace(_ engine: LinePeer, _ node: String, uri: String) async throws {
+        let pid = engine.pid
+        let caught = try await onThread {
+            let connection = try PostgresConnection(uri)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let held = try connection.execute(
+                    "SELECT count(*) FROM documents WHERE state = 'sending' AND lease_owner = $1", [node]
+                ).rows.first?.first ?? nil
+                if held == "4" {
+                    kill(pid, SIGKILL)
+                    return true
+                }
+                usleep(2000)
+            }
+            return false
+        }
+        guard caught else { throw BenchError(description: "\(node) never held every place within 60 s") }
     }
 
     /// Runs `script` with psql (autocommit: each statement its own commit,
