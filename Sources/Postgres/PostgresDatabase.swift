@@ -72,13 +72,13 @@ final class PostgresSession {
         let connection = try begun()
         do {
             let value = try body(connection)
-            try connection.execute("COMMIT")
+            try connection.commit()
             return value
         } catch PostgresError.unreachable(let detail) {
             self.connection = nil
             throw PostgresError.unreachable(detail: detail)
         } catch {
-            _ = try? connection.execute("ROLLBACK")
+            try? connection.rollback()
             throw error
         }
     }
@@ -89,12 +89,12 @@ final class PostgresSession {
     private func begun() throws(PostgresError) -> PostgresConnection {
         let connection = try connected()
         do {
-            try connection.execute("BEGIN")
+            try connection.begin()
             return connection
         } catch .unreachable {
             self.connection = nil
             let again = try connected()
-            try again.execute("BEGIN")
+            try again.begin()
             return again
         }
     }

@@ -13,7 +13,7 @@ extension PostgresConnection: SQLConnection {
     }
 
     public func runTogether(_ statements: [SQLStatement]) throws {
-        try executePipelined(statements.map { (numbered($0.sql), $0.bindings) })
+        try executeBeforeCommit(statements.map { (numbered($0.sql), $0.bindings) })
     }
 
     public func withFirstBytes<T>(_ sql: String, _ bindings: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {

@@ -9,8 +9,9 @@ public protocol SQLConnection: AnyObject {
     /// Runs a statement that returns no rows; returns the rows it changed.
     @discardableResult
     func run(_ sql: String, _ bindings: [SQLValue]) throws -> Int
-    /// Runs statements that return no rows, in order; where the database is
-    /// a server, sent together, in one round trip.
+    /// Runs statements that return no rows, in order. Where the database is
+    /// a server, they are sent together, in a transaction with its commit
+    /// (or the next statement): their failure is then thrown by that.
     func runTogether(_ statements: [SQLStatement]) throws
     /// Hands the first row's first column, as bytes, to `body` (nil: no
     /// row); where the database is a server, received as they are stored,

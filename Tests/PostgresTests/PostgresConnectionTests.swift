@@ -80,6 +80,41 @@ struct PostgresConnectionTests {
         #expect(after == [["a"], ["b"]])
     }
 
+    /// In a transaction, statements run together wait for what follows: the
+    /// transaction's next statement sees them, its commit sends them (one
+    /// round trip for both: their refusal is the commit's), its rollback
+    /// drops them. Outside one they run at once.
+    @Test func statementsRunTogetherInATransactionGoWithWhatFollows() async throws {
+        let uri = try await SharedPostgres.server.value.uri
+        struct Failed: Error {}
+        let (seenInside, seenOutside, seenAtTheEnd, refusedBy) = try await onThread {
+            () -> ([[String?]], [[String?]], [[String?]], String) in
+            let connection = try PostgresConnection(uri)
+            let other = try PostgresConnection(uri)
+            try connection.execute("CREATE TABLE waiting_rows (id text PRIMARY KEY)")
+            let insert = { (id: String) in SQLStatement("INSERT INTO waiting_rows VALUES (?)", [.text(id)]) }
+            let seenInside = try connection.transaction {
+                try connection.runTogether([insert("read-after")])
+                return try connection.execute("SELECT id FROM waiting_rows").rows
+            }
+            try connection.runTogether([insert("outside")])
+            let seenOutside = try other.execute("SELECT id FROM waiting_rows ORDER BY id").rows
+            _ = try? connection.transaction { try connection.runTogether([insert("rolled-back")]); throw Failed() }
+            try connection.transaction { try connection.runTogether([insert("committed")]) }
+            var refusedBy = "nothing"
+            do {
+                try connection.transaction {
+                    do { try connection.runTogether([insert("outside")]) } catch { refusedBy = "runTogether"; throw error }
+                }
+            } catch PostgresError.refused(let sqlState, _) where refusedBy == "nothing" { refusedBy = "commit " + sqlState }
+            return (seenInside, seenOutside, try other.execute("SELECT id FROM waiting_rows ORDER BY id").rows, refusedBy)
+        }
+        #expect(refusedBy == "commit 23505")
+        #expect(seenInside == [["read-after"]])
+        #expect(seenOutside == [["outside"], ["read-after"]])
+        #expect(seenAtTheEnd == [["committed"], ["outside"], ["read-after"]])
+    }
+
     /// `bytea` read in binary: every byte value as stored, and nil for no row.
     @Test func bytesAreReadAsStoredWithoutText() async throws {
         let uri = try await SharedPostgres.server.value.uri
