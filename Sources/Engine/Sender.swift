@@ -305,7 +305,18 @@ final class Sender: Sendable {
         case failed(reason: DocumentReason, message: String, httpStatus: Int?)
         case transient(message: String, httpStatus: Int?, retryAfter: Duration?)
         /// Not Inqom's answer about this document: back to the queue, no attempt spent.
-        case requeue(why: String, refusedToken: Bool)
+        case requeue(why: String, cause: RequeueCause)
+    }
+
+    /// Why a document goes back to the queue without an attempt spent.
+    enum RequeueCause {
+        /// The engine stops: due at once, for another engine or the next start.
+        case shutdown
+        /// Inqom refused the stored credentials: the connector is now disconnected.
+        case refusedToken
+        /// Something of this machine's failed (its disk, its database): due
+        /// again after `storageRetryInterval`, so that no worker loops on it.
+        case notNow
     }
 
     /// Must never happen: the spool keeps a document's bytes until Inqom has them.
@@ -323,7 +334,7 @@ final class Sender: Sendable {
             guard let found = try parts.bytes.file(for: document) else { return Self.fileMissing }
             source = found
         } catch {
-            return .requeue(why: "the document's bytes cannot be read now: \(error)", refusedToken: false)
+            return .requeue(why: "the document's bytes cannot be read now: \(error)", cause: .notNow)
         }
         defer { if source.isCopy { unlink(source.path) } }
         let file = UploadFile(path: source.path, fileName: document.fileName)
@@ -350,7 +361,7 @@ final class Sender: Sendable {
 
     /// What an error of Inqom's (or of getting a token) means for the document.
     private static func outcome(of error: any Error) -> Outcome {
-        guard let error = error as? InqomError else { return .requeue(why: "\(error)", refusedToken: false) }
+        guard let error = error as? InqomError else { return .requeue(why: "\(error)", cause: .notNow) }
         switch error {
         case .permanent(let status, let body):
             return .failed(
@@ -361,9 +372,9 @@ final class Sender: Sendable {
         case .unreachable, .tokenExpired:
             return .transient(message: error.description, httpStatus: nil, retryAfter: nil)
         case .invalidGrant, .invalidClient:
-            return .requeue(why: error.description, refusedToken: true)
+            return .requeue(why: error.description, cause: .refusedToken)
         case .cancelled:
-            return .requeue(why: "shutdown", refusedToken: false)
+            return .requeue(why: "shutdown", cause: .shutdown)
         case .fileUnreadable:
             return fileMissing
         }
@@ -375,7 +386,7 @@ final class Sender: Sendable {
     private func recordAfterTokenFailure(_ error: any Error, for document: Outgoing) async -> Outgoing? {
         let outcome = Self.outcome(of: error)
         parts.logger.warning("no token to send with", metadata: ["documentId": "\(document.id)", "error": "\(error)"])
-        if case .requeue(let why, refusedToken: true) = outcome {
+        if case .requeue(let why, .refusedToken) = outcome {
             do {
                 try await parts.tokenRefused(document.connector, why)
             } catch {
@@ -495,8 +506,8 @@ final class Sender: Sendable {
             } else {
                 return .failed(reason: .inqomUnavailable, message: "no attempt succeeded: \(message)", httpStatus: status, attemptsSpent: 1)
             }
-        case .requeue(let why, _):
-            return .requeued(at: now, detail: why)
+        case .requeue(let why, let cause):
+            return .requeued(at: cause == .notNow ? now.addingTimeInterval(Self.storageRetryInterval.seconds) : now, detail: why)
         }
     }
 

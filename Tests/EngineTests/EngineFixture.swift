@@ -15,14 +15,21 @@ extension Engine {
 enum EngineFixture {
     /// An engine in this process, its wizard walked against `standIn`: dossier
     /// d1 mapped, one rule for `Achats`, one worker, sending started.
-    static func active(_ standIn: InqomStandIn, clock: ManualClock = ManualClock(), retryDelay: Duration) async throws -> Engine {
-        let configuration = EngineConfiguration(
-            dataDirectory: TemporaryDirectory.make(prefix: "clock-engine"), timeZone: TimeZone(identifier: "Europe/Paris")!,
+    static func active(
+        _ standIn: InqomStandIn, clock: ManualClock = ManualClock(), retryDelay: Duration,
+        dataDirectory: String = TemporaryDirectory.make(prefix: "clock-engine"), store: EngineConfiguration.StateStore = .sqlite
+    ) async throws -> Engine {
+        var configuration = EngineConfiguration(
+            dataDirectory: dataDirectory, timeZone: TimeZone(identifier: "Europe/Paris")!,
             inqomAuthURL: standIn.url, inqomAPIURL: standIn.url, inqomClientID: InqomStandIn.clientID, workers: 1, maxAttempts: 6,
             retryDelays: [retryDelay], inqomMaxRequestsPerSecond: 0, circuitProbeInterval: .seconds(30), maxFileBytes: 1 << 20,
             filesRoot: nil, shutdownGrace: .seconds(1), smtp: nil, digestAtMinutes: 7 * 60)
+        configuration.store = store
+        // With PostgreSQL the master key is the deployment's: given, never made.
+        let environment = store == .sqlite ? [:] : ["PUSHDOC_MASTER_KEY": Data((0..<32).map { UInt8($0) }).base64EncodedString()]
         let engine = try await Engine(
-            configuration: configuration, environment: [:], logger: Logger(label: "test"), clock: clock, random: RandomSource(SplitMix64(seed: 18)))
+            configuration: configuration, environment: environment, logger: Logger(label: "test"), clock: clock,
+            random: RandomSource(SplitMix64(seed: 18)))
         _ = try await engine.defaultConnector.catalog.upsert([Dossier(id: "d1", name: "Boulangerie", attributes: ["SIRET": "73282932000074"])])
         _ = try await engine.defaultConnector.catalog.select(ids: ["d1"], query: nil, selected: true)
         _ = try await engine.defaultConnector.setup.connect(.init(login: InqomStandIn.login, password: InqomStandIn.password, clientSecret: InqomStandIn.clientSecret))
@@ -43,6 +50,8 @@ enum EngineFixture {
     /// The sender's nap, the digest schedule's and the event retention's: all
     /// asleep on the `ManualClock` means the engine's turn is over.
     static let idleSleepers = 3
+    /// The same with PostgreSQL, where the lease renewal sleeps too.
+    static let idleSleepersOnPostgres = idleSleepers + 1
 
     /// Waits for the document's state, woken by the engine's commits, a minute
     /// of the machine's time at most.
