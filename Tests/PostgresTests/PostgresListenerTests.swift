@@ -30,6 +30,23 @@ struct PostgresListenerTests {
         try await restarted.stop()
     }
 
+    /// Its session ended under it (a database restart, a cut connection),
+    /// the listener connects again, holds the presence again, and then
+    /// wakes its engine for what it may have missed.
+    @Test func theListenerTakesItsPresenceBackWhenItConnectsAgain() async throws {
+        let uri = try await SharedPostgres.newDatabase()
+        let (wakes, woken) = AsyncStream<Void>.makeStream()
+        let listener = try await onThread { try PostgresListener(uri: uri, node: "engine-a") { woken.yield() } }
+        defer { listener.stop() }
+        _ = try await onThread {
+            try PostgresConnection(uri).execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("$1"))) holder", ["engine-a"])
+        }
+        var wakesLeft = wakes.makeAsyncIterator()
+        _ = await wakesLeft.next()
+        #expect(try await Self.holders(of: "engine-a", uri: uri) == 1)
+    }
+
     private static func holders(of node: String, uri: String) async throws -> Int {
         try await onThread {
             let rows = try PostgresConnection(uri).execute("SELECT count(*) FROM (\(PostgresListener.presenceHolder("$1"))) holder", [node])
