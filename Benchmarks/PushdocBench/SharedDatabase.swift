@@ -148,21 +148,20 @@ struct SharedDatabase {
         let dying = try engine(server, database: database, node: "engine-a", standIn, options)
         let startSurvivor = { try engine(server, database: database, node: "engine-b", standIn, options, configure: false) }
         // Sending alone, the dying engine holds every place; the survivor, started then, has taken none yet.
-        var survivor = killedHoldingEveryPlace ? nil : try startSurvivor()
+        let startedFirst = killedHoldingEveryPlace ? nil : try startSurvivor()
         let count = documents / 4
         dying.call("connector.pause")
         let answers = dying.pipeline((0..<count).map { Submission.small($0).request(id: $0) })
         guard answers.allSatisfy({ $0.contains("queued") }) else { throw BenchError(description: "a submit was refused") }
         dying.call("connector.resume")
         while (try await standIn.stats()["upload"] ?? 0) < count / 10 { try await Task.sleep(for: .milliseconds(10)) }
+        let survivor = try startedFirst ?? startSurvivor()
         if killedHoldingEveryPlace {
-            survivor = try startSurvivor()
-            _ = survivor?.call("ping")
+            _ = survivor.call("ping")
             try await Self.killWhenHoldingEveryPlace(dying, "engine-a", uri: server.uri(database: database))
         } else {
             kill(dying.pid, SIGKILL)
         }
-        guard let survivor else { return }
         let sent = time { survivor.call("push.drain", #"{"timeoutMs":600000}"#) }
         let summary = survivor.call("status.summary")
         guard summary.contains(#""transmitted":\#(count)"#) else { throw BenchError(description: "not all sent: \(summary)") }

@@ -17,7 +17,7 @@ public final class PostgresConnection {
     /// Between `begin` and `commit` or `rollback`.
     private var inTransaction = false
     /// Statements left by `executeBeforeCommit`, not sent yet.
-    private var waitingForCommit: [PipelinedCall] = []
+    private var waitingForCommit: [PreparedCall] = []
 
     /// Connects with a libpq connection URI (`postgres://…`) or keyword
     /// string; the password comes from it, `PGPASSWORD` or `~/.pgpass`.
@@ -51,24 +51,14 @@ public final class PostgresConnection {
     /// connection at its first call (the types of that call's values are the
     /// statement's from then on).
     func executePrepared(_ sql: String, values: [SQLValue]) throws(PostgresError) -> PostgresRows {
-        try sendWaitingStatements()
-        let parameters = values.map(Parameter.init)
-        let name = try prepared(sql, parameters)
-        return try result(of: withValues(parameters) { pointers, lengths, formats in
-            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
-        })
+        try result(of: answer(sql, values, resultFormat: 0))
     }
 
     /// Runs a prepared statement with its results in binary (`bytea` as
     /// its bytes, not hex text) and hands the first row's first column to
     /// `body`, without a copy (nil: no row, or NULL).
     func withFirstValueInBinary<T>(_ sql: String, values: [SQLValue], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
-        try sendWaitingStatements()
-        let parameters = values.map(Parameter.init)
-        let name = try prepared(sql, parameters)
-        let answer = try succeeded(withValues(parameters) { pointers, lengths, formats in
-            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 1)
-        })
+        let answer = try succeeded(answer(sql, values, resultFormat: 1))
         defer { PQclear(answer) }
         guard PQntuples(answer) > 0, PQnfields(answer) > 0, PQgetisnull(answer, 0, 0) == 0, let value = PQgetvalue(answer, 0, 0) else {
             return try body(nil)
@@ -78,17 +68,13 @@ public final class PostgresConnection {
 
     /// Prepared statements whose rows are not needed, run in order. In a
     /// transaction they wait, to be sent together with its commit in one
-    /// round trip (or with whatever statement comes first): a transaction
+    /// round trip (or, if another statement comes first, just before it): a transaction
     /// ending with them costs one round trip less, and holds its last locks
     /// that much less long. Outside one they are sent at once, together.
     /// After the first that fails, the others are skipped (the transaction
     /// is then aborted); its error is thrown then.
     func executeBeforeCommit(_ statements: [(sql: String, values: [SQLValue])]) throws(PostgresError) {
-        let calls = try statements.map { statement throws(PostgresError) in
-            let parameters = statement.values.map(Parameter.init)
-            return PipelinedCall(preparedName: try prepared(statement.sql, parameters), sql: statement.sql, parameters: parameters)
-        }
-        waitingForCommit += calls
+        waitingForCommit += try statements.map { statement throws(PostgresError) in try preparedCall(statement.sql, statement.values) }
         if !inTransaction { try sendWaitingStatements() }
     }
 
@@ -100,7 +86,7 @@ public final class PostgresConnection {
 
     /// Commits, with the statements still waiting to be sent.
     public func commit() throws(PostgresError) {
-        let calls = waitingForCommit + [PipelinedCall(preparedName: nil, sql: "COMMIT", parameters: [])]
+        let calls = waitingForCommit + [try preparedCall("COMMIT", [])]
         (waitingForCommit, inTransaction) = ([], false)
         try executePipelined(calls)
     }
@@ -118,25 +104,34 @@ public final class PostgresConnection {
         try executePipelined(calls)
     }
 
-    /// A statement sent in pipeline mode: prepared, or its text alone.
-    private struct PipelinedCall {
-        let preparedName: String?
-        let sql: String
+    /// A prepared statement and its values, to send in pipeline mode.
+    private struct PreparedCall {
+        let name: String
         let parameters: [Parameter]
+    }
+
+    /// libpq's answer to a prepared statement, its results in text (0) or binary (1), after what waits is sent.
+    private func answer(_ sql: String, _ values: [SQLValue], resultFormat: Int32) throws(PostgresError) -> OpaquePointer? {
+        try sendWaitingStatements()
+        let call = try preparedCall(sql, values)
+        return withValues(call.parameters) { pointers, lengths, formats in
+            PQexecPrepared(connection, call.name, Int32(call.parameters.count), pointers, lengths, formats, resultFormat)
+        }
+    }
+
+    private func preparedCall(_ sql: String, _ values: [SQLValue]) throws(PostgresError) -> PreparedCall {
+        let parameters = values.map(Parameter.init)
+        return PreparedCall(name: try prepared(sql, parameters), parameters: parameters)
     }
 
     /// Runs `calls` in libpq's pipeline mode: sent together and answered
     /// together, one round trip for all.
-    private func executePipelined(_ calls: [PipelinedCall]) throws(PostgresError) {
+    private func executePipelined(_ calls: [PreparedCall]) throws(PostgresError) {
         guard PQenterPipelineMode(connection) == 1 else { throw brokenOrOutOfMemory() }
         defer { PQexitPipelineMode(connection) }
         for call in calls {
             let sent = withValues(call.parameters) { pointers, lengths, formats in
-                if let name = call.preparedName {
-                    PQsendQueryPrepared(connection, name, Int32(call.parameters.count), pointers, lengths, formats, 0)
-                } else {
-                    PQsendQueryParams(connection, call.sql, 0, nil, nil, nil, nil, 0)
-                }
+                PQsendQueryPrepared(connection, call.name, Int32(call.parameters.count), pointers, lengths, formats, 0)
             }
             guard sent == 1 else { throw brokenOrOutOfMemory() }
         }

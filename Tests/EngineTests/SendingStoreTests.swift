@@ -267,11 +267,7 @@ struct SeededStore: SendingStoreFixture {
     /// waited for until the server has let its presence go.
     func end(_ presence: PostgresListener, of node: String) async throws {
         presence.stop()
-        try await storage.write { connection in
-            _ = try connection.rows(
-                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("?"))) holder", [.text(node)]
-            ) { try $0.text(0) }
-        }
+        try await SharedPostgres.endPresence(of: node, uri: try #require(uri))
     }
 
     func add(_ seeds: [SeedDocument]) async throws {

@@ -23,10 +23,7 @@ struct PostgresListenerTests {
         // The restarted engine waits on the lock before its predecessor's session ends.
         try await Self.waitUntilWaiting(for: "engine-a", uri: uri)
         first.stop()
-        _ = try await onThread {
-            try PostgresConnection(uri).execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("$1"))) holder", ["engine-a"])
-        }
+        try await SharedPostgres.endPresence(of: "engine-a", uri: uri)
         try await restarted.stop()
     }
 
@@ -38,10 +35,7 @@ struct PostgresListenerTests {
         let (wakes, woken) = AsyncStream<Void>.makeStream()
         let listener = try await onThread { try PostgresListener(uri: uri, node: "engine-a") { woken.yield() } }
         defer { listener.stop() }
-        _ = try await onThread {
-            try PostgresConnection(uri).execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("$1"))) holder", ["engine-a"])
-        }
+        try await SharedPostgres.endPresence(of: "engine-a", uri: uri)
         var wakesLeft = wakes.makeAsyncIterator()
         _ = await wakesLeft.next()
         #expect(try await Self.holders(of: "engine-a", uri: uri) == 1)

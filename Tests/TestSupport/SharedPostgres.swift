@@ -12,6 +12,16 @@ public enum SharedPostgres {
         _ = try await onThread { try PostgresConnection(server.uri).execute("CREATE DATABASE \(name)") }
         return server.uri(database: name)
     }
+
+    /// Ends the session holding `node`'s presence on the database at `uri`,
+    /// as the death of its engine would, and waits until the server has let
+    /// the presence go.
+    public static func endPresence(of node: String, uri: String) async throws {
+        _ = try await onThread {
+            try PostgresConnection(uri).execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM (\(PostgresListener.presenceHolder("$1"))) holder", [node])
+        }
+    }
 }
 
 /// libpq's calls block: tests make them on a thread of their own, never on Swift's pool.
