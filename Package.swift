@@ -72,7 +72,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pushdoc-bench",
-            dependencies: ["InqomClient", "Store", "Postgres", "TestSupport", logging],
+            dependencies: ["InqomClient", "Store", "TestSupport", logging],
             path: "Benchmarks/PushdocBench",
             swiftSettings: strictness
         ),

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import Postgres
 import TestSupport
 
 /// Engines on one PostgreSQL database (a server of the run's own, on this
@@ -134,8 +133,9 @@ struct SharedDatabase {
     }
 
     /// Two engines sending; one is killed (SIGKILL) once a tenth of the
-    /// documents went (and, with `killedHoldingEveryPlace`, at a moment its
-    /// uploads take every place of the connector's `--connector-workers`):
+    /// documents went (or, with `killedHoldingEveryPlace`, while it sends
+    /// alone and Inqom holds its first 4 uploads, taking every place of the
+    /// connector's `--connector-workers`, the survivor started by then):
     /// seconds from the kill until the other has sent every document,
     /// against `--lease-seconds` + 5.
     private func failover(
@@ -147,21 +147,22 @@ struct SharedDatabase {
         _ = try await standIn.control("latency", ["seconds": latency])
         let dying = try engine(server, database: database, node: "engine-a", standIn, options)
         let startSurvivor = { try engine(server, database: database, node: "engine-b", standIn, options, configure: false) }
-        // Sending alone, the dying engine holds every place; the survivor, started then, has taken none yet.
         let startedFirst = killedHoldingEveryPlace ? nil : try startSurvivor()
         let count = documents / 4
         dying.call("connector.pause")
         let answers = dying.pipeline((0..<count).map { Submission.small($0).request(id: $0) })
         guard answers.allSatisfy({ $0.contains("queued") }) else { throw BenchError(description: "a submit was refused") }
+        if killedHoldingEveryPlace { try await standIn.inject("upload", count: 4, ["hold": true]) }
         dying.call("connector.resume")
-        while (try await standIn.stats()["upload"] ?? 0) < count / 10 { try await Task.sleep(for: .milliseconds(10)) }
-        let survivor = try startedFirst ?? startSurvivor()
         if killedHoldingEveryPlace {
-            _ = survivor.call("ping")
-            try await Self.killWhenHoldingEveryPlace(dying, "engine-a", uri: server.uri(database: database))
+            try await standIn.waitUntilHeld(4)
         } else {
-            kill(dying.pid, SIGKILL)
+            while (try await standIn.stats()["upload"] ?? 0) < count / 10 { try await Task.sleep(for: .milliseconds(10)) }
         }
+        let survivor = try startedFirst ?? startSurvivor()
+        _ = survivor.call("ping")
+        kill(dying.pid, SIGKILL)
+        if killedHoldingEveryPlace { try await standIn.release() }
         let sent = time { survivor.call("push.drain", #"{"timeoutMs":600000}"#) }
         let summary = survivor.call("status.summary")
         guard summary.contains(#""transmitted":\#(count)"#) else { throw BenchError(description: "not all sent: \(summary)") }
@@ -175,29 +176,6 @@ struct SharedDatabase {
             .init(measure: "  uploads received twice (the killed engine's under way)", figure: Double(uploads - count),
                   baselineName: "its workers", baseline: 4, unit: "", target: "≤ its uploads under way"))
         survivor.call("shutdown")
-    }
-
-    /// Kills `engine` (SIGKILL) the moment the database shows it holding the
-    /// leases of the connector's 4 places (`--connector-workers`' default),
-    /// asked every 2 ms.
-    private static func killWhenHoldingEveryPlace(_ engine: LinePeer, _ node: String, uri: String) async throws {
-        let pid = engine.pid
-        let caught = try await onThread {
-            let connection = try PostgresConnection(uri)
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline {
-                let held = try connection.execute(
-                    "SELECT count(*) FROM documents WHERE state = 'sending' AND lease_owner = $1", [node]
-                ).rows.first?.first ?? nil
-                if held == "4" {
-                    kill(pid, SIGKILL)
-                    return true
-                }
-                usleep(2000)
-            }
-            return false
-        }
-        guard caught else { throw BenchError(description: "\(node) never held every place within 60 s") }
     }
 
     /// Runs `script` with psql (autocommit: each statement its own commit,
