@@ -8,9 +8,17 @@ public protocol EngineClock: Sendable {
     var now: Date { get }
     /// Monotonic time since an origin of the clock's choosing.
     var elapsed: Duration { get }
+    /// Returns once `elapsed` has reached `deadline` (at once if it has);
+    /// throws when the task is cancelled first.
+    func sleep(until deadline: Duration) async throws
+}
+
+extension EngineClock {
     /// Returns once `duration` of elapsed time has passed; throws when the
     /// task is cancelled first.
-    func sleep(for duration: Duration) async throws
+    public func sleep(for duration: Duration) async throws {
+        try await sleep(until: elapsed + duration)
+    }
 }
 
 /// The machine's clocks.
@@ -21,5 +29,5 @@ public struct SystemClock: EngineClock {
 
     public var now: Date { Date() }
     public var elapsed: Duration { ContinuousClock.now - origin }
-    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+    public func sleep(until deadline: Duration) async throws { try await Task.sleep(until: origin + deadline) }
 }

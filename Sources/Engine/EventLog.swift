@@ -136,12 +136,32 @@ final class ChangeSignal: Sendable {
     /// Returns once the generation has passed `seen`, after `timeout` on
     /// `clock`, or on cancellation.
     func wait(after seen: UInt64, timeout: Duration, on clock: any EngineClock) async {
+        await wait(after: seen, until: clock.elapsed + timeout, on: clock)
+    }
+
+    /// Returns once the generation has passed `seen`, once `clock`'s
+    /// elapsed time reaches `deadline`, or on cancellation.
+    func wait(after seen: UInt64, until deadline: Duration, on clock: any EngineClock) async {
         let key = nextKey.add(1, ordering: .relaxed).newValue
         let timer = Task { [weak self] in
             // Cancelled when the wait ends first: then it wakes nobody.
-            guard (try? await clock.sleep(for: timeout)) != nil else { return }
+            guard (try? await clock.sleep(until: deadline)) != nil else { return }
             self?.wake(key)
         }
+        await suspend(after: seen, key: key)
+        timer.cancel()
+        state.withLock { _ = $0.woken.remove(key) }
+    }
+
+    /// Returns once the generation has passed `seen`, or on cancellation:
+    /// for a change that is sure to come.
+    func wait(after seen: UInt64) async {
+        let key = nextKey.add(1, ordering: .relaxed).newValue
+        await suspend(after: seen, key: key)
+        state.withLock { _ = $0.woken.remove(key) }
+    }
+
+    private func suspend(after seen: UInt64, key: UInt64) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let early = state.withLock { state -> Bool in
@@ -154,8 +174,6 @@ final class ChangeSignal: Sendable {
         } onCancel: {
             wake(key)
         }
-        timer.cancel()
-        state.withLock { _ = $0.woken.remove(key) }
     }
 
     private func wake(_ key: UInt64) {

@@ -92,7 +92,9 @@ final class Sender: Sendable {
                     try? await clock.sleep(for: .milliseconds(200))
                     continue
                 }
-                clockCheck = (clock.now, clock.elapsed)
+                // Elapsed time read first: a clock that moves between the two readings makes the nap shorter, not longer.
+                let elapsed = clock.elapsed
+                clockCheck = (clock.now, elapsed)
                 if state.withLock({ state in defer { state.inqomCameBack = false }; return state.inqomCameBack }) {
                     // Their delays kept a failing Inqom from being hammered; Inqom has answered again.
                     _ = await parts.logger.failureLogged("retrying now what waited for Inqom") {
@@ -107,26 +109,31 @@ final class Sender: Sendable {
                 }
                 if due.isEmpty {
                     if freeSlots(at: clock.now) == 0 && !isCircuitOpen {
-                        await workerEnded.wait(after: seenEnded, timeout: .seconds(1), on: clock)
+                        // Every worker is busy and will end: no timer, so that a manual clock's
+                        // sleepers are the idle engine's alone.
+                        await workerEnded.wait(after: seenEnded)
                     } else {
-                        await parts.changes.wait(after: seen, timeout: await napTime(), on: clock)
+                        await parts.changes.wait(after: seen, until: await napEnd(after: clockCheck), on: clock)
                     }
                 }
             }
         }
     }
 
-    /// How long nothing can be due: until the next retry, a second at most;
-    /// a second when the connector is not active (its change wakes the loop).
-    private func napTime() async -> Duration {
+    /// Until when nothing can be due: the next retry, a second at most; a
+    /// second when the connector is not active (its change wakes the loop).
+    /// Counted from the turn's reading of the clock, taken before its claim:
+    /// time that passed since then shortens the nap, never goes unseen.
+    private func napEnd(after turn: (wall: Date, elapsed: Duration)) async -> Duration {
         let next = await parts.logger.failureLogged("reading the next due time") { try await store.nextPlannedAttempt() } ?? nil
-        guard let next else { return .seconds(1) }
-        let wait = next.timeIntervalSince(parts.clock.now)
-        return .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
+        guard let next else { return turn.elapsed + .seconds(1) }
+        let wait = next.timeIntervalSince(turn.wall)
+        return turn.elapsed + .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
     }
 
     /// How far the wall clock may drift from elapsed time between two turns
-    /// of the loop (a second apart at most) before it counts as a jump.
+    /// of the loop (a second apart at most while a worker is free) before it
+    /// counts as a jump.
     static let clockJumpTolerance: TimeInterval = 2
 
     /// The wall clock jumped (set by hand, corrected by NTP, a VM resumed):

@@ -41,13 +41,14 @@ struct FullStoreTests {
         }
         #expect(filled < 10_000)
         // Then Inqom answers, the outcome's commit fails, and the outcome
-        // waits for the store: one more sleeper on the engine's clock, and no thread held.
+        // waits for the store on the engine's clock, with no thread held:
+        // its sleep in place of the loop's, which waits for the worker.
         try await standIn.release()
-        await clock.waitUntilSleeping(EngineFixture.idleSleepers + 1)
+        await clock.waitUntilSleeping(EngineFixture.idleSleepers)
         #expect(try await engine.defaultConnector.documents.status(id: id).state == .sending)
         #expect(try await standIn.stats()["upload"] == 1)
         // Still full a second later: tried, and waiting again.
-        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers + 1)
+        await clock.advance(by: .seconds(1), thenWaitFor: EngineFixture.idleSleepers)
         #expect(try await engine.defaultConnector.documents.status(id: id).state == .sending)
 
         // Room again: at the next try the transmission is recorded, without a second upload.

@@ -35,7 +35,7 @@ final class ManualClock: EngineClock {
     var elapsed: Duration { state.withLock { $0.elapsed } }
     var sleeping: Int { state.withLock { $0.sleepers.count } }
 
-    func sleep(for duration: Duration) async throws {
+    func sleep(until deadline: Duration) async throws {
         let key = state.withLock { state in
             defer { state.nextKey += 1 }
             return state.nextKey
@@ -44,8 +44,8 @@ final class ManualClock: EngineClock {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let outcome = state.withLock { state -> (result: Result<Void, any Error>?, settled: [CheckedContinuation<Void, Never>]) in
                     if state.cancelled.remove(key) != nil { return (.failure(CancellationError()), []) }
-                    if duration <= .zero { return (.success(()), []) }
-                    state.sleepers[key] = Sleeper(until: state.elapsed + duration, continuation: continuation)
+                    if deadline <= state.elapsed { return (.success(()), []) }
+                    state.sleepers[key] = Sleeper(until: deadline, continuation: continuation)
                     return (nil, Self.takeSettled(&state))
                 }
                 for waiter in outcome.settled { waiter.resume() }
