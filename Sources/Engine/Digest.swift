@@ -136,6 +136,9 @@ public struct Digest: Sendable {
     /// day twice; a run that failed half-way sends only what is left.
     func runSchedule(for everyDigest: @escaping @Sendable () async throws -> [Digest]) async {
         while !Task.isCancelled {
+            // Elapsed time read first, and the wait reckoned from these readings: a clock
+            // that moves while the turn runs shortens the wait, never lets a digest time pass unseen.
+            let turn = clock.elapsed
             let now = clock.now
             let today = days.day(of: now)
             let due = (days.instant(on: today) ?? now) <= now
@@ -160,8 +163,8 @@ public struct Digest: Sendable {
                 }
             }
             // Wake at the next digest time, or within the hour (clock changes).
-            let wait = min(days.nextInstant(after: clock.now).timeIntervalSince(clock.now), 3600)
-            try? await clock.sleep(for: .milliseconds(Int64(max(0.05, wait) * 1000)))
+            let wait = min(days.nextInstant(after: now).timeIntervalSince(now), 3600)
+            try? await clock.sleep(until: turn + .milliseconds(Int64(max(0.05, wait) * 1000)))
         }
     }
 

@@ -141,10 +141,9 @@ extension Engine {
                 lastReport = checked
             }
             try Task.checkCancellation()
-            await changes.wait(after: seen, timeout: min(.milliseconds(250), deadline - clock.elapsed), on: clock)
+            await changes.wait(after: seen, until: min(checked + .milliseconds(250), deadline), on: clock)
             // Documents change every millisecond under load: look at most every 10 ms.
-            let nextLook = min(checked + Self.drainCheckInterval, deadline) - clock.elapsed
-            if nextLook > .zero { try await clock.sleep(for: nextLook) }
+            try await clock.sleep(until: min(checked + Self.drainCheckInterval, deadline))
         }
     }
 

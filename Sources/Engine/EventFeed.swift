@@ -43,8 +43,7 @@ public struct EventFeed: Sendable {
             // Under a steady flow events come every millisecond: they leave in
             // batches, one look at the log per `followInterval` at most, so
             // that a follower does not cost a wake-up per document sent.
-            let untilNext = looked + Self.followInterval - clock.elapsed
-            if untilNext > .zero { try? await clock.sleep(for: untilNext) }
+            try? await clock.sleep(until: looked + Self.followInterval)
         }
     }
 
