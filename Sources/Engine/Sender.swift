@@ -122,14 +122,24 @@ final class Sender: Sendable {
 
     /// Until when nothing can be due: the next retry, a second at most; a
     /// second when the connector is not active (its change wakes the loop).
-    /// Counted from the turn's reading of the clock, taken before its claim:
-    /// time that passed since then shortens the nap, never goes unseen.
     private func napEnd(after turn: (wall: Date, elapsed: Duration)) async -> Duration {
         let next = await parts.logger.failureLogged("reading the next due time") { try await store.nextPlannedAttempt() } ?? nil
+        return Self.napEnd(next: next, turn: turn, elapsed: parts.clock.elapsed)
+    }
+
+    /// The nap's end for the next planned attempt `next`, counted from the
+    /// turn's reading of the clock, taken before its claim: time that passed
+    /// since then shortens the nap, never goes unseen. An attempt due at the
+    /// turn and not claimed (its connector's places are taken) gets a pause
+    /// from `elapsed`, so that the loop does not spin; a worker's end wakes it.
+    static func napEnd(next: Date?, turn: (wall: Date, elapsed: Duration), elapsed: Duration) -> Duration {
         guard let next else { return turn.elapsed + .seconds(1) }
         let wait = next.timeIntervalSince(turn.wall)
-        return turn.elapsed + .milliseconds(Int64(max(0.005, min(1, wait)) * 1000))
+        guard wait > 0 else { return elapsed + duePause }
+        return turn.elapsed + .seconds(min(1, wait))
     }
+
+    static let duePause = Duration.milliseconds(5)
 
     /// How far the wall clock may drift from elapsed time between two turns
     /// of the loop (a second apart at most while a worker is free) before it
