@@ -29,5 +29,8 @@ public struct SystemClock: EngineClock {
 
     public var now: Date { Date() }
     public var elapsed: Duration { ContinuousClock.now - origin }
-    public func sleep(until deadline: Duration) async throws { try await Task.sleep(until: origin + deadline) }
+    public func sleep(until deadline: Duration) async throws {
+        guard deadline > elapsed else { return try Task.checkCancellation() }
+        try await Task.sleep(until: origin + deadline)
+    }
 }
