@@ -13,13 +13,10 @@ struct ConnectorSendingTests {
 
     /// Waits for the document's state in its connector, woken by the engine's commits.
     private func waitFor(_ state: DocumentState, _ id: String, of connector: Connector, in engine: Engine) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            let seen = engine.changes.generation
-            if try await connector.documents.status(id: id).state == state { return }
-            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+        let reached = try await engine.afterCommits(within: .seconds(30)) {
+            try await connector.documents.status(id: id).state == state ? true : nil
         }
-        Issue.record("\(connector.name)'s document \(id) never became \(state)")
+        if reached == nil { Issue.record("\(connector.name)'s document \(id) never became \(state)") }
     }
 
     private func submit(_ id: String, _ content: String, to connector: Connector) async throws {

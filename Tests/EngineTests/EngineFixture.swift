@@ -10,6 +10,18 @@ extension Engine {
     var defaultConnector: Connector {
         get async throws { try await connector(.default) }
     }
+
+    /// What `look` finds, looked at again after each of the engine's
+    /// commits; nil once `limit` of the machine's time has passed.
+    func afterCommits<T>(within limit: Duration, _ look: () async throws -> T?) async throws -> T? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let seen = changes.generation
+            if let found = try await look() { return found }
+            await changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+        }
+        return nil
+    }
 }
 
 enum EngineFixture {
@@ -56,12 +68,9 @@ enum EngineFixture {
     /// Waits for the document's state, woken by the engine's commits, a minute
     /// of the machine's time at most.
     static func waitFor(_ state: DocumentState, _ id: String, in engine: Engine) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let seen = engine.changes.generation
-            if try await engine.defaultConnector.documents.status(id: id).state == state { return }
-            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+        let reached = try await engine.afterCommits(within: .seconds(60)) {
+            try await engine.defaultConnector.documents.status(id: id).state == state ? true : nil
         }
-        Issue.record("document \(id) never became \(state)")
+        if reached == nil { Issue.record("document \(id) never became \(state)") }
     }
 }

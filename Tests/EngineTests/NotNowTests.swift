@@ -41,14 +41,12 @@ struct NotNowTests {
     /// The document once a history line of `event` is written, woken by the
     /// engine's commits, a minute of the machine's time at most.
     private static func waitForHistory(_ event: HistoryEvent, of id: String, in engine: Engine) async throws -> DocumentStatus {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            let seen = engine.changes.generation
+        let written = try await engine.afterCommits(within: .seconds(60)) {
             let status = try await engine.defaultConnector.documents.status(id: id)
-            if status.history?.contains(where: { $0.event == event }) == true { return status }
-            await engine.changes.wait(after: seen, timeout: deadline - .now, on: SystemClock())
+            return status.history?.contains(where: { $0.event == event }) == true ? status : nil
         }
-        throw WaitedTooLong(what: "a history line \(event) for \(id)")
+        guard let written else { throw WaitedTooLong(what: "a history line \(event) for \(id)") }
+        return written
     }
 
     private struct WaitedTooLong: Error {
