@@ -270,7 +270,7 @@ struct InqomClientTests {
         #expect(try await standIn.stats()["apiConnections"] == 1)
 
         let parallel = self.client(concurrency: 4)
-        try await standIn.inject("upload", count: 4, ["delay": 0.5])
+        try await standIn.inject("upload", count: 4, ["hold": true])
         try await withThrowingTaskGroup(of: UploadReceipt.self) { group in
             for index in 0..<4 {
                 let upload = try file("p\(index).pdf", "%PDF parallel \(index)")
@@ -278,6 +278,9 @@ struct InqomClientTests {
                     try await parallel.uploadDocument(token: token, folderID: 11287, file: upload, typeScan: .supplier, sourceID: "p\(index)")
                 }
             }
+            // Held at Inqom until all four have arrived: one at a time, the first would be held alone.
+            try await standIn.waitUntilHeld(4)
+            try await standIn.release()
             for try await receipt in group { #expect(!receipt.duplicate) }
         }
         #expect(try await standIn.stats()["peakConcurrentUpload"] == 4, "the four uploads did not run side by side")
